@@ -1,0 +1,167 @@
+"""Ring benchmark: merge costs, encoded sizes and lookup throughput.
+
+Run from the repository root: ``python benchmarks/bench_ring.py``. Writes
+benchmarks/results/ring.json and ring.md and prints the markdown table. About 15 s.
+Reference points are dskit's published figures (shared/spec/dskit-kv-ring.md, section 8).
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import random
+import sys
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+from trio_gossip.kv.message import KeyValuePair, encode_pair
+from trio_gossip.ring import (
+    READ,
+    RING_CODEC,
+    WRITE,
+    InstanceDesc,
+    InstanceState,
+    Operation,
+    Ring,
+)
+from trio_gossip.ring.index import TokenIndex
+
+RESULTS = Path(__file__).resolve().parent / "results"
+NOW = 1_700_000_000.0
+ZONES = ("zone-a", "zone-b", "zone-c")
+
+
+def build_ring(instances: int, tokens: int, seed: int) -> Ring:
+    """`instances` ACTIVE instances in three zones with random tokens, all heartbeating."""
+    rng = random.Random(seed)
+    pool = rng.sample(range(2**32), instances * tokens)
+    descs = [
+        InstanceDesc(
+            id=f"ingester-{i}",
+            addr=f"10.0.{i // 256}.{i % 256}:9095",
+            zone=ZONES[i % len(ZONES)],
+            state=InstanceState.ACTIVE,
+            tokens=pool[i * tokens : (i + 1) * tokens],
+            registered_at=NOW - 3600,
+        )
+        for i in range(instances)
+    ]
+    ring = Ring()
+    for desc in descs:
+        ring = ring.put(desc, now=NOW - 3600)
+    return Ring.of(ring.instances.values(), {d.id: NOW for d in descs})
+
+
+def per_call(fn: Callable[[], object], *, min_seconds: float = 0.5) -> float:
+    """Mean seconds per call of `fn`, repeated for at least `min_seconds` (best of 3)."""
+    best = float("inf")
+    for _ in range(3):
+        calls, start = 0, time.perf_counter()
+        while True:
+            fn()
+            calls += 1
+            elapsed = time.perf_counter() - start
+            if elapsed >= min_seconds / 3:
+                break
+        best = min(best, elapsed / calls)
+    return best
+
+
+def _lookups(ring: Ring, keys: list[int], op: Operation, zone_awareness: bool) -> None:
+    get = ring.get
+    for key in keys:
+        get(key, op, now=NOW + 1, zone_awareness=zone_awareness)
+
+
+def main() -> None:
+    rows: list[tuple[str, float, str, str]] = []
+
+    ring128 = build_ring(1000, 128, seed=1)
+    ring128.index  # noqa: B018 - build the token index once, as a live ring would have it
+    beat = Ring(heartbeats={"ingester-17": NOW + 5})
+    t = per_call(lambda: ring128.merge(beat))
+    rows.append(("merge one heartbeat delta into 1000 x 128", t * 1e6, "us", "< 50 (dskit ~440)"))
+
+    new_record = Ring.of([ring128.instances["ingester-17"]]).put(
+        InstanceDesc(
+            "ingester-17",
+            addr="10.0.0.17:9095",
+            zone="zone-c",
+            state=InstanceState.LEAVING,
+            tokens=ring128.instances["ingester-17"].tokens,
+            registered_at=NOW - 3600,
+        ),
+        now=NOW + 5,
+    )
+    delta = Ring.of([new_record.instances["ingester-17"]])
+    t = per_call(lambda: ring128.merge(delta))
+    rows.append(("merge one record delta (state change) into 1000 x 128", t * 1e6, "us", ""))
+
+    ring512 = build_ring(1000, 512, seed=2)
+    full = RING_CODEC.encode(ring512)
+    decoded = RING_CODEC.decode(full)
+    t = per_call(lambda: ring512.merge(decoded), min_seconds=1.0)
+    rows.append(("full-state merge 1000 x 512, equal state", t * 1e3, "ms", "< 50"))
+    t = per_call(lambda: Ring().merge(decoded), min_seconds=1.0)
+    rows.append(("full-state merge 1000 x 512 into an empty ring", t * 1e3, "ms", "< 50"))
+    t = per_call(lambda: RING_CODEC.decode(full), min_seconds=1.0)
+    rows.append(("decode full state 1000 x 512", t * 1e3, "ms", ""))
+    t = per_call(lambda: TokenIndex.build(ring512.instances), min_seconds=1.0)
+    rows.append(("token index build 1000 x 512", t * 1e3, "ms", ""))
+
+    def wrapped(value: Ring) -> int:
+        return len(encode_pair(KeyValuePair("collectors/ring", "ring", RING_CODEC.encode(value))))
+
+    rows.append(("encoded heartbeat delta (in its KV message)", wrapped(beat), "B", ""))
+    one = Ring.of([ring128.instances["ingester-17"]])
+    rows.append(
+        ("encoded one instance with 128 tokens", len(RING_CODEC.encode(one)), "B", "dskit ~700")
+    )
+    rows.append(
+        (
+            "encoded full ring 1000 x 128",
+            len(RING_CODEC.encode(ring128)) / 1024,
+            "KiB",
+            "dskit ~720",
+        )
+    )
+    rows.append(("encoded full ring 1000 x 512", len(full) / 1024, "KiB", "dskit ~2600"))
+
+    key_rng = random.Random(5)
+    keys = [key_rng.getrandbits(32) for _ in range(4096)]
+    for label, zone_awareness, op in (
+        ("zone-aware", True, WRITE),
+        ("no zones", False, WRITE),
+        ("zone-aware", True, READ),
+    ):
+        lookups = partial(_lookups, ring128, keys, op, zone_awareness)
+        t = per_call(lookups, min_seconds=1.0) / len(keys)
+        rows.append((f"lookups/s, RF 3, {label}, {op.name}, 1000 x 128", 1 / t, "/s", ">= 200,000"))
+
+    table = ["| measure | value | unit | goal / dskit |", "|---|---:|---|---|"]
+    for name, value, unit, goal in rows:
+        shown = f"{value:,.0f}" if value >= 100 else f"{value:,.2f}"
+        table.append(f"| {name} | {shown} | {unit} | {goal} |")
+    markdown = "\n".join(table)
+    print(markdown)
+    RESULTS.mkdir(exist_ok=True)
+    meta = {"python": sys.version.split()[0], "machine": platform.machine()}
+    (RESULTS / "ring.json").write_text(
+        json.dumps(
+            {
+                "meta": meta,
+                "rows": [dict(zip(("measure", "value", "unit", "goal"), r)) for r in rows],
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    (RESULTS / "ring.md").write_text(
+        f"# bench_ring ({meta['python']}, {meta['machine']})\n\n{markdown}\n"
+    )
+
+
+if __name__ == "__main__":
+    main()

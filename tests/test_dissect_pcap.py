@@ -1,0 +1,128 @@
+"""Reading captures with scapy: payload extraction, padding, fragments, pcapng, bad files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from trio_gossip.dissect.pcap import CaptureError, read_capture
+
+CAPTURED = Path(__file__).resolve().parents[1].parent / "shared" / "vectors/memberlist/captured"
+
+scapy_all = pytest.importorskip("scapy.all")
+
+
+def write(tmp_path: Path, packets: list[Any], name: str = "t.pcap") -> Path:
+    path = tmp_path / name
+    writer = scapy_all.wrpcapng if name.endswith(".pcapng") else scapy_all.wrpcap
+    writer(str(path), packets)
+    return path
+
+
+def ether_ip(src: str = "10.0.0.1", dst: str = "10.0.0.2") -> Any:
+    return scapy_all.Ether() / scapy_all.IP(src=src, dst=dst)
+
+
+def test_shipped_capture_counts() -> None:
+    cap = read_capture(CAPTURED / "cluster.pcap")
+    # README: 203 UDP datagrams and 8 TCP connections, 4 of them carrying a push/pull each way.
+    assert len(cap.datagrams) == 203
+    assert len(cap.streams) == 4
+    assert all(d.data and d.problem is None for d in cap.datagrams)
+    assert all(s.gap_at is None and s.from_client is not None for s in cap.streams)
+    assert [d.frame for d in cap.datagrams] == sorted(d.frame for d in cap.datagrams)
+    assert cap.datagrams[0].time >= 0.0
+
+
+def test_tcp_fallback_ping_stream_position() -> None:
+    cap = read_capture(CAPTURED / "tcp-fallback.pcap")
+    # The vector ping-4 is the client side of the connection whose data starts in frame 55.
+    (ping,) = [s for s in cap.streams if s.frame == 55]
+    assert ping.from_client is True
+    assert ping.src == ("127.0.0.1", 51208)
+    assert ping.dst == ("127.0.0.1", 7946)
+    assert len(ping.data) == 73
+    assert ping.time == pytest.approx(3.006604, abs=1e-6)
+    (ack,) = [s for s in cap.streams if s.connection == ping.connection and s is not ping]
+    assert (ack.frame, len(ack.data), ack.from_client) == (58, 36, False)
+
+
+def test_ethernet_padding_is_not_payload(tmp_path: Path) -> None:
+    udp = bytes(ether_ip() / scapy_all.UDP(sport=1, dport=2) / b"ab") + b"\x00" * 6
+    syn = ether_ip() / scapy_all.TCP(sport=3, dport=4, flags="S", seq=99)
+    data = bytes(ether_ip() / scapy_all.TCP(sport=3, dport=4, flags="PA", seq=100) / b"x")
+    ack = bytes(ether_ip() / scapy_all.TCP(sport=3, dport=4, flags="A", seq=101))
+    packets = [
+        scapy_all.Ether(udp),
+        syn,
+        scapy_all.Ether(data + b"\x00" * 5),
+        scapy_all.Ether(ack + b"\x00" * 6),
+    ]
+    cap = read_capture(write(tmp_path, packets))
+    assert [d.data for d in cap.datagrams] == [b"ab"]
+    assert [s.data for s in cap.streams] == [b"x"]
+
+
+def test_ipv4_fragments_are_reassembled(tmp_path: Path) -> None:
+    payload = bytes(range(256)) * 12
+    whole = scapy_all.IP(src="10.0.0.1", dst="10.0.0.2", id=7) / scapy_all.UDP(
+        sport=7946, dport=7947
+    ) / payload
+    frags = scapy_all.fragment(whole, fragsize=800)
+    assert len(frags) > 1
+    packets = [scapy_all.Ether() / f for f in reversed(frags)]
+    cap = read_capture(write(tmp_path, packets))
+    (dgram,) = cap.datagrams
+    assert dgram.data == payload
+    assert dgram.frame == len(frags)
+    assert dgram.src == ("10.0.0.1", 7946)
+
+
+def test_incomplete_fragments_are_reported(tmp_path: Path) -> None:
+    whole = scapy_all.IP(src="10.0.0.1", dst="10.0.0.2") / scapy_all.UDP() / (b"z" * 2000)
+    first = scapy_all.fragment(whole, fragsize=800)[0]
+    cap = read_capture(write(tmp_path, [scapy_all.Ether() / first]))
+    (dgram,) = cap.datagrams
+    assert dgram.data == b""
+    assert dgram.problem is not None
+    assert "fragment" in dgram.problem
+
+
+def test_snap_length_truncation_is_reported(tmp_path: Path) -> None:
+    pkt = ether_ip() / scapy_all.UDP(sport=1, dport=2, len=108) / b"short"
+    cap = read_capture(write(tmp_path, [pkt]))
+    (dgram,) = cap.datagrams
+    assert dgram.problem == "captured 5 of 100 bytes (snap length)"
+
+
+def test_pcapng_and_ipv6(tmp_path: Path) -> None:
+    pkt = (
+        scapy_all.Ether()
+        / scapy_all.IPv6(src="::1", dst="fe80::2")
+        / scapy_all.UDP(sport=7946, dport=7947)
+        / b"\x00\x01"
+    )
+    cap = read_capture(write(tmp_path, [pkt], "t.pcapng"))
+    (dgram,) = cap.datagrams
+    assert (dgram.src, dgram.dst, dgram.data) == (("::1", 7946), ("fe80::2", 7947), b"\x00\x01")
+
+
+def test_non_ip_frames_are_skipped(tmp_path: Path) -> None:
+    packets = [scapy_all.Ether() / scapy_all.ARP(), ether_ip() / scapy_all.UDP() / b"k"]
+    cap = read_capture(write(tmp_path, packets))
+    assert cap.frames == 2
+    assert [(d.frame, d.data) for d in cap.datagrams] == [(2, b"k")]
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(CaptureError, match="cannot read"):
+        read_capture(tmp_path / "nope.pcap")
+
+
+def test_not_a_capture(tmp_path: Path) -> None:
+    path = tmp_path / "junk.pcap"
+    path.write_bytes(b"this is not a capture file at all")
+    with pytest.raises(CaptureError, match="cannot read"):
+        read_capture(path)

@@ -1,0 +1,167 @@
+"""What one node's tasks share: config, transport, the latest snapshot, queues and counters."""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+from collections.abc import Callable
+
+import trio
+
+from trio_gossip.config import Config
+from trio_gossip.membership.broadcast import TransmitLimitedQueue
+from trio_gossip.membership.state import MembershipState
+from trio_gossip.node.codec import COMPOUND_OVERHEAD, USER_MSG_OVERHEAD, Codec
+from trio_gossip.node.commands import Command
+from trio_gossip.node.delegate import Delegate
+from trio_gossip.node.events import EventHub
+from trio_gossip.node.stats import Counters
+from trio_gossip.node.timers import Timer, TimerQueue
+from trio_gossip.transport.base import Address, Transport, TransportError
+from trio_gossip.wire.messages import MessageType
+
+log = logging.getLogger("trio_gossip")
+
+OUTBOX_DEPTH = 1024
+MAX_INBOUND_PUSH_PULLS = 128
+
+
+class AckHandler:
+    """Waits for the ack (and counts nacks) of one sequence number until it expires."""
+
+    __slots__ = ("on_ack", "on_nack", "timer")
+
+    def __init__(
+        self,
+        on_ack: Callable[[bytes | None, float], None],
+        on_nack: Callable[[], None] | None,
+    ) -> None:
+        self.on_ack = on_ack
+        self.on_nack = on_nack
+        self.timer: Timer | None = None
+
+
+class Runtime:
+    """Shared by the tasks of one node. Only the state task assigns ``state``; everyone else
+    reads it, and changes go through ``submit`` / ``request`` into the state task's inbox."""
+
+    def __init__(
+        self,
+        config: Config,
+        transport: Transport,
+        delegate: Delegate | None,
+        rng: random.Random,
+    ) -> None:
+        self.config = config
+        self.transport = transport
+        self.delegate = delegate
+        self.rng = rng
+        self.codec = Codec(config)
+        self.state = MembershipState(config.name)
+        self.queue = TransmitLimitedQueue(config.retransmit_mult, lambda: self.state.num_nodes)
+        self.timers = TimerQueue()
+        self.stats = Counters()
+        self.events = EventHub()
+        # Unbounded, so local commands never block; network gossip is dropped by hand past
+        # handoff_queue_depth (see packets.py) like memberlist's bounded hand-off queue.
+        self.inbox_send, self.inbox_recv = trio.open_memory_channel[Command](math.inf)
+        self.outbox_send, self.outbox_recv = trio.open_memory_channel[tuple[Address, bytes]](
+            OUTBOX_DEPTH
+        )
+        self.acks: dict[int, AckHandler] = {}
+        self._seq = 0
+        self.advertise_addr = b""
+        self.advertise_port = 0
+        self.inbound_push_pulls = 0
+        self.failed = False
+
+    def next_seq(self) -> int:
+        self._seq = (self._seq + 1) & 0xFFFFFFFF
+        return self._seq
+
+    def hook(self, name: str) -> Callable[..., object] | None:
+        """An optional delegate hook, or None."""
+        return getattr(self.delegate, name, None) if self.delegate is not None else None
+
+    # ---- commands ----------------------------------------------------------------------
+
+    def submit(self, command: Command) -> None:
+        self.inbox_send.send_nowait(command)
+
+    def inbox_depth(self) -> int:
+        return self.inbox_recv.statistics().current_buffer_used
+
+    # ---- outgoing packets ----------------------------------------------------------------
+
+    def get_broadcasts(self, overhead: int, limit: int) -> list[bytes]:
+        """Our broadcasts first, then the delegate's in whatever space is left."""
+        parts = self.queue.get_broadcasts(overhead, limit)
+        if self.delegate is not None:
+            avail = limit - sum(len(p) + overhead for p in parts)
+            if avail > overhead + USER_MSG_OVERHEAD:
+                user = self.delegate.get_broadcasts(overhead + USER_MSG_OVERHEAD, avail)
+                parts.extend(bytes((MessageType.USER,)) + b for b in user)
+        return parts
+
+    def with_piggyback(self, message: bytes) -> list[bytes]:
+        """Datagrams for ``message`` with as many queued broadcasts as fit behind it."""
+        extra = self.get_broadcasts(COMPOUND_OVERHEAD, self.codec.piggyback_budget(len(message)))
+        return self.codec.packets([message, *extra])
+
+    async def send_packets(self, addr: Address, datagrams: list[bytes]) -> None:
+        """Send now; raises TransportError (counted) when the local send fails."""
+        for data in datagrams:
+            try:
+                await self.transport.send_packet(addr, data)
+            except TransportError:
+                self.stats.send_errors += 1
+                raise
+            self.stats.packets_sent += 1
+            self.stats.bytes_sent += len(data)
+
+    def send_soon(self, addr: Address, datagrams: list[bytes]) -> None:
+        """Hand datagrams to the sender task without waiting (used from synchronous handlers)."""
+        for data in datagrams:
+            try:
+                self.outbox_send.send_nowait((addr, data))
+            except trio.WouldBlock:
+                self.stats.send_errors += 1
+
+    async def sender_task(self) -> None:
+        async for addr, data in self.outbox_recv:
+            try:
+                await self.send_packets(addr, [data])
+            except TransportError as exc:
+                log.debug("%s: send to %s failed: %s", self.config.name, addr, exc)
+
+    # ---- acks ----------------------------------------------------------------------------
+
+    def expect_ack(
+        self,
+        seq: int,
+        timeout: float,
+        on_ack: Callable[[bytes | None, float], None],
+        on_nack: Callable[[], None] | None = None,
+    ) -> None:
+        handler = AckHandler(on_ack, on_nack)
+        self.acks[seq] = handler
+
+        def expire() -> None:
+            if self.acks.get(seq) is handler:
+                del self.acks[seq]
+
+        handler.timer = self.timers.call_later(timeout, expire)
+
+    def deliver_ack(self, seq: int, payload: bytes | None) -> None:
+        handler = self.acks.pop(seq, None)
+        if handler is None:
+            return  # late or unknown ack
+        if handler.timer is not None:
+            handler.timer.cancel()
+        handler.on_ack(payload, trio.current_time())
+
+    def deliver_nack(self, seq: int) -> None:
+        handler = self.acks.get(seq)
+        if handler is not None and handler.on_nack is not None:
+            handler.on_nack()

@@ -1,0 +1,232 @@
+"""`Ring`: the hash ring as one immutable KV value (see `merge` for the CRDT rules).
+
+Writes return new rings: `put` (register or change a record), `heartbeat`, `remove` (a
+LEFT tombstone). Each stamps the record's next `Version` itself, so callers pass only the
+time and who writes. The token index is built on first lookup and handed on to every ring
+derived without a topology change, so heartbeats never rebuild it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
+from typing import TypeVar
+
+import attrs
+
+from trio_gossip.kv.hlc import Version, quantize
+from trio_gossip.kv.mergeable import MergeResult
+from trio_gossip.ring import lookup, shard
+from trio_gossip.ring.index import TokenIndex
+from trio_gossip.ring.instance import InstanceDesc
+from trio_gossip.ring.lookup import Operation, ReplicationSet
+from trio_gossip.ring.merge import merge_rings, remove_tombstones, tombstone
+
+T = TypeVar("T")
+
+_HEARTBEAT_CONTENT = "\x00heartbeat"  # merge_content suffix; NUL never appears in an id
+
+
+def _freeze_instances(value: Mapping[str, InstanceDesc]) -> Mapping[str, InstanceDesc]:
+    if isinstance(value, MappingProxyType):
+        return value  # built internally, already checked
+    for instance_id, desc in value.items():
+        if instance_id != desc.id:
+            raise ValueError(f"instance stored under {instance_id!r} has id {desc.id!r}")
+    return MappingProxyType(dict(value))
+
+
+def _freeze_heartbeats(value: Mapping[str, float]) -> Mapping[str, float]:
+    if isinstance(value, MappingProxyType):
+        return value
+    return MappingProxyType({i: quantize(t) for i, t in value.items()})
+
+
+@attrs.frozen
+class Ring:
+    """Instance records by id (LEFT ones are tombstones) and last heartbeats by id."""
+
+    instances: Mapping[str, InstanceDesc] = attrs.field(factory=dict, converter=_freeze_instances)
+    heartbeats: Mapping[str, float] = attrs.field(factory=dict, converter=_freeze_heartbeats)
+    _index: TokenIndex | None = attrs.field(default=None, init=False, eq=False, repr=False)
+
+    @classmethod
+    def of(
+        cls, instances: Iterable[InstanceDesc], heartbeats: Mapping[str, float] | None = None
+    ) -> Ring:
+        return cls({d.id: d for d in instances}, heartbeats or {})
+
+    @classmethod
+    def _derived(
+        cls,
+        instances: Mapping[str, InstanceDesc],
+        heartbeats: Mapping[str, float],
+        index: TokenIndex | None,
+    ) -> Ring:
+        """A ring from maps built here (fresh dicts or existing proxies, never copied)."""
+        ring = cls(_proxy(instances), _proxy(heartbeats))
+        object.__setattr__(ring, "_index", index)
+        return ring
+
+    # -- reading -------------------------------------------------------------------------
+
+    @property
+    def index(self) -> TokenIndex:
+        if self._index is None:
+            object.__setattr__(self, "_index", TokenIndex.build(self.instances))
+        assert self._index is not None
+        return self._index
+
+    def instance(self, instance_id: str) -> InstanceDesc | None:
+        """The live record of `instance_id` (None if unknown or LEFT)."""
+        desc = self.instances.get(instance_id)
+        return None if desc is None or desc.is_tombstone else desc
+
+    def live(self) -> list[InstanceDesc]:
+        """Every record that is not a tombstone, by id."""
+        return [d for _, d in sorted(self.instances.items()) if not d.is_tombstone]
+
+    def heartbeat_at(self, instance_id: str) -> float:
+        """Last heartbeat in seconds; 0.0 if none was ever seen."""
+        return self.heartbeats.get(instance_id, 0.0)
+
+    def is_healthy(
+        self, desc: InstanceDesc, op: Operation, *, now: float, heartbeat_timeout: float
+    ) -> bool:
+        return lookup.is_healthy(self, desc, op, now=now, heartbeat_timeout=heartbeat_timeout)
+
+    def owned_tokens(self, instance_id: str) -> tuple[int, ...]:
+        """Tokens `instance_id` owns after conflicts; fewer than it claimed if it lost some."""
+        return self.index.owned_tokens(instance_id)
+
+    def taken_tokens(self) -> frozenset[int]:
+        """Every token a live instance claims, owned or lost (what a newcomer must avoid)."""
+        return frozenset().union(*(d.tokens for d in self.instances.values()))
+
+    def ownership(self, *, per_zone: bool = True) -> dict[str, float]:
+        """Fraction of the key space per live instance (0.0 for those owning no token)."""
+        owned = self.index.ownership(per_zone=per_zone)
+        return {d.id: owned.get(d.id, 0.0) for d in self.live()}
+
+    def get(
+        self,
+        key_hash: int,
+        op: Operation,
+        *,
+        now: float,
+        replication_factor: int = 3,
+        zone_awareness: bool = True,
+        heartbeat_timeout: float = lookup.DEFAULT_HEARTBEAT_TIMEOUT,
+    ) -> ReplicationSet:
+        """The replicas for `key_hash` (uint32); see `lookup.get` for the rules."""
+        return lookup.get(
+            self,
+            key_hash,
+            op,
+            now=now,
+            replication_factor=replication_factor,
+            zone_awareness=zone_awareness,
+            heartbeat_timeout=heartbeat_timeout,
+        )
+
+    def get_all_healthy(
+        self,
+        op: Operation,
+        *,
+        now: float,
+        heartbeat_timeout: float = lookup.DEFAULT_HEARTBEAT_TIMEOUT,
+    ) -> tuple[InstanceDesc, ...]:
+        return lookup.get_all_healthy(self, op, now=now, heartbeat_timeout=heartbeat_timeout)
+
+    def shuffle_shard(self, identifier: str, size: int, *, zone_awareness: bool = True) -> Ring:
+        """The sub-ring of `size` instances for `identifier` (a tenant); see `shard`."""
+        ids, sub_index = shard.select(self.index, self.instances, identifier, size, zone_awareness)
+        instances = {i: self.instances[i] for i in ids}
+        beats = {i: self.heartbeats[i] for i in ids if i in self.heartbeats}
+        return Ring._derived(instances, beats, sub_index)
+
+    # -- writing -------------------------------------------------------------------------
+
+    def put(self, desc: InstanceDesc, *, now: float, writer: str | None = None) -> Ring:
+        """Register or change an instance; its version is stamped here (`writer` defaults
+        to the instance itself). Putting an unchanged record returns this ring."""
+        old = self.instances.get(desc.id)
+        if old is not None and old.tie_key() == desc.tie_key():
+            return self
+        base = old.version if old is not None else Version.ZERO
+        stamped = attrs.evolve(desc, version=base.next(now, writer or desc.id))
+        return self._with_record(stamped, old)
+
+    def heartbeat(self, instance_id: str, *, now: float) -> Ring:
+        beat = quantize(now)
+        if beat <= self.heartbeats.get(instance_id, float("-inf")):
+            return self
+        return Ring._derived(
+            self.instances, _updated(self.heartbeats, {instance_id: beat}), self._index
+        )
+
+    def remove(self, instance_id: str, *, now: float, writer: str | None = None) -> Ring:
+        """Replace a live instance with a LEFT tombstone, newer than anything seen of it."""
+        old = self.instances.get(instance_id)
+        if old is None or old.is_tombstone:
+            return self
+        at = max(now, self.heartbeat_at(instance_id))
+        return self._with_record(tombstone(old, at=at, writer=writer or instance_id), old)
+
+    def _with_record(self, desc: InstanceDesc, old: InstanceDesc | None) -> Ring:
+        keep_index = desc.topology() == (old.topology() if old else None)
+        return Ring._derived(
+            _updated(self.instances, {desc.id: desc}),
+            self.heartbeats,
+            self._index if keep_index else None,
+        )
+
+    # -- the Mergeable contract -----------------------------------------------------------
+
+    def merge(
+        self, other: Ring, *, local_cas: bool = False, horizon: float | None = None
+    ) -> MergeResult[Ring]:
+        change = merge_rings(
+            self.instances,
+            self.heartbeats,
+            other.instances,
+            other.heartbeats,
+            local_cas=local_cas,
+            horizon=horizon,
+        )
+        if not change:
+            return MergeResult(self, None)
+        instances = self.instances
+        if change.instances:
+            instances = _updated(instances, change.instances)
+        beats = self.heartbeats
+        if change.heartbeats:
+            beats = _updated(beats, change.heartbeats)
+        index = None if change.topology_changed else self._index
+        merged = Ring._derived(instances, beats, index)
+        return MergeResult(merged, Ring._derived(change.instances, change.heartbeats, None))
+
+    def remove_tombstones(self, horizon: float) -> tuple[Ring, int]:
+        pruned = remove_tombstones(self.instances, self.heartbeats, horizon)
+        if pruned is None:
+            return self, 0
+        instances, beats, removed = pruned
+        # Only tombstones (which own no token) leave the record map: the index stays valid.
+        return Ring._derived(instances, beats, self._index), removed
+
+    def merge_content(self) -> frozenset[str]:
+        return frozenset(self.instances).union(i + _HEARTBEAT_CONTENT for i in self.heartbeats)
+
+
+def _updated(value: Mapping[str, T], changes: Mapping[str, T]) -> dict[str, T]:
+    """A copy of `value` with `changes` applied. Copying the proxied dict (not iterating
+    the proxy, as ``{**proxy}`` does) keeps a heartbeat merge into 1000 records at a few µs."""
+    copy = value.copy() if isinstance(value, MappingProxyType) else dict(value)
+    copy.update(changes)
+    return copy
+
+
+def _proxy(value: Mapping[str, T]) -> Mapping[str, T]:
+    if isinstance(value, MappingProxyType):
+        return value
+    return MappingProxyType(value if type(value) is dict else dict(value))

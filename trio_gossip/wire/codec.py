@@ -1,0 +1,418 @@
+"""msgpack bodies of memberlist messages: Go 0.2.2's exact bytes out, strict types in.
+
+Encoding follows go-msgpack 0.5.5 as memberlist configures it: structs become maps whose keys are
+the Go field names in bytewise order, strings and byte slices are old-spec raw strings (never str8
+or bin), nil slices are msgpack nil, empty Source* fields are left out (omitempty), and ints take
+the smallest unsigned form. Decoding takes what either Go codec writes (signed or unsigned ints,
+str or bin), ignores unknown keys and trailing bytes, gives missing keys and nil their Go zero
+value, and rejects a value of the wrong type or range with a DecodeError naming the field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import msgpack
+
+from trio_gossip.errors import DecodeError
+from trio_gossip.wire.messages import (
+    Ack,
+    Alive,
+    Dead,
+    Err,
+    IndirectPing,
+    MessageType,
+    Nack,
+    PacketMessage,
+    Ping,
+    PushNodeState,
+    Suspect,
+    User,
+)
+
+Body = dict[bytes, Any]
+
+MESSAGE_NAMES: dict[int, str] = {
+    0: "ping",
+    1: "indirectPing",
+    2: "ack",
+    3: "suspect",
+    4: "alive",
+    5: "dead",
+    6: "pushPull",
+    7: "compound",
+    8: "user",
+    9: "compress",
+    10: "encrypt",
+    11: "nack",
+    12: "hasCrc",
+    13: "err",
+    244: "hasLabel",
+}
+"""memberlist's names for the type bytes (as in Go's source and the vectors' paths)."""
+
+_U16 = 0xFFFF
+_U32 = 0xFFFFFFFF
+_I64_MIN = -(1 << 63)
+_I64_MAX = (1 << 63) - 1
+
+# One shared Packer: pack() is a single C call that holds the GIL and never calls back into
+# Python for these plain types, so sharing it is safe and saves half of packb's cost.
+_pack = msgpack.Packer(use_bin_type=False, unicode_errors="surrogateescape").pack
+
+
+def pack(obj: object) -> bytes:
+    """msgpack exactly as memberlist's go-msgpack 0.5.5 writes it (see module docstring)."""
+    return _pack(obj)  # type: ignore[no-any-return]
+
+
+def describe(value: object) -> str:
+    """A short description of a bad value for error messages."""
+    text = repr(value)
+    if len(text) > 40:
+        text = text[:37] + "..."
+    return f"{type(value).__name__} {text}"
+
+
+def message_name(type_byte: int) -> str:
+    name = MESSAGE_NAMES.get(type_byte)
+    return name if name is not None else f"unknown message type {type_byte}"
+
+
+# --- decoding helpers: one dict lookup and one type test per field ---------------------------
+
+
+def unpack_body(data: bytes | memoryview, what: str) -> Body:
+    """The msgpack map at the start of ``data``; trailing bytes are ignored, as Go does."""
+    try:
+        body = msgpack.unpackb(data, raw=True)
+    except msgpack.ExtraData as extra:
+        body = extra.unpacked
+    except Exception as exc:  # msgpack raises several types; all mean the same to us
+        raise DecodeError(f"{what}: invalid msgpack body ({exc})") from None
+    if type(body) is not dict:
+        raise DecodeError(f"{what}: body is {describe(body)}, expected a msgpack map")
+    return body
+
+
+def _bad(key: bytes, expected: str, value: object) -> DecodeError:
+    return DecodeError(f"{key.decode()}: expected {expected}, got {describe(value)}")
+
+
+def get_u32(d: Body, key: bytes) -> int:
+    v = d.get(key)
+    if type(v) is int and 0 <= v <= _U32:
+        return v
+    if v is None:
+        return 0
+    raise _bad(key, "uint32", v)
+
+
+def get_u16(d: Body, key: bytes) -> int:
+    v = d.get(key)
+    if type(v) is int and 0 <= v <= _U16:
+        return v
+    if v is None:
+        return 0
+    raise _bad(key, "uint16", v)
+
+
+def get_int(d: Body, key: bytes) -> int:
+    v = d.get(key)
+    if type(v) is int and _I64_MIN <= v <= _I64_MAX:
+        return v
+    if v is None:
+        return 0
+    raise _bad(key, "int64", v)
+
+
+def get_bool(d: Body, key: bytes) -> bool:
+    v = d.get(key)
+    if type(v) is bool:
+        return v
+    if v is None:
+        return False
+    raise _bad(key, "bool", v)
+
+
+def get_str(d: Body, key: bytes) -> str:
+    v = d.get(key)
+    if type(v) is bytes:
+        return v.decode("utf-8", "surrogateescape")
+    if v is None:
+        return ""
+    raise _bad(key, "string", v)
+
+
+def get_bytes(d: Body, key: bytes) -> bytes:
+    v = d.get(key)
+    if type(v) is bytes:
+        return v
+    if v is None:
+        return b""
+    raise _bad(key, "bytes", v)
+
+
+def get_opt_bytes(d: Body, key: bytes) -> bytes | None:
+    """A []byte whose nil (None) differs from empty: Meta and Payload are re-sent as received."""
+    v = d.get(key)
+    if v is None or type(v) is bytes:
+        return v
+    raise _bad(key, "bytes", v)
+
+
+# --- per-type decoders ------------------------------------------------------------------------
+
+
+def _dec_ping(d: Body) -> Ping:
+    return Ping(
+        get_u32(d, b"SeqNo"),
+        get_str(d, b"Node"),
+        get_bytes(d, b"SourceAddr"),
+        get_u16(d, b"SourcePort"),
+        get_str(d, b"SourceNode"),
+    )
+
+
+def _dec_indirect_ping(d: Body) -> IndirectPing:
+    return IndirectPing(
+        get_u32(d, b"SeqNo"),
+        get_bytes(d, b"Target"),
+        get_u16(d, b"Port"),
+        get_str(d, b"Node"),
+        get_bool(d, b"Nack"),
+        get_bytes(d, b"SourceAddr"),
+        get_u16(d, b"SourcePort"),
+        get_str(d, b"SourceNode"),
+    )
+
+
+def _dec_ack(d: Body) -> Ack:
+    return Ack(get_u32(d, b"SeqNo"), get_opt_bytes(d, b"Payload"))
+
+
+def _dec_nack(d: Body) -> Nack:
+    return Nack(get_u32(d, b"SeqNo"))
+
+
+def _dec_suspect(d: Body) -> Suspect:
+    return Suspect(get_u32(d, b"Incarnation"), get_str(d, b"Node"), get_str(d, b"From"))
+
+
+def _dec_alive(d: Body) -> Alive:
+    return Alive(
+        get_u32(d, b"Incarnation"),
+        get_str(d, b"Node"),
+        get_bytes(d, b"Addr"),
+        get_u16(d, b"Port"),
+        get_opt_bytes(d, b"Meta"),
+        get_bytes(d, b"Vsn"),
+    )
+
+
+def _dec_dead(d: Body) -> Dead:
+    return Dead(get_u32(d, b"Incarnation"), get_str(d, b"Node"), get_str(d, b"From"))
+
+
+def decode_err(d: Body) -> Err:
+    return Err(get_str(d, b"Error"))
+
+
+def decode_push_node_state(d: Body) -> PushNodeState:
+    """One node state of a push/pull; a push/pull holds one per member, so this has a fast path."""
+    g = d.get
+    name, addr, port, meta = g(b"Name"), g(b"Addr"), g(b"Port"), g(b"Meta")
+    inc, state, vsn = g(b"Incarnation"), g(b"State"), g(b"Vsn")
+    if (
+        type(name) is bytes
+        and type(addr) is bytes
+        and type(port) is int
+        and 0 <= port <= _U16
+        and (meta is None or type(meta) is bytes)
+        and type(inc) is int
+        and 0 <= inc <= _U32
+        and type(state) is int
+        and _I64_MIN <= state <= _I64_MAX
+        and type(vsn) is bytes
+    ):
+        return PushNodeState(
+            name.decode("utf-8", "surrogateescape"), addr, port, meta, inc, state, vsn
+        )
+    return PushNodeState(  # the field helpers give zero values for nil and name the bad field
+        get_str(d, b"Name"),
+        get_bytes(d, b"Addr"),
+        get_u16(d, b"Port"),
+        get_opt_bytes(d, b"Meta"),
+        get_u32(d, b"Incarnation"),
+        get_int(d, b"State"),
+        get_bytes(d, b"Vsn"),
+    )
+
+
+_PACKET_DECODERS: dict[int, Callable[[Body], PacketMessage]] = {
+    0: _dec_ping,
+    1: _dec_indirect_ping,
+    2: _dec_ack,
+    3: _dec_suspect,
+    4: _dec_alive,
+    5: _dec_dead,
+    11: _dec_nack,
+}
+
+
+def decode_body(kind: int, body: Body) -> PacketMessage:
+    """The message of type ``kind`` (not user) from its already unpacked msgpack map."""
+    decoder = _PACKET_DECODERS.get(kind)
+    if decoder is None:
+        raise DecodeError(_not_a_packet_message(kind))
+    try:
+        return decoder(body)
+    except DecodeError as exc:
+        raise DecodeError(f"{MESSAGE_NAMES[kind]}.{exc}") from None
+
+
+def decode_message(data: bytes) -> PacketMessage:
+    """One bare packet message (type byte + body); no compound, compress or CRC layers here."""
+    if not data:
+        raise DecodeError("empty message: no type byte")
+    kind = data[0]
+    if kind == MessageType.USER:
+        return User(bytes(data[1:]))
+    decoder = _PACKET_DECODERS.get(kind)
+    if decoder is None:
+        raise DecodeError(_not_a_packet_message(kind))
+    body = unpack_body(data[1:], MESSAGE_NAMES[kind])
+    try:
+        return decoder(body)
+    except DecodeError as exc:
+        raise DecodeError(f"{MESSAGE_NAMES[kind]}.{exc}") from None
+
+
+def _not_a_packet_message(kind: int) -> str:
+    if kind in (MessageType.PUSH_PULL, MessageType.ERR, MessageType.ENCRYPT):
+        return f"{MESSAGE_NAMES[kind]} (type {kind}) is only valid on a stream"
+    if kind in MESSAGE_NAMES:
+        return f"{MESSAGE_NAMES[kind]} (type {kind}) is a container, not a single message"
+    return f"unknown message type {kind}"
+
+
+# --- encoding ---------------------------------------------------------------------------------
+
+
+def _u32(value: int, field: str) -> int:
+    if type(value) is not int or not 0 <= value <= _U32:
+        raise ValueError(f"{field} must be a uint32, got {value!r}")
+    return value
+
+
+def _u16(value: int, field: str) -> int:
+    if type(value) is not int or not 0 <= value <= _U16:
+        raise ValueError(f"{field} must be a uint16, got {value!r}")
+    return value
+
+
+def _i64(value: int, field: str) -> int:
+    if type(value) is not int or not _I64_MIN <= value <= _I64_MAX:
+        raise ValueError(f"{field} must be an int64, got {value!r}")
+    return value
+
+
+def _enc_ping(m: Ping) -> bytes:
+    d: dict[str, object] = {"Node": m.node, "SeqNo": _u32(m.seq_no, "Ping.seq_no")}
+    if m.source_addr:
+        d["SourceAddr"] = m.source_addr
+    if m.source_node:
+        d["SourceNode"] = m.source_node
+    if m.source_port:
+        d["SourcePort"] = _u16(m.source_port, "Ping.source_port")
+    return b"\x00" + _pack(d)
+
+
+def _enc_indirect_ping(m: IndirectPing) -> bytes:
+    d: dict[str, object] = {
+        "Nack": bool(m.nack),
+        "Node": m.node,
+        "Port": _u16(m.port, "IndirectPing.port"),
+        "SeqNo": _u32(m.seq_no, "IndirectPing.seq_no"),
+    }
+    if m.source_addr:
+        d["SourceAddr"] = m.source_addr
+    if m.source_node:
+        d["SourceNode"] = m.source_node
+    if m.source_port:
+        d["SourcePort"] = _u16(m.source_port, "IndirectPing.source_port")
+    d["Target"] = m.target
+    return b"\x01" + _pack(d)
+
+
+def _enc_ack(m: Ack) -> bytes:
+    return b"\x02" + _pack({"Payload": m.payload, "SeqNo": _u32(m.seq_no, "Ack.seq_no")})
+
+
+def _enc_nack(m: Nack) -> bytes:
+    return b"\x0b" + _pack({"SeqNo": _u32(m.seq_no, "Nack.seq_no")})
+
+
+def _enc_suspect(m: Suspect) -> bytes:
+    inc = _u32(m.incarnation, "Suspect.incarnation")
+    return b"\x03" + _pack({"From": m.from_node, "Incarnation": inc, "Node": m.node})
+
+
+def _enc_alive(m: Alive) -> bytes:
+    d = {
+        "Addr": m.addr,
+        "Incarnation": _u32(m.incarnation, "Alive.incarnation"),
+        "Meta": m.meta,
+        "Node": m.node,
+        "Port": _u16(m.port, "Alive.port"),
+        "Vsn": m.vsn,
+    }
+    return b"\x04" + _pack(d)
+
+
+def _enc_dead(m: Dead) -> bytes:
+    inc = _u32(m.incarnation, "Dead.incarnation")
+    return b"\x05" + _pack({"From": m.from_node, "Incarnation": inc, "Node": m.node})
+
+
+def encode_err(m: Err) -> bytes:
+    return b"\x0d" + _pack({"Error": m.error})
+
+
+def encode_push_node_state(s: PushNodeState) -> bytes:
+    """One pushNodeState map (no type byte: it only appears inside a push/pull)."""
+    d = {
+        "Addr": s.addr,
+        "Incarnation": _u32(s.incarnation, "PushNodeState.incarnation"),
+        "Meta": s.meta,
+        "Name": s.name,
+        "Port": _u16(s.port, "PushNodeState.port"),
+        "State": _i64(int(s.state), "PushNodeState.state"),
+        "Vsn": s.vsn,
+    }
+    return _pack(d)  # type: ignore[no-any-return]
+
+
+def _enc_user(m: User) -> bytes:
+    return b"\x08" + m.payload
+
+
+_PACKET_ENCODERS: dict[type, Callable[[Any], bytes]] = {
+    Ping: _enc_ping,
+    IndirectPing: _enc_indirect_ping,
+    Ack: _enc_ack,
+    Nack: _enc_nack,
+    Suspect: _enc_suspect,
+    Alive: _enc_alive,
+    Dead: _enc_dead,
+    User: _enc_user,
+}
+
+
+def encode_message(msg: PacketMessage) -> bytes:
+    """One packet message: type byte + msgpack body, or ``0x08`` + raw bytes for User."""
+    encoder = _PACKET_ENCODERS.get(type(msg))
+    if encoder is None:
+        raise TypeError(f"{type(msg).__name__} is not a packet message")
+    return encoder(msg)
