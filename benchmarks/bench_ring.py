@@ -16,6 +16,8 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
+import attrs
+
 from trio_gossip.kv.message import KeyValuePair, encode_pair
 from trio_gossip.ring import (
     READ,
@@ -110,6 +112,19 @@ def main() -> None:
     rows.append(("decode full state 1000 x 512", t * 1e3, "ms", ""))
     t = per_call(lambda: TokenIndex.build(ring512.instances), min_seconds=1.0)
     rows.append(("token index build 1000 x 512", t * 1e3, "ms", ""))
+    index = ring512.index
+    leaving = attrs.evolve(ring512.instances["ingester-17"], state=InstanceState.LEAVING)
+    moved = ring512.put(leaving, now=NOW + 5)
+    t = per_call(lambda: index.updated(moved.instances, ["ingester-17"]), min_seconds=1.0)
+    rows.append(("index patch after one instance turns LEAVING, 1000 x 512", t * 1e3, "ms", ""))
+    newcomer = InstanceDesc(
+        "ingester-new", zone="zone-a", state=InstanceState.JOINING, tokens=range(0, 2**32, 2**23)
+    )
+    joined = ring512.put(newcomer, now=NOW + 5)
+    t = per_call(lambda: index.updated(joined.instances, ["ingester-new"]), min_seconds=1.0)
+    rows.append(
+        ("index patch after an instance joins with 512 tokens, 1000 x 512", t * 1e3, "ms", "")
+    )
 
     def wrapped(value: Ring) -> int:
         return len(encode_pair(KeyValuePair("collectors/ring", "ring", RING_CODEC.encode(value))))
@@ -152,7 +167,9 @@ def main() -> None:
         json.dumps(
             {
                 "meta": meta,
-                "rows": [dict(zip(("measure", "value", "unit", "goal"), r)) for r in rows],
+                "rows": [
+                    dict(zip(("measure", "value", "unit", "goal"), r, strict=True)) for r in rows
+                ],
             },
             indent=2,
         )

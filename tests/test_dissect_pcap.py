@@ -14,6 +14,11 @@ CAPTURED = Path(__file__).resolve().parents[1].parent / "shared" / "vectors/memb
 scapy_all = pytest.importorskip("scapy.all")
 
 
+def ether() -> Any:
+    # Explicit addresses: otherwise scapy resolves them (ARP / neighbour discovery) on build.
+    return scapy_all.Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+
+
 def write(tmp_path: Path, packets: list[Any], name: str = "t.pcap") -> Path:
     path = tmp_path / name
     writer = scapy_all.wrpcapng if name.endswith(".pcapng") else scapy_all.wrpcap
@@ -22,7 +27,7 @@ def write(tmp_path: Path, packets: list[Any], name: str = "t.pcap") -> Path:
 
 
 def ether_ip(src: str = "10.0.0.1", dst: str = "10.0.0.2") -> Any:
-    return scapy_all.Ether() / scapy_all.IP(src=src, dst=dst)
+    return ether() / scapy_all.IP(src=src, dst=dst)
 
 
 def test_shipped_capture_counts() -> None:
@@ -67,12 +72,14 @@ def test_ethernet_padding_is_not_payload(tmp_path: Path) -> None:
 
 def test_ipv4_fragments_are_reassembled(tmp_path: Path) -> None:
     payload = bytes(range(256)) * 12
-    whole = scapy_all.IP(src="10.0.0.1", dst="10.0.0.2", id=7) / scapy_all.UDP(
-        sport=7946, dport=7947
-    ) / payload
+    whole = (
+        scapy_all.IP(src="10.0.0.1", dst="10.0.0.2", id=7)
+        / scapy_all.UDP(sport=7946, dport=7947)
+        / payload
+    )
     frags = scapy_all.fragment(whole, fragsize=800)
     assert len(frags) > 1
-    packets = [scapy_all.Ether() / f for f in reversed(frags)]
+    packets = [ether() / f for f in reversed(frags)]
     cap = read_capture(write(tmp_path, packets))
     (dgram,) = cap.datagrams
     assert dgram.data == payload
@@ -83,7 +90,7 @@ def test_ipv4_fragments_are_reassembled(tmp_path: Path) -> None:
 def test_incomplete_fragments_are_reported(tmp_path: Path) -> None:
     whole = scapy_all.IP(src="10.0.0.1", dst="10.0.0.2") / scapy_all.UDP() / (b"z" * 2000)
     first = scapy_all.fragment(whole, fragsize=800)[0]
-    cap = read_capture(write(tmp_path, [scapy_all.Ether() / first]))
+    cap = read_capture(write(tmp_path, [ether() / first]))
     (dgram,) = cap.datagrams
     assert dgram.data == b""
     assert dgram.problem is not None
@@ -99,7 +106,7 @@ def test_snap_length_truncation_is_reported(tmp_path: Path) -> None:
 
 def test_pcapng_and_ipv6(tmp_path: Path) -> None:
     pkt = (
-        scapy_all.Ether()
+        ether()
         / scapy_all.IPv6(src="::1", dst="fe80::2")
         / scapy_all.UDP(sport=7946, dport=7947)
         / b"\x00\x01"
@@ -110,7 +117,7 @@ def test_pcapng_and_ipv6(tmp_path: Path) -> None:
 
 
 def test_non_ip_frames_are_skipped(tmp_path: Path) -> None:
-    packets = [scapy_all.Ether() / scapy_all.ARP(), ether_ip() / scapy_all.UDP() / b"k"]
+    packets = [ether() / scapy_all.ARP(), ether_ip() / scapy_all.UDP() / b"k"]
     cap = read_capture(write(tmp_path, packets))
     assert cap.frames == 2
     assert [(d.frame, d.data) for d in cap.datagrams] == [(2, b"k")]
@@ -126,3 +133,16 @@ def test_not_a_capture(tmp_path: Path) -> None:
     path.write_bytes(b"this is not a capture file at all")
     with pytest.raises(CaptureError, match="cannot read"):
         read_capture(path)
+
+
+def test_ipv6_extension_headers_and_quoted_headers(tmp_path: Path) -> None:
+    six = ether() / scapy_all.IPv6(src="::1", dst="::2")
+    quoted = scapy_all.IP(src="10.0.0.2", dst="10.0.0.1") / scapy_all.UDP() / b"quoted"
+    packets = [
+        six / scapy_all.IPv6ExtHdrHopByHop() / scapy_all.UDP(sport=1, dport=2) / b"hop",
+        # ICMP errors quote the offending UDP header: that is not a datagram of ours.
+        six / scapy_all.ICMPv6DestUnreach() / scapy_all.IPv6(src="::2", dst="::1") / quoted[1],
+        ether_ip() / scapy_all.ICMP(type=3, code=3) / quoted,
+    ]
+    cap = read_capture(write(tmp_path, packets))
+    assert [(d.frame, d.data) for d in cap.datagrams] == [(1, b"hop")]

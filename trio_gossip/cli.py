@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import base64
 import binascii
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -52,6 +53,13 @@ def _key(text: str) -> bytes:
 
 
 def _configure_dissect(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = (
+        "Prints every memberlist message of every UDP datagram and reassembled TCP stream\n"
+        "direction: frame, seconds since the first frame, transport, endpoints, layering\n"
+        "(outer > inner) and fields by their Go names. Payloads that do not decode are\n"
+        "reported with the reason. Exit status: 0 done, 2 bad arguments or unreadable file."
+    )
     parser.add_argument("capture", help="pcap or pcapng file to read")
     parser.add_argument(
         "--key",
@@ -92,6 +100,33 @@ def _run_dissect(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from exc
 
 
+# --- agent, members (code in trio_gossip/agent/command.py) --------------------------------
+
+
+def _configure_agent(parser: argparse.ArgumentParser) -> None:
+    from trio_gossip.agent.command import configure_agent  # noqa: PLC0415
+
+    configure_agent(parser)
+
+
+def _run_agent(args: argparse.Namespace) -> int:
+    from trio_gossip.agent.command import run_agent_command  # noqa: PLC0415
+
+    return run_agent_command(args)
+
+
+def _configure_members(parser: argparse.ArgumentParser) -> None:
+    from trio_gossip.agent.command import configure_members  # noqa: PLC0415
+
+    configure_members(parser)
+
+
+def _run_members(args: argparse.Namespace) -> int:
+    from trio_gossip.agent.command import run_members_command  # noqa: PLC0415
+
+    return run_members_command(args)
+
+
 # --- registry ------------------------------------------------------------------------------
 
 SUBCOMMANDS: tuple[Subcommand, ...] = (
@@ -100,6 +135,18 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
         "print the memberlist messages in a packet capture",
         _configure_dissect,
         _run_dissect,
+    ),
+    Subcommand(
+        "agent",
+        "run a node that Serf agents see as a member, until SIGINT or SIGTERM",
+        _configure_agent,
+        _run_agent,
+    ),
+    Subcommand(
+        "members",
+        "list the members an agent knows, through its --http endpoint",
+        _configure_members,
+        _run_members,
     ),
 )
 
@@ -125,10 +172,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     try:
         status: int = args.run(args)
+        sys.stdout.flush()
     except UsageError as exc:
         args.parser.print_usage(sys.stderr)
         print(f"{args.parser.prog}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:
+        # The reader went away (``| head``): stop quietly, and keep Python's exit-time flush
+        # from failing on the same closed pipe.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_FAILURE
     return status
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from collections.abc import Iterable
 from typing import Any
 
 import attrs
@@ -26,6 +27,10 @@ _KEY_SIZES = (16, 24, 32)
 
 def _label_bytes(value: str | bytes) -> bytes:
     return value.encode() if isinstance(value, str) else bytes(value)
+
+
+def _key_tuple(keys: Iterable[bytes]) -> tuple[bytes, ...]:
+    return tuple(bytes(key) for key in keys)
 
 
 def _default_name() -> str:
@@ -69,7 +74,7 @@ class Config:
     crc: bool = True  # add the CRC header to packets for peers whose PMax >= 5, as Go does
     label: bytes = attrs.field(default=b"", converter=_label_bytes)
     # AES keys (16, 24 or 32 bytes); the first one is the primary that encrypts.
-    secret_keys: tuple[bytes, ...] = attrs.field(default=(), converter=tuple)
+    secret_keys: tuple[bytes, ...] = attrs.field(default=(), converter=_key_tuple)
 
     handoff_queue_depth: int = 1024
     udp_buffer_size: int = 1400

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import random
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 
 import trio
@@ -18,17 +18,19 @@ import trio
 from trio_gossip.config import META_MAX_SIZE, Config
 from trio_gossip.errors import ConfigError, GossipError
 from trio_gossip.membership import rules
+from trio_gossip.membership.broadcast import retransmit_limit
 from trio_gossip.membership.member import Member, ip_bytes
+from trio_gossip.membership.schedule import k_random_members
 from trio_gossip.node import gossip, packets, probe, pushpull, state_task, streams
 from trio_gossip.node.commands import Leave, Reply, UpdateMeta
 from trio_gossip.node.delegate import Delegate
 from trio_gossip.node.events import EventStream
 from trio_gossip.node.runtime import Runtime, log
 from trio_gossip.node.stats import Statistics
-from trio_gossip.transport.base import Address, Transport
+from trio_gossip.transport.base import Address, Transport, TransportError
 from trio_gossip.transport.net import create_net_transport
-from trio_gossip.wire import encode_message
-from trio_gossip.wire.messages import User
+from trio_gossip.wire import Keyring, encode_message
+from trio_gossip.wire.messages import Dead, User
 
 
 class Memberlist:
@@ -73,6 +75,12 @@ class Memberlist:
     @property
     def config(self) -> Config:
         return self._rt.config
+
+    @property
+    def keyring(self) -> Keyring | None:
+        """The live keyring (None without encryption). Installing, using or removing a key on
+        it rotates keys at run time: the next packet in or out already uses the change."""
+        return self._rt.codec.keyring
 
     # ---- acting ----------------------------------------------------------------------------
 
@@ -164,10 +172,10 @@ def _advertise(config: Config, transport: Transport) -> Address:
     return host, port
 
 
-async def _guard(rt: Runtime, task: object) -> None:
+async def _guard(rt: Runtime, task: Callable[[], Awaitable[object]]) -> None:
     """Run one node task; remember a crash so the exit path skips the graceful leave."""
     try:
-        await task()  # type: ignore[operator]
+        await task()
     except BaseException as exc:
         if not isinstance(exc, trio.Cancelled):
             rt.failed = True
@@ -183,7 +191,10 @@ async def _start(rt: Runtime, nursery: trio.Nursery) -> None:
     async def on_stream(stream: trio.abc.Stream, addr: Address) -> None:
         await streams.handle_stream(rt, stream, addr)
 
-    await nursery.start(rt.transport.serve, on_packet, on_stream)
+    async def serve(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        await _guard(rt, lambda: rt.transport.serve(on_packet, on_stream, task_status=task_status))
+
+    await nursery.start(serve)
     host, port = _advertise(cfg, rt.transport)
     rt.advertise_addr, rt.advertise_port = ip_bytes(host), port
     # Before any task runs, so applying it here keeps the state task the only later writer.
@@ -217,8 +228,12 @@ async def open_memberlist(
     transport: Transport | None = None,
     delegate: Delegate | None = None,
     rng: random.Random | None = None,
+    leave_on_exit: bool = True,
 ) -> AsyncIterator[Memberlist]:
     """Start a node; leaving the block leaves the cluster gracefully and stops every task.
+
+    With ``leave_on_exit=False`` the node just stops, like Go's Shutdown without Leave: peers
+    will detect it as failed (useful to simulate a crash).
 
     ``transport`` defaults to real UDP + TCP sockets on ``config.bind_addr:bind_port``
     (closed again on exit; a transport you pass in stays yours). ``rng`` seeds every random
@@ -243,7 +258,8 @@ async def open_memberlist(
                     body_error = exc
                     raise
                 finally:
-                    await _leave_on_exit(rt)
+                    if leave_on_exit:
+                        await _leave_on_exit(rt, cancelled=isinstance(body_error, trio.Cancelled))
             finally:
                 nursery.cancel_scope.cancel()
     except BaseExceptionGroup as group:
@@ -258,22 +274,48 @@ async def open_memberlist(
                 await transport.aclose()
 
 
-async def _leave_on_exit(rt: Runtime) -> None:
+async def _leave_on_exit(rt: Runtime, *, cancelled: bool) -> None:
+    """Leave gracefully, within leave_timeout. When the block was cancelled from outside, the
+    node's tasks are being cancelled too, so nobody would gossip the leave: then we apply it
+    here and hand the news straight to as many peers as a broadcast would reach."""
     if rt.failed or rt.state.left:
         return
     with trio.move_on_after(rt.config.leave_timeout) as scope:
         scope.shield = True
-        await Memberlist(rt).leave()
+        if cancelled:
+            await _farewell(rt)
+        else:
+            await Memberlist(rt).leave()
     if scope.cancelled_caught:
         log.info("%s: leave not fully gossiped within %.1fs", rt.config.name,
                  rt.config.leave_timeout)  # fmt: skip
 
 
+async def _farewell(rt: Runtime) -> None:
+    state_task.apply(rt, rules.leave(rt.state, trio.current_time(), rt.config))
+    me = rt.state.local
+    if me is None:
+        return
+    farewell = encode_message(Dead(me.incarnation, me.name, me.name))
+    state = rt.state
+    count = retransmit_limit(rt.config.retransmit_mult, state.num_nodes)
+    peers = k_random_members(
+        state, count, rt.rng, lambda m: m.is_live and m.name != state.local_name
+    )
+    for peer in peers:
+        try:
+            await rt.send_packets(peer.address, rt.codec.packets([farewell], peer_pmax=peer.pmax))
+        except TransportError as exc:
+            log.debug("%s: farewell to %s failed: %s", rt.config.name, peer.name, exc)
+
+
 def _only(group: BaseExceptionGroup, error: BaseException) -> bool:
     for exc in group.exceptions:
+        if exc is error:
+            continue
         if isinstance(exc, BaseExceptionGroup):
             if not _only(exc, error):
                 return False
-        elif exc is not error:
+        else:
             return False
     return True

@@ -29,7 +29,11 @@ def dissect(
     render = to_json if as_json else to_text
     for record in records:
         print(render(record), file=out)
-    if summary and not as_json:
+    if summary:
+        counts = count_types(records)
+        for record in records:
+            if record.message is None:
+                counts[record.transport, "(undecodable)"] += 1
         print(file=out)
-        print(summary_table(count_types(records)), file=out)
+        print(summary_table(counts), file=out)
     return 0

@@ -6,16 +6,14 @@ a payload that does not decode becomes a record carrying the reason.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import attrs
+import msgpack
 
 from trio_gossip.dissect.pcap import Capture, Datagram
 from trio_gossip.dissect.reassembly import StreamDirection
 from trio_gossip.dissect.record import Record
-from trio_gossip.dissect.render import TYPE_NAMES
 from trio_gossip.errors import DecodeError
-from trio_gossip.wire import Keyring, StreamDecoder, trace_packet
-
-_HAS_LABEL = 244
+from trio_gossip.wire import Keyring, MessageType, TracedMessage, trace_packet, trace_stream
 
 
 def _bug(exc: Exception) -> str:
@@ -24,94 +22,89 @@ def _bug(exc: Exception) -> str:
     return f"decoder failed unexpectedly: {type(exc).__name__}: {exc}"
 
 
+def trailing_bytes(raw: bytes) -> int:
+    """Bytes after a message's msgpack body, which Go (and our codec) silently ignore."""
+    if len(raw) < 2 or raw[0] in (MessageType.USER, MessageType.PUSH_PULL):
+        return 0  # their msgpack header is followed by raw bytes by design
+    unpacker = msgpack.Unpacker(raw=True)
+    unpacker.feed(raw[1:])
+    try:
+        unpacker.skip()
+    except Exception:  # not decodable here means the codec did not decode it either
+        return 0
+    return len(raw) - 1 - int(unpacker.tell())
+
+
+def _check_trailing(record: Record, keyless_encrypted_guess: bool) -> Record:
+    extra = trailing_bytes(record.raw)
+    if record.message is None or not extra:
+        return record
+    if keyless_encrypted_guess:
+        # An encrypted datagram starts with version 0 or 1, the ping and indirectPing type
+        # bytes; now and then its ciphertext reads as a tiny msgpack map. Real ones never
+        # leave bytes over, so call it what it most likely is.
+        error = (
+            f"{record.path[-1]} body followed by {extra} unexplained bytes: most likely an"
+            " encrypted packet (no key was given)"
+        )
+        return attrs.evolve(record, message=None, error=error)
+    return attrs.evolve(record, note=f"{extra} bytes after the message body (ignored by Go)")
+
+
+def _records(base: Record, traced: list[TracedMessage], encrypted_guess: bool) -> list[Record]:
+    out = []
+    for t in traced:
+        record = attrs.evolve(
+            base, path=tuple(t.path), message=t.message, error=t.error, raw=bytes(t.raw)
+        )
+        out.append(_check_trailing(record, encrypted_guess and len(t.path) == 1))
+    return out
+
+
 def decode_datagram(
     index: int, dgram: Datagram, *, keyring: Keyring | None, label: bytes
-) -> Iterator[Record]:
-    def record(path: tuple[str, ...], message: object, error: str | None, raw: bytes) -> Record:
-        return Record(
-            payload=index,
-            frame=dgram.frame,
-            time=dgram.time,
-            transport="udp",
-            src=dgram.src,
-            dst=dgram.dst,
-            direction=None,
-            path=path,
-            message=message,  # type: ignore[arg-type]
-            error=error,
-            raw=raw,
-        )
-
+) -> list[Record]:
+    """Every message in one UDP payload (or one record saying why there is none)."""
+    base = Record(index, dgram.frame, dgram.time, "udp", dgram.src, dgram.dst, None)
     if dgram.problem is not None:
-        yield record((), None, dgram.problem, dgram.data)
-        return
+        return [attrs.evolve(base, error=dgram.problem, raw=dgram.data)]
     try:
         traced = trace_packet(dgram.data, keyring=keyring, label=label)
     except DecodeError as exc:  # the contract is per-message errors, but be safe
-        yield record((), None, str(exc), dgram.data)
-        return
+        traced = [TracedMessage((), None, str(exc), dgram.data)]
     except Exception as exc:
-        yield record((), None, _bug(exc), dgram.data)
-        return
-    for t in traced:
-        yield record(tuple(t.path), t.message, t.error, bytes(t.raw))
+        traced = [TracedMessage((), None, _bug(exc), dgram.data)]
+    guess = keyring is None and dgram.data[:1] in (b"\x00", b"\x01")
+    return _records(base, traced, guess)
 
 
 def decode_stream(
     index: int, stream: StreamDirection, *, keyring: Keyring | None, label: bytes
-) -> Iterator[Record]:
+) -> list[Record]:
     """The one message a stream direction carries, with its layers (``encrypt > compress``)."""
     direction = None
     if stream.from_client is not None:
         direction = "client->server" if stream.from_client else "server->client"
-
-    def record(path: tuple[str, ...], message: object, error: str | None, raw: bytes) -> Record:
-        return Record(
-            payload=index,
-            frame=stream.frame,
-            time=stream.time,
-            transport="tcp",
-            src=stream.src,
-            dst=stream.dst,
-            direction=direction,
-            path=path,
-            message=message,  # type: ignore[arg-type]
-            error=error,
-            raw=raw,
-        )
-
-    data = stream.data
-    hole = None
-    if stream.gap_at is not None:
-        hole = (
-            f"stream has a hole at byte {stream.gap_at} ({stream.bytes_after_gap} bytes after it"
-            " were captured but cannot be placed)"
-        )
-    if data:
-        # A dissector reads whatever is there: plaintext even when a key is given (a node
-        # without the key still talks), and a label header wherever the dialer put one.
-        decoder = StreamDecoder(
-            keyring=keyring,
-            label=label,
-            accept_label_header=data[0] == _HAS_LABEL,
-            verify_incoming=False,
-        )
+    base = Record(index, stream.frame, stream.time, "tcp", stream.src, stream.dst, direction)
+    traced: list[TracedMessage] = []
+    if stream.data:
         try:
-            message = decoder.feed(data)
-            if message is None:
-                decoder.eof()
-        except DecodeError as exc:
-            error = str(exc) if hole is None else f"{exc}; {hole}"
-            yield record(tuple(decoder.layers), None, error, decoder.inner or data)
-            return
+            # Reads plaintext even when a key is given (a node without the key still talks),
+            # and a label header wherever the dialer put one.
+            traced = trace_stream(stream.data, keyring=keyring, label=label)
+        except DecodeError as exc:  # the contract is per-message errors, but be safe
+            traced = [TracedMessage((), None, str(exc), stream.data)]
         except Exception as exc:
-            yield record(tuple(decoder.layers), None, _bug(exc), data)
-            return
-        if message is not None:
-            name = TYPE_NAMES.get(type(message), type(message).__name__)
-            yield record((*decoder.layers, name), message, None, decoder.inner or data)
-    if hole is not None:
-        yield record((), None, hole, b"")
+            traced = [TracedMessage((), None, _bug(exc), stream.data)]
+    if stream.gap_at is not None:
+        hole = f"the stream has a hole at byte {stream.gap_at}"
+        traced = [
+            attrs.evolve(t, error=f"{t.error} ({hole})") if t.error is not None else t
+            for t in traced
+        ]
+        error = f"{hole}: {stream.bytes_after_gap} captured bytes after it are not decoded"
+        traced.append(TracedMessage((), None, error, b""))
+    return _records(base, traced, encrypted_guess=False)
 
 
 def decode_capture(capture: Capture, *, keyring: Keyring | None, label: bytes) -> list[Record]:

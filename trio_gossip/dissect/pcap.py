@@ -81,7 +81,13 @@ class _Extractor:
 
     def frame(self, frame: int, time: float, pkt: Any) -> None:
         from scapy.layers.inet import IP, TCP, UDP  # noqa: PLC0415
-        from scapy.layers.inet6 import IPv6, IPv6ExtHdrFragment  # noqa: PLC0415
+        from scapy.layers.inet6 import (  # noqa: PLC0415
+            IPv6,
+            IPv6ExtHdrDestOpt,
+            IPv6ExtHdrFragment,
+            IPv6ExtHdrHopByHop,
+            IPv6ExtHdrRouting,
+        )
 
         if IP in pkt:
             ip = pkt[IP]
@@ -94,11 +100,14 @@ class _Extractor:
                     problem = "IPv6 fragment (not reassembled)"
                     self.datagrams.append(Datagram(frame, time, src, dst, b"", problem))
                 return
-            l4 = pkt.getlayer(UDP) or pkt.getlayer(TCP)
+            l4 = ip.payload
+            # Only skip extension headers: a UDP header quoted in an ICMPv6 error is not ours.
+            while isinstance(l4, IPv6ExtHdrHopByHop | IPv6ExtHdrRouting | IPv6ExtHdrDestOpt):
+                l4 = l4.payload
         else:
             return
         if l4 is None:
-            return
+            return  # a fragment still waiting for the rest of its datagram
         src_ip, dst_ip = str(ip.src), str(ip.dst)
         if isinstance(l4, UDP):
             self._datagram(frame, time, src_ip, dst_ip, l4)
@@ -162,7 +171,8 @@ def read_capture(path: str | Path) -> Capture:
     try:
         reader = PcapReader(str(path))
     except (OSError, Scapy_Exception) as exc:
-        raise CaptureError(f"cannot read {path}: {exc}") from exc
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise CaptureError(f"cannot read {path}: {reason}") from exc
 
     extractor = _Extractor()
     first: Any = None

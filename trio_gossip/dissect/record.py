@@ -24,14 +24,21 @@ class Record:
     direction: str | None
     # Outer to inner, e.g. ("hasCrc", "compress", "compound[1]", "suspect"). For an
     # undecodable payload it ends at the layer that failed.
-    path: tuple[str, ...]
-    message: Message | None
-    error: str | None
-    raw: bytes  # the message's bytes from its type byte, or the bytes that failed
+    path: tuple[str, ...] = ()
+    message: Message | None = None
+    error: str | None = None  # why the payload (or this part of it) did not decode
+    raw: bytes = b""  # the message's bytes from its type byte, or the bytes that failed
+    # Something odd about a message that did decode (e.g. bytes after its body Go ignores).
+    note: str | None = None
 
     @property
     def layering(self) -> str:
         return " > ".join(self.path)
+
+    @property
+    def type_name(self) -> str | None:
+        """memberlist's name of the decoded message ("ping", "pushPull", ...)."""
+        return self.path[-1] if self.message is not None and self.path else None
 
 
 _INDEX = re.compile(r"\[\d+\]$")

@@ -16,32 +16,7 @@ import attrs
 
 from trio_gossip.dissect.reassembly import Address
 from trio_gossip.dissect.record import Record
-from trio_gossip.wire.messages import (
-    Ack,
-    Alive,
-    Dead,
-    Err,
-    IndirectPing,
-    Nack,
-    NodeState,
-    Ping,
-    PushPull,
-    Suspect,
-    User,
-)
-
-TYPE_NAMES: dict[type, str] = {
-    Ping: "ping",
-    IndirectPing: "indirectPing",
-    Ack: "ack",
-    Suspect: "suspect",
-    Alive: "alive",
-    Dead: "dead",
-    PushPull: "pushPull",
-    User: "user",
-    Nack: "nack",
-    Err: "err",
-}
+from trio_gossip.wire.messages import NodeState
 
 _ADDRESS_FIELDS = frozenset({"addr", "source_addr", "target"})
 # Python names that do not camel-case into their Go field name.
@@ -82,10 +57,6 @@ def fields(message: Any) -> dict[str, Any]:
     return dict(sorted(out.items()))
 
 
-def type_name(record: Record) -> str | None:
-    return None if record.message is None else TYPE_NAMES.get(type(record.message))
-
-
 def endpoint(addr: Address) -> str:
     host, port = addr
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
@@ -103,9 +74,10 @@ def to_json(record: Record) -> str:
         "direction": record.direction,
         "layering": record.layering,
         "path": list(record.path),
-        "type": type_name(record),
+        "type": record.type_name,
         "fields": None if record.message is None else fields(record.message),
         "error": record.error,
+        "note": record.note,
         "length": len(record.raw),
         "hex": record.raw.hex(),
     }
@@ -151,10 +123,14 @@ def to_text(record: Record) -> str:
     )
     if record.message is None:
         where = f" {record.layering}" if record.path else ""
-        more = "…" if len(record.raw) > _TEXT_HEX_LIMIT else ""
-        snippet = record.raw[:_TEXT_HEX_LIMIT].hex() + more
-        return f"{head}{where} undecodable: {record.error}\n    {len(record.raw)} bytes: {snippet}"
-    lines = [f"{head} {record.layering}", f"    {_field_line(record.message)}"]
+        text = f"{head}{where} undecodable: {record.error}"
+        if record.raw:
+            more = "…" if len(record.raw) > _TEXT_HEX_LIMIT else ""
+            snippet = record.raw[:_TEXT_HEX_LIMIT].hex() + more
+            text += f"\n    {len(record.raw)} bytes: {snippet}"
+        return text
+    note = f"  [{record.note}]" if record.note else ""
+    lines = [f"{head} {record.layering}{note}", f"    {_field_line(record.message)}"]
     for f in attrs.fields(type(record.message)):
         value = getattr(record.message, f.name)
         if isinstance(value, tuple):

@@ -7,13 +7,13 @@ network input: every failure is a `DecodeError`, nothing else.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from types import MappingProxyType
 from typing import Any, Generic, Protocol, TypeVar
 
 import attrs
 import msgpack
 
 from trio_gossip.errors import ConfigError, DecodeError
+from trio_gossip.kv.frozenmap import frozen, updated
 
 V = TypeVar("V")
 
@@ -84,15 +84,15 @@ class MsgpackCodec(Generic[V]):
             raise DecodeError(f"codec {self.id!r}: {exc}") from exc
 
 
-def _freeze(codecs: Mapping[str, Codec[Any]]) -> Mapping[str, Codec[Any]]:
-    return MappingProxyType(dict(codecs))
+def _frozen_codecs(codecs: Mapping[str, Codec[Any]]) -> Mapping[str, Codec[Any]]:
+    return frozen(codecs)
 
 
 @attrs.frozen
 class CodecRegistry:
     """Codecs by id; immutable, `with_codec` returns a new registry."""
 
-    codecs: Mapping[str, Codec[Any]] = attrs.field(factory=dict, converter=_freeze)
+    codecs: Mapping[str, Codec[Any]] = attrs.field(factory=dict, converter=_frozen_codecs)
 
     @classmethod
     def of(cls, codecs: Iterable[Codec[Any]]) -> CodecRegistry:
@@ -106,7 +106,7 @@ class CodecRegistry:
             raise ConfigError(f"codec id must be 1..{MAX_CODEC_ID_BYTES} bytes: {codec.id!r}")
         if codec.id in self.codecs:
             raise ConfigError(f"codec id {codec.id!r} is already registered")
-        return CodecRegistry({**self.codecs, codec.id: codec})
+        return CodecRegistry(updated(self.codecs, {codec.id: codec}))
 
     def __getitem__(self, codec_id: str) -> Codec[Any]:
         """The codec for a local value (KeyError if unknown: a programming error)."""

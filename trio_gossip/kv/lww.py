@@ -8,13 +8,13 @@ settles on the same entry whatever order the messages came in.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from types import MappingProxyType
 from typing import Any
 
 import attrs
 
 from trio_gossip.errors import DecodeError
 from trio_gossip.kv.codec import MsgpackCodec
+from trio_gossip.kv.frozenmap import frozen, updated
 from trio_gossip.kv.hlc import Version, version_from_plain, version_to_plain
 from trio_gossip.kv.mergeable import MergeResult
 
@@ -32,21 +32,13 @@ class LWWEntry:
         return self.value is not None and other.value is not None and self.value > other.value
 
 
-def _freeze(entries: Mapping[str, LWWEntry]) -> Mapping[str, LWWEntry]:
-    return entries if isinstance(entries, MappingProxyType) else MappingProxyType(dict(entries))
-
-
-def _updated(
-    entries: Mapping[str, LWWEntry], changes: dict[str, LWWEntry]
-) -> Mapping[str, LWWEntry]:
-    copy = entries.copy() if isinstance(entries, MappingProxyType) else dict(entries)
-    copy.update(changes)
-    return MappingProxyType(copy)
+def _frozen_entries(entries: Mapping[str, LWWEntry]) -> Mapping[str, LWWEntry]:
+    return frozen(entries)
 
 
 @attrs.frozen
 class LWWMap:
-    entries: Mapping[str, LWWEntry] = attrs.field(factory=dict, converter=_freeze)
+    entries: Mapping[str, LWWEntry] = attrs.field(factory=dict, converter=_frozen_entries)
 
     def get(self, key: str) -> bytes | None:
         entry = self.entries.get(key)
@@ -61,7 +53,7 @@ class LWWMap:
     def _stamp(self, key: str, value: bytes | None, now: float, writer: str) -> LWWMap:
         old = self.entries.get(key)
         version = (old.version if old else Version.ZERO).next(now, writer)
-        return LWWMap(_updated(self.entries, {key: LWWEntry(value, version)}))
+        return LWWMap(updated(self.entries, {key: LWWEntry(value, version)}))
 
     def merge(
         self, other: LWWMap, *, local_cas: bool = False, horizon: float | None = None
@@ -83,7 +75,7 @@ class LWWMap:
                     changed[key] = LWWEntry(None, ours.version.bump())
         if not changed:
             return MergeResult(self, None)
-        return MergeResult(LWWMap(_updated(self.entries, changed)), LWWMap(changed))
+        return MergeResult(LWWMap(updated(self.entries, changed)), LWWMap(changed))
 
     def remove_tombstones(self, horizon: float) -> tuple[LWWMap, int]:
         kept = {

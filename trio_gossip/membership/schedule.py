@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable
-from types import MappingProxyType
 
 import attrs
 
@@ -35,8 +34,7 @@ def reap_and_shuffle(state: MembershipState, now: float, config: Config, rng: ra
     if gone:
         kept = {name: m for name, m in members.items() if name not in gone}
         suspicions = {n: s for n, s in state.suspicions.items() if n not in gone}
-        state = attrs.evolve(state, members=MappingProxyType(kept),
-                             suspicions=MappingProxyType(suspicions))  # fmt: skip
+        state = attrs.evolve(state, members=kept, suspicions=suspicions)
     return attrs.evolve(state, probe_order=tuple(order), probe_index=0)
 
 

@@ -45,6 +45,13 @@ class Gossip:
 
 
 @attrs.frozen
+class UserMessage:
+    """A user message for the delegate (delivered by the state task, off the receive path)."""
+
+    payload: bytes
+
+
+@attrs.frozen
 class SuspicionExpired:
     node: str
 
@@ -80,4 +87,13 @@ class UpdateMeta:
     reply: Reply[None]
 
 
-Command = Gossip | SuspicionExpired | AwarenessDelta | NextProbe | Merge | Leave | UpdateMeta
+Command = (
+    Gossip
+    | UserMessage
+    | SuspicionExpired
+    | AwarenessDelta
+    | NextProbe
+    | Merge
+    | Leave
+    | UpdateMeta
+)

@@ -11,7 +11,7 @@ import trio
 
 from trio_gossip.errors import DecodeError
 from trio_gossip.membership.member import ip_string
-from trio_gossip.node.commands import Gossip
+from trio_gossip.node.commands import Gossip, UserMessage
 from trio_gossip.node.runtime import Runtime, log
 from trio_gossip.transport.base import Address
 from trio_gossip.wire import encode_message
@@ -64,18 +64,17 @@ def _dispatch(rt: Runtime, msg: PacketMessage, addr: Address) -> None:
     elif isinstance(msg, (Alive, Suspect, Dead)):
         if isinstance(msg, Alive) and (rt.config.protocol_version < 2 or msg.port == 0):
             msg = attrs.evolve(msg, port=rt.config.bind_port)
-        if rt.inbox_depth() >= rt.config.handoff_queue_depth:
-            rt.stats.dropped_messages += 1
-            return
-        rt.submit(Gossip(msg))
+        rt.submit_gossip(Gossip(msg))
     elif isinstance(msg, User):
         deliver_user_message(rt, msg.payload)
 
 
 def deliver_user_message(rt: Runtime, payload: bytes) -> None:
+    """Count it and queue it for the delegate (memberlist hands user messages to a worker
+    too, so a slow or failing delegate never sits on the receive path)."""
     rt.stats.user_messages_received += 1
     if rt.delegate is not None and payload:
-        rt.delegate.notify_msg(payload)
+        rt.submit(UserMessage(payload))
 
 
 def _answer_ping(rt: Runtime, ping: Ping, addr: Address) -> None:

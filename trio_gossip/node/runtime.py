@@ -13,7 +13,7 @@ from trio_gossip.config import Config
 from trio_gossip.membership.broadcast import TransmitLimitedQueue
 from trio_gossip.membership.state import MembershipState
 from trio_gossip.node.codec import COMPOUND_OVERHEAD, USER_MSG_OVERHEAD, Codec
-from trio_gossip.node.commands import Command
+from trio_gossip.node.commands import Command, Gossip
 from trio_gossip.node.delegate import Delegate
 from trio_gossip.node.events import EventHub
 from trio_gossip.node.stats import Counters
@@ -74,6 +74,8 @@ class Runtime:
         self.advertise_addr = b""
         self.advertise_port = 0
         self.inbound_push_pulls = 0
+        self.pending_gossip = 0  # network gossip waiting in the inbox
+        self.broadcast_ready = trio.Event()  # set when a broadcast is queued
         self.failed = False
 
     def next_seq(self) -> int:
@@ -87,10 +89,19 @@ class Runtime:
     # ---- commands ----------------------------------------------------------------------
 
     def submit(self, command: Command) -> None:
+        if isinstance(command, Gossip):
+            self.pending_gossip += 1
         self.inbox_send.send_nowait(command)
 
-    def inbox_depth(self) -> int:
-        return self.inbox_recv.statistics().current_buffer_used
+    def submit_gossip(self, command: Gossip) -> bool:
+        """Queue network gossip unless handoff_queue_depth messages already wait (then drop
+        it, as memberlist's bounded hand-off queue does); refutations come from our own
+        state, so dropping peers' news under load never stops us defending ourselves."""
+        if self.pending_gossip >= self.config.handoff_queue_depth:
+            self.stats.dropped_messages += 1
+            return False
+        self.submit(command)
+        return True
 
     # ---- outgoing packets ----------------------------------------------------------------
 

@@ -30,15 +30,30 @@ from trio_gossip.node.commands import (
     NextProbe,
     SuspicionExpired,
     UpdateMeta,
+    UserMessage,
 )
 from trio_gossip.node.runtime import Runtime, log
 from trio_gossip.wire import encode_message
 from trio_gossip.wire.messages import Alive, Dead, NodeState, PushNodeState, Suspect
 
+_BATCH = 256  # commands handled per wake-up before yielding to other tasks
+
 
 async def run_state_task(rt: Runtime) -> None:
-    async for command in rt.inbox_recv:
-        handle(rt, command)
+    inbox = rt.inbox_recv
+    while True:
+        # Drain what is already queued without a scheduling round trip per message (a
+        # compound packet brings many); cap the batch so other tasks still get their turn.
+        batch = [await inbox.receive()]
+        while len(batch) < _BATCH:
+            try:
+                batch.append(inbox.receive_nowait())
+            except trio.WouldBlock:
+                break
+        for command in batch:
+            if isinstance(command, Gossip):
+                rt.pending_gossip -= 1
+            handle(rt, command)
 
 
 def alive_filter(rt: Runtime) -> AliveFilter | None:
@@ -61,6 +76,13 @@ def handle(rt: Runtime, command: Command) -> None:
         else:
             t = rules.dead(state, msg, now, cfg)
         apply(rt, t)
+    elif isinstance(command, UserMessage):
+        if rt.delegate is not None:
+            try:
+                rt.delegate.notify_msg(command.payload)
+            except DecodeError as exc:
+                rt.stats.bad_packets += 1
+                log.debug("%s: delegate refused a user message: %s", cfg.name, exc)
     elif isinstance(command, SuspicionExpired):
         apply(rt, rules.suspicion_expired(state, command.node, now, cfg))
     elif isinstance(command, AwarenessDelta):
@@ -154,3 +176,4 @@ def _queue(rt: Runtime, msg: Alive | Suspect | Dead, on_finish: Callable[[], Non
            ) -> None:  # fmt: skip
     rt.queue.queue_broadcast(encode_message(msg), name=msg.node, on_finish=on_finish)
     rt.stats.broadcasts_queued += 1
+    rt.broadcast_ready.set()

@@ -1,7 +1,9 @@
 """One task that runs many short timers (ack expiries, nacks, suspicion deadlines).
 
 A task per timer would spawn tasks on the packet path; a heap in a single task costs
-O(log n) per timer and nothing per idle timer.
+O(log n) per timer. The task sleeps in a cancel scope whose deadline tracks the earliest live
+timer, so adding or cancelling a timer never wakes it up early, and a cancelled timer (most ack
+expiries are) costs no wake-up at all.
 """
 
 from __future__ import annotations
@@ -15,15 +17,18 @@ import trio
 
 
 class Timer:
-    __slots__ = ("callback", "cancelled", "when")
+    __slots__ = ("_queue", "callback", "cancelled", "when")
 
-    def __init__(self, when: float, callback: Callable[[], None]) -> None:
+    def __init__(self, queue: TimerQueue, when: float, callback: Callable[[], None]) -> None:
+        self._queue = queue
         self.when = when
         self.callback = callback
         self.cancelled = False
 
     def cancel(self) -> None:
-        self.cancelled = True
+        if not self.cancelled:
+            self.cancelled = True
+            self._queue._retarget()
 
 
 class TimerQueue:
@@ -32,26 +37,33 @@ class TimerQueue:
     def __init__(self) -> None:
         self._heap: list[tuple[float, int, Timer]] = []
         self._order = itertools.count()
-        self._wake = trio.Event()
+        self._sleep = trio.CancelScope()
 
     def call_at(self, when: float, callback: Callable[[], None]) -> Timer:
-        timer = Timer(when, callback)
-        if not self._heap or when < self._heap[0][0]:
-            self._wake.set()
+        timer = Timer(self, when, callback)
         heapq.heappush(self._heap, (when, next(self._order), timer))
+        self._sleep.deadline = min(self._sleep.deadline, when)
         return timer
 
     def call_later(self, delay: float, callback: Callable[[], None]) -> Timer:
         return self.call_at(trio.current_time() + delay, callback)
 
+    def _retarget(self) -> None:
+        heap = self._heap
+        while heap and heap[0][2].cancelled:
+            heapq.heappop(heap)
+        self._sleep.deadline = heap[0][0] if heap else math.inf
+
     async def run(self) -> None:
         while True:
             now = trio.current_time()
-            while self._heap and self._heap[0][0] <= now:
-                _, _, timer = heapq.heappop(self._heap)
+            heap = self._heap
+            while heap and heap[0][0] <= now:
+                _, _, timer = heapq.heappop(heap)
                 if not timer.cancelled:
+                    timer.cancelled = True  # fired: a late cancel() is a no-op
                     timer.callback()
-            self._wake = trio.Event()
-            deadline = self._heap[0][0] if self._heap else math.inf
-            with trio.move_on_at(deadline):
-                await self._wake.wait()
+            self._sleep = trio.CancelScope()
+            self._retarget()
+            with self._sleep:
+                await trio.sleep_forever()

@@ -8,7 +8,7 @@ walk does not cost the key a replica.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 import attrs
@@ -93,11 +93,11 @@ def get(
     op: Operation,
     *,
     now: float,
-    replication_factor: int,
-    zone_awareness: bool,
-    heartbeat_timeout: float,
+    replication_factor: int = 3,
+    zone_awareness: bool = True,
+    heartbeat_timeout: float = DEFAULT_HEARTBEAT_TIMEOUT,
 ) -> ReplicationSet:
-    """The replication set of `key_hash`.
+    """The replication set of `key_hash` (a uint32 hash of the key) for `op` at `now`.
 
     Start at the first token strictly greater than the key (wrapping), walk clockwise and
     take each instance once. Zone-aware, each zone that owns tokens gives at most
@@ -122,23 +122,22 @@ def get(
     if not count:
         raise EmptyRingError("empty ring")
 
-    owners, ids, instances = index.owners, index.ids, ring.instances
-    extend_mask = op.extend_mask
+    owners, instances, beats = index.owners, ring.instances, ring.heartbeats
+    extend_mask, healthy_mask = op.extend_mask, op.healthy_mask
+    zone_of: Mapping[str, int] | None
     if zone_awareness:
-        zone_of: tuple[int, ...] | None = index.zone_of
-        zone_sizes = index.zone_sizes
+        zone_of, zone_sizes = index.zone_of, index.zone_sizes
         quota = max(1, replication_factor // len(zone_sizes))
     else:
-        zone_of = None
-        zone_sizes = (index.instance_count,)
+        zone_of, zone_sizes = None, (index.instance_count,)
         quota = replication_factor
-    limit = index.instance_count
-    wanted = replication_factor
+    wanted, limit = replication_factor, index.instance_count
     taken = [0] * len(zone_sizes)
     examined = [0] * len(zone_sizes)
     open_zones = len(zone_sizes)
-    seen: set[int] = set()
-    picked: list[InstanceDesc] = []
+    seen: list[str] = []  # a handful of owners: a list beats a set here
+    healthy: list[InstanceDesc] = []
+    unhealthy: list[InstanceDesc] = []
 
     position = bisect_right(tokens, key_hash)
     for _ in range(count):
@@ -148,18 +147,22 @@ def get(
         position += 1
         if owner in seen:
             continue
-        seen.add(owner)
+        seen.append(owner)
         zone = zone_of[owner] if zone_of is not None else 0
         examined[zone] += 1
         if taken[zone] >= quota:
             continue  # this zone already has its replicas
-        desc = instances[ids[owner]]
-        picked.append(desc)
+        desc = instances[owner]
+        if healthy_mask >> desc.state & 1 and now - beats.get(desc.id, 0.0) <= heartbeat_timeout:
+            healthy.append(desc)
+        else:
+            unhealthy.append(desc)
         if extend_mask >> desc.state & 1:
-            wanted += 1
+            wanted += 1  # taken but not counted: look for one more, in the same zone
         else:
             taken[zone] += 1
-        if len(picked) >= wanted or len(picked) >= limit:
+        picked = len(healthy) + len(unhealthy)
+        if picked >= wanted or picked >= limit:
             break
         # A zone closes once full or once every instance in it was met; when all zones
         # are closed the rest of the lap cannot add anyone (dskit#672, #884: a whole
@@ -168,43 +171,17 @@ def get(
             open_zones -= 1
             if not open_zones:
                 break
-    return _filter(
-        ring,
-        picked,
-        op,
-        replication_factor=replication_factor,
-        zone_awareness=zone_awareness,
-        now=now,
-        heartbeat_timeout=heartbeat_timeout,
-    )
 
-
-def _filter(
-    ring: Ring,
-    picked: list[InstanceDesc],
-    op: Operation,
-    *,
-    replication_factor: int,
-    zone_awareness: bool,
-    now: float,
-    heartbeat_timeout: float,
-) -> ReplicationSet:
-    beats = ring.heartbeats
-    healthy_mask = op.healthy_mask
-    healthy = tuple(
-        d
-        for d in picked
-        if healthy_mask >> d.state & 1 and now - beats.get(d.id, 0.0) <= heartbeat_timeout
-    )
-    min_success = max(replication_factor, len(picked)) // 2 + 1
+    min_success = max(replication_factor, len(healthy) + len(unhealthy)) // 2 + 1
     if len(healthy) < min_success:
-        unhealthy = ",".join(d.addr or d.id for d in picked if d not in healthy)
-        where = " across different availability zones" if zone_awareness else ""
         raise TooManyUnhealthyError(
-            f"at least {min_success} live replicas required{where}, could only find "
-            f"{len(healthy)}" + (f" - unhealthy instances: {unhealthy}" if unhealthy else "")
+            f"at least {min_success} live replicas required"
+            + (" across different availability zones" if zone_awareness else "")
+            + f", could only find {len(healthy)}"
+            + (" - unhealthy instances: " + ",".join(d.addr or d.id for d in unhealthy))
+            * bool(unhealthy)
         )
-    return ReplicationSet(healthy, len(healthy) - min_success)
+    return ReplicationSet(tuple(healthy), len(healthy) - min_success)
 
 
 def get_all_healthy(

@@ -104,16 +104,12 @@ def merge_rings(
 def remove_tombstones(
     instances: Instances, heartbeats: Heartbeats, horizon: float
 ) -> tuple[dict[str, InstanceDesc], dict[str, float], int] | None:
-    """Without LEFT records stamped before `horizon` and heartbeats older than it that
-    belong to no live record; None if there is nothing to remove."""
+    """Without LEFT records stamped before `horizon`, nor heartbeats older than it that
+    belong to no record left; None if there is nothing to remove."""
     kept = {
         i: d for i, d in instances.items() if not d.is_tombstone or d.version.seconds >= horizon
     }
-    kept_beats = {
-        i: b
-        for i, b in heartbeats.items()
-        if b >= horizon or (i in kept and not kept[i].is_tombstone)
-    }
+    kept_beats = {i: b for i, b in heartbeats.items() if b >= horizon or i in kept}
     removed = len(instances) - len(kept) + len(heartbeats) - len(kept_beats)
     return (kept, kept_beats, removed) if removed else None
 

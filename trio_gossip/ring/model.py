@@ -10,19 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
-from typing import TypeVar
 
 import attrs
 
+from trio_gossip.kv.frozenmap import updated
 from trio_gossip.kv.hlc import Version, quantize
 from trio_gossip.kv.mergeable import MergeResult
 from trio_gossip.ring import lookup, shard
-from trio_gossip.ring.index import TokenIndex
+from trio_gossip.ring.index import PendingIndex, TokenIndex
 from trio_gossip.ring.instance import InstanceDesc
-from trio_gossip.ring.lookup import Operation, ReplicationSet
+from trio_gossip.ring.lookup import Operation
 from trio_gossip.ring.merge import merge_rings, remove_tombstones, tombstone
-
-T = TypeVar("T")
 
 _HEARTBEAT_CONTENT = "\x00heartbeat"  # merge_content suffix; NUL never appears in an id
 
@@ -48,7 +46,10 @@ class Ring:
 
     instances: Mapping[str, InstanceDesc] = attrs.field(factory=dict, converter=_freeze_instances)
     heartbeats: Mapping[str, float] = attrs.field(factory=dict, converter=_freeze_heartbeats)
-    _index: TokenIndex | None = attrs.field(default=None, init=False, eq=False, repr=False)
+    # The token index, a recipe to patch an earlier one, or None (build on first use).
+    _index: TokenIndex | PendingIndex | None = attrs.field(
+        default=None, init=False, eq=False, repr=False
+    )
 
     @classmethod
     def of(
@@ -61,10 +62,10 @@ class Ring:
         cls,
         instances: Mapping[str, InstanceDesc],
         heartbeats: Mapping[str, float],
-        index: TokenIndex | None,
+        index: TokenIndex | PendingIndex | None,
     ) -> Ring:
-        """A ring from maps built here (fresh dicts or existing proxies, never copied)."""
-        ring = cls(_proxy(instances), _proxy(heartbeats))
+        """A ring with `index`; read-only maps are shared, plain dicts copied."""
+        ring = cls(instances, heartbeats)
         object.__setattr__(ring, "_index", index)
         return ring
 
@@ -72,10 +73,25 @@ class Ring:
 
     @property
     def index(self) -> TokenIndex:
-        if self._index is None:
-            object.__setattr__(self, "_index", TokenIndex.build(self.instances))
-        assert self._index is not None
-        return self._index
+        index = self._index
+        if not isinstance(index, TokenIndex):
+            if index is None:
+                index = TokenIndex.build(self.instances)
+            else:
+                index = index.resolve(self.instances)
+            object.__setattr__(self, "_index", index)
+        return index
+
+    def _index_after(self, changed: Iterable[str]) -> TokenIndex | PendingIndex | None:
+        """The index for a ring derived from this one by changing the records `changed`."""
+        index = self._index
+        if index is None:
+            return None
+        if isinstance(index, TokenIndex):
+            return PendingIndex(index, frozenset(changed))
+        ids = index.ids.union(changed)
+        # Past a quarter of the instances a rebuild is as cheap as the patch.
+        return PendingIndex(index.base, ids) if len(ids) * 4 <= len(self.instances) else None
 
     def instance(self, instance_id: str) -> InstanceDesc | None:
         """The live record of `instance_id` (None if unknown or LEFT)."""
@@ -108,26 +124,8 @@ class Ring:
         owned = self.index.ownership(per_zone=per_zone)
         return {d.id: owned.get(d.id, 0.0) for d in self.live()}
 
-    def get(
-        self,
-        key_hash: int,
-        op: Operation,
-        *,
-        now: float,
-        replication_factor: int = 3,
-        zone_awareness: bool = True,
-        heartbeat_timeout: float = lookup.DEFAULT_HEARTBEAT_TIMEOUT,
-    ) -> ReplicationSet:
-        """The replicas for `key_hash` (uint32); see `lookup.get` for the rules."""
-        return lookup.get(
-            self,
-            key_hash,
-            op,
-            now=now,
-            replication_factor=replication_factor,
-            zone_awareness=zone_awareness,
-            heartbeat_timeout=heartbeat_timeout,
-        )
+    # The lookup hot path: bound directly, without a forwarding call.
+    get = lookup.get
 
     def get_all_healthy(
         self,
@@ -162,7 +160,7 @@ class Ring:
         if beat <= self.heartbeats.get(instance_id, float("-inf")):
             return self
         return Ring._derived(
-            self.instances, _updated(self.heartbeats, {instance_id: beat}), self._index
+            self.instances, updated(self.heartbeats, {instance_id: beat}), self._index
         )
 
     def remove(self, instance_id: str, *, now: float, writer: str | None = None) -> Ring:
@@ -174,11 +172,11 @@ class Ring:
         return self._with_record(tombstone(old, at=at, writer=writer or instance_id), old)
 
     def _with_record(self, desc: InstanceDesc, old: InstanceDesc | None) -> Ring:
-        keep_index = desc.topology() == (old.topology() if old else None)
+        same = desc.topology() == (old.topology() if old else None)
         return Ring._derived(
-            _updated(self.instances, {desc.id: desc}),
+            updated(self.instances, {desc.id: desc}),
             self.heartbeats,
-            self._index if keep_index else None,
+            self._index if same else self._index_after([desc.id]),
         )
 
     # -- the Mergeable contract -----------------------------------------------------------
@@ -198,11 +196,11 @@ class Ring:
             return MergeResult(self, None)
         instances = self.instances
         if change.instances:
-            instances = _updated(instances, change.instances)
+            instances = updated(instances, change.instances)
         beats = self.heartbeats
         if change.heartbeats:
-            beats = _updated(beats, change.heartbeats)
-        index = None if change.topology_changed else self._index
+            beats = updated(beats, change.heartbeats)
+        index = self._index_after(change.instances) if change.topology_changed else self._index
         merged = Ring._derived(instances, beats, index)
         return MergeResult(merged, Ring._derived(change.instances, change.heartbeats, None))
 
@@ -216,17 +214,3 @@ class Ring:
 
     def merge_content(self) -> frozenset[str]:
         return frozenset(self.instances).union(i + _HEARTBEAT_CONTENT for i in self.heartbeats)
-
-
-def _updated(value: Mapping[str, T], changes: Mapping[str, T]) -> dict[str, T]:
-    """A copy of `value` with `changes` applied. Copying the proxied dict (not iterating
-    the proxy, as ``{**proxy}`` does) keeps a heartbeat merge into 1000 records at a few µs."""
-    copy = value.copy() if isinstance(value, MappingProxyType) else dict(value)
-    copy.update(changes)
-    return copy
-
-
-def _proxy(value: Mapping[str, T]) -> Mapping[str, T]:
-    if isinstance(value, MappingProxyType):
-        return value
-    return MappingProxyType(value if type(value) is dict else dict(value))

@@ -55,31 +55,30 @@ def select(
     else:
         zones = [("", ZoneView(index.tokens, index.owners))]
     per_zone = math.ceil(size / len(zones)) if size > 0 and zones else math.inf
-    chosen: list[int] = []
+    ids: list[str] = []
     for zone_name, view in zones:
-        chosen.extend(_pick(index, view, per_zone, draws(identifier, zone_name)))
-    ids = tuple(index.ids[o] for o in chosen)
-    result = ids, TokenIndex.build({i: instances[i] for i in ids})
+        ids.extend(_pick(index, view, per_zone, draws(identifier, zone_name)))
+    result = tuple(ids), TokenIndex.build({i: instances[i] for i in ids})
     if len(index.cache) >= _CACHE_LIMIT:
         index.cache.clear()
     index.cache[key] = result
     return result
 
 
-def _pick(index: TokenIndex, view: ZoneView, wanted: float, stream: Iterator[int]) -> list[int]:
+def _pick(index: TokenIndex, view: ZoneView, wanted: float, stream: Iterator[int]) -> list[str]:
     read_only = index.read_only
-    eligible = sorted({o for o in view.owners if not read_only[o]})
+    eligible = sorted(set(view.owners) - read_only)
     if len(eligible) <= wanted:
         return eligible
     tokens, owners = view.tokens, view.owners
     count = len(tokens)
-    chosen: list[int] = []
-    taken: set[int] = set()
+    chosen: list[str] = []
+    taken: set[str] = set()
     while len(chosen) < wanted:
         start = bisect_right(tokens, next(stream))
         for step in range(count):
             owner = owners[(start + step) % count]
-            if owner not in taken and not read_only[owner]:
+            if owner not in taken and owner not in read_only:
                 chosen.append(owner)
                 taken.add(owner)
                 break

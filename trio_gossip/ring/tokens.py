@@ -73,8 +73,8 @@ def _evenly_spaced(count: int, zone: str, taken: Collection[int]) -> tuple[int, 
 
 def _split_largest(view: ZoneView, count: int, taken: Collection[int]) -> tuple[int, ...]:
     tokens, owners = view.tokens, view.owners
-    owned: dict[int, int] = {}
-    ranges: dict[int, list[tuple[int, int]]] = {}  # owner -> max-heap of (-length, start)
+    owned: dict[str, int] = {}
+    ranges: dict[str, list[tuple[int, int]]] = {}  # owner -> max-heap of (-length, start)
     previous = tokens[-1] - RING_SIZE
     for token, owner in zip(tokens, owners, strict=True):
         owned[owner] = owned.get(owner, 0) + token - previous

@@ -11,18 +11,26 @@ import trio
 Address = tuple[str, int]
 
 PacketHandler = Callable[[bytes, Address], None]
-"""Called for every datagram received; must not block (it hands the bytes to a channel)."""
+"""Called for every datagram received, with the sender's address; must not block (it hands the
+bytes to a channel). An exception it raises is logged and counted, never propagated."""
 
 StreamHandler = Callable[[trio.abc.Stream, Address], Awaitable[None]]
-"""Runs once per accepted stream, in the transport's nursery; the transport closes the stream after."""
+"""Runs once per accepted stream in the transport's nursery, with the dialer's address (its
+ephemeral port, as TCP reports it); the transport closes the stream after it returns, and logs
+(never propagates) an exception it raises."""
 
 
 class TransportError(OSError):
-    """A local send or dial failed (unreachable, refused, closed, timed out)."""
+    """A local send or dial failed (unreachable, refused, closed, timed out); ``errno`` says
+    which (ECONNREFUSED, ETIMEDOUT, EBADF for a closed transport, ...)."""
 
 
 class Transport(Protocol):
-    """What a node needs from a network. Real UDP+TCP and the simulated network implement it."""
+    """What a node needs from a network. Real UDP+TCP and the simulated network implement it.
+
+    Streams are ``trio.abc.Stream``s: once open, their send_all/receive_some raise
+    ``trio.BrokenResourceError`` on a reset and ``trio.ClosedResourceError`` after aclose.
+    """
 
     @property
     def local_address(self) -> Address:
@@ -30,7 +38,8 @@ class Transport(Protocol):
         ...
 
     async def send_packet(self, addr: Address, data: bytes) -> None:
-        """Send one datagram. Raises TransportError when the local send fails."""
+        """Send one datagram. Raises TransportError when the local send fails; a datagram
+        lost on the way is not an error (UDP)."""
         ...
 
     async def open_stream(self, addr: Address) -> trio.abc.Stream:
@@ -44,7 +53,8 @@ class Transport(Protocol):
         *,
         task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
     ) -> None:
-        """Receive packets and accept streams until cancelled. Never raises for bad input."""
+        """Receive packets and accept streams until cancelled or aclose()d, then return after
+        the running stream handlers finish. Never raises for bad input."""
         ...
 
     async def aclose(self) -> None:

@@ -1,1 +1,117 @@
-"""wire."""
+"""Floor 1: memberlist's wire format, byte-exact with Go memberlist 0.2.2 (and readable from HEAD).
+
+Bytes in, message objects out, and back; no I/O, no clock, no trio. Anything wrong with input
+bytes raises DecodeError (and only that).
+"""
+
+from trio_gossip.wire.codec import MESSAGE_NAMES, decode_message, encode_message, message_name
+from trio_gossip.wire.crypto import (
+    Keyring,
+    decrypt_payload,
+    encrypt_payload,
+    encrypted_length,
+)
+from trio_gossip.wire.limits import (
+    MAX_COMPOUND_PARTS,
+    MAX_DECOMPRESSED_SIZE,
+    MAX_ENCRYPTED_FRAME_SIZE,
+    MAX_LABEL_SIZE,
+    MAX_NESTING_DEPTH,
+    MAX_PACKET_DECOMPRESSED_SIZE,
+    MAX_PACKET_MESSAGES,
+    MAX_PACKET_SIZE,
+    MAX_PUSH_PULL_NODES,
+    MAX_USER_STATE_SIZE,
+)
+from trio_gossip.wire.lzw import lzw_compress, lzw_decompress
+from trio_gossip.wire.messages import (
+    Ack,
+    Alive,
+    Dead,
+    Err,
+    IndirectPing,
+    Message,
+    MessageType,
+    Nack,
+    NodeState,
+    PacketMessage,
+    Ping,
+    PushNodeState,
+    PushPull,
+    Suspect,
+    User,
+)
+from trio_gossip.wire.packet import (
+    DecodedPacket,
+    add_crc,
+    add_label,
+    compress_message,
+    decode_packet,
+    decode_packet_lenient,
+    encode_packet,
+    make_compound,
+    make_compounds,
+)
+from trio_gossip.wire.stream import (
+    REMOTE_ENCRYPTED,
+    REMOTE_NOT_ENCRYPTED,
+    StreamDecoder,
+    decode_stream,
+    encode_stream,
+)
+from trio_gossip.wire.trace import TracedMessage, trace_packet, trace_stream
+
+__all__ = [
+    "MAX_COMPOUND_PARTS",
+    "MAX_DECOMPRESSED_SIZE",
+    "MAX_ENCRYPTED_FRAME_SIZE",
+    "MAX_LABEL_SIZE",
+    "MAX_NESTING_DEPTH",
+    "MAX_PACKET_DECOMPRESSED_SIZE",
+    "MAX_PACKET_MESSAGES",
+    "MAX_PACKET_SIZE",
+    "MAX_PUSH_PULL_NODES",
+    "MAX_USER_STATE_SIZE",
+    "MESSAGE_NAMES",
+    "REMOTE_ENCRYPTED",
+    "REMOTE_NOT_ENCRYPTED",
+    "Ack",
+    "Alive",
+    "Dead",
+    "DecodedPacket",
+    "Err",
+    "IndirectPing",
+    "Keyring",
+    "Message",
+    "MessageType",
+    "Nack",
+    "NodeState",
+    "PacketMessage",
+    "Ping",
+    "PushNodeState",
+    "PushPull",
+    "StreamDecoder",
+    "Suspect",
+    "TracedMessage",
+    "User",
+    "add_crc",
+    "add_label",
+    "compress_message",
+    "decode_message",
+    "decode_packet",
+    "decode_packet_lenient",
+    "decode_stream",
+    "decrypt_payload",
+    "encode_message",
+    "encode_packet",
+    "encode_stream",
+    "encrypt_payload",
+    "encrypted_length",
+    "lzw_compress",
+    "lzw_decompress",
+    "make_compound",
+    "make_compounds",
+    "message_name",
+    "trace_packet",
+    "trace_stream",
+]

@@ -59,20 +59,32 @@ _I64_MAX = (1 << 63) - 1
 
 # One shared Packer: pack() is a single C call that holds the GIL and never calls back into
 # Python for these plain types, so sharing it is safe and saves half of packb's cost.
-_pack = msgpack.Packer(use_bin_type=False, unicode_errors="surrogateescape").pack
+_pack: Callable[[object], bytes] = msgpack.Packer(
+    use_bin_type=False, unicode_errors="surrogateescape"
+).pack
 
 
 def pack(obj: object) -> bytes:
     """msgpack exactly as memberlist's go-msgpack 0.5.5 writes it (see module docstring)."""
-    return _pack(obj)  # type: ignore[no-any-return]
+    return _pack(obj)
 
 
 def describe(value: object) -> str:
-    """A short description of a bad value for error messages."""
+    """A short description of a bad value for error messages (never a deep or long repr)."""
+    if isinstance(value, list | dict):
+        return f"{type(value).__name__} of {len(value)} items"
+    if type(value) is bytes:  # msgpack strings and bins both arrive as bytes (raw=True)
+        text = repr(value[:32]) + ("..." if len(value) > 32 else "")
+        return f"raw string {text}"
     text = repr(value)
     if len(text) > 40:
         text = text[:37] + "..."
     return f"{type(value).__name__} {text}"
+
+
+def msgpack_error(exc: Exception) -> str:
+    """msgpack's own words for why it failed; some of its exceptions carry no message."""
+    return str(exc) or type(exc).__name__
 
 
 def message_name(type_byte: int) -> str:
@@ -90,7 +102,7 @@ def unpack_body(data: bytes | memoryview, what: str) -> Body:
     except msgpack.ExtraData as extra:
         body = extra.unpacked
     except Exception as exc:  # msgpack raises several types; all mean the same to us
-        raise DecodeError(f"{what}: invalid msgpack body ({exc})") from None
+        raise DecodeError(f"{what}: invalid msgpack body ({msgpack_error(exc)})") from None
     if type(body) is not dict:
         raise DecodeError(f"{what}: body is {describe(body)}, expected a msgpack map")
     return body
@@ -391,7 +403,7 @@ def encode_push_node_state(s: PushNodeState) -> bytes:
         "State": _i64(int(s.state), "PushNodeState.state"),
         "Vsn": s.vsn,
     }
-    return _pack(d)  # type: ignore[no-any-return]
+    return _pack(d)
 
 
 def _enc_user(m: User) -> bytes:

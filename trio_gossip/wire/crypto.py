@@ -25,7 +25,9 @@ KEY_SIZES = (16, 24, 32)
 def _check_key(key: bytes) -> bytes:
     if not isinstance(key, bytes | bytearray) or len(key) not in KEY_SIZES:
         size = len(key) if isinstance(key, bytes | bytearray) else type(key).__name__
-        raise ConfigError(f"encryption key must be 16, 24 or 32 bytes (AES-128/192/256), not {size}")
+        raise ConfigError(
+            f"encryption key must be 16, 24 or 32 bytes (AES-128/192/256), not {size}"
+        )
     return bytes(key)
 
 
@@ -111,10 +113,8 @@ def encrypt_payload(
         nonce = os.urandom(NONCE_SIZE)
     elif len(nonce) != NONCE_SIZE:
         raise ValueError(f"nonce must be {NONCE_SIZE} bytes")
-    if isinstance(key, Keyring):
-        cipher = key.cipher(key.primary_key)
-    else:
-        cipher = AESGCM(_check_key(key))
+    keyring = key if isinstance(key, Keyring) else Keyring([key])
+    cipher = keyring.cipher(keyring.primary_key)
     if version == 0:
         pad = BLOCK_SIZE - len(plaintext) % BLOCK_SIZE
         plaintext = plaintext + bytes((pad,)) * pad

@@ -28,7 +28,7 @@ _BIG_ENDIAN = sys.byteorder == "big"
 def lzw_compress(data: bytes) -> bytes:
     """Compress like Go's ``lzw.NewWriter(w, lzw.LSB, 8)``: one Write of ``data``, then Close."""
     out = bytearray()
-    bits = _CLEAR  # every stream starts with a clear code (Go >= 1.17 always writes it)
+    bits = _CLEAR  # Go 1.19's writer starts every stream with a clear code
     nbits = 9
     width = 9
     hi = _EOF
@@ -163,7 +163,6 @@ def lzw_decompress(data: bytes, max_size: int) -> bytes:
     pos = 0
     width = 9
     last = b""  # empty: no code since the last clear (Go's decoderInvalidCode)
-    counted = 0  # output entries already counted against max_size
     size = 0
     while True:
         hi = len(table)  # the next code to be defined
@@ -187,9 +186,9 @@ def lzw_decompress(data: bytes, max_size: int) -> bytes:
         elif chunk:
             last = _walk(table, chunk, last)
         # Every code in the chunk now names a table entry, so the output is a plain lookup.
-        out += map(table.__getitem__, chunk)
-        size += sum(map(len, out[counted:]))
-        counted = len(out)
+        piece = b"".join(map(table.__getitem__, chunk))
+        out.append(piece)
+        size += len(piece)
         if size > max_size:
             raise DecodeError(f"LZW output exceeds the limit of {max_size} bytes")
         pos += stop * width

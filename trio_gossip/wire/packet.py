@@ -21,7 +21,6 @@ from trio_gossip.wire.codec import (
     encode_message,
     get_bytes,
     get_u32,
-    message_name,
     pack,
     unpack_body,
 )
@@ -78,7 +77,7 @@ def split_compound(body: bytes) -> tuple[list[bytes], int]:
             f"compound: {count} parts need a {2 * count}-byte length table, only"
             f" {len(body) - 1} bytes follow"
         )
-    parts = []
+    parts: list[bytes] = []
     offset = table_end
     for i in range(count):
         length = int.from_bytes(body[1 + 2 * i : 3 + 2 * i], "big")
@@ -213,11 +212,11 @@ def open_packet(
     return strip_crc(data)
 
 
-class _Located(DecodeError):
+class _LocatedError(DecodeError):
     """A DecodeError whose message already names its layer; outer layers pass it on as is."""
 
 
-class _TooManyMessages(_Located):
+class _TooManyMessagesError(_LocatedError):
     """Ends the whole walk, even a lenient one."""
 
 
@@ -240,20 +239,20 @@ class _Walk:
         """
         try:
             self._dispatch(data, depth, where)
-        except _Located:
+        except _LocatedError:
             raise
         except DecodeError as exc:
             if self.strict or depth == 0:
-                raise _Located(f"{where}{exc}") from None
+                raise _LocatedError(f"{where}{exc}") from None
             self.errors.append(f"{where}{exc}")
 
     def _dispatch(self, data: bytes, depth: int, where: str) -> None:
         if not data:
             raise DecodeError("empty message: no type byte")
         kind = data[0]
-        if kind != COMPOUND and kind != COMPRESS:
+        if kind not in (COMPOUND, COMPRESS):
             if len(self.messages) >= limits.MAX_PACKET_MESSAGES:
-                raise _TooManyMessages(
+                raise _TooManyMessagesError(
                     f"packet expands to more than {limits.MAX_PACKET_MESSAGES} messages"
                 )
             self.messages.append(decode_message(data))
@@ -274,7 +273,7 @@ class _Walk:
         if truncated:
             reason = f"{where}compound: {truncated} of {data[1]} parts truncated"
             if self.strict:
-                raise _Located(reason)
+                raise _LocatedError(reason)
             self.errors.append(reason)
 
 
@@ -289,7 +288,7 @@ def decode_packet(
     if len(data) > limits.MAX_PACKET_SIZE:
         raise DecodeError(f"packet of {len(data)} bytes exceeds {limits.MAX_PACKET_SIZE}")
     inner = open_packet(data, keyring=keyring, label=label, verify_incoming=verify_incoming)
-    if inner and inner[0] != COMPOUND and inner[0] != COMPRESS:  # a bare message: no walk
+    if inner and inner[0] not in (COMPOUND, COMPRESS):  # a bare message: no walk
         return [decode_message(inner)]
     walk = _Walk(strict=True)
     walk.dispatch(inner, 0, "")
@@ -327,7 +326,6 @@ __all__ = [
     "encode_packet",
     "make_compound",
     "make_compounds",
-    "message_name",
     "open_packet",
     "split_compound",
     "split_label",

@@ -27,6 +27,7 @@ from trio_gossip.wire.codec import (
     get_bool,
     get_int,
     message_name,
+    msgpack_error,
     pack,
 )
 from trio_gossip.wire.crypto import Keyring, decrypt_payload, encrypt_payload, encrypted_length
@@ -52,7 +53,11 @@ REMOTE_NOT_ENCRYPTED = "Encryption is configured but remote state is not encrypt
 def encode_stream_body(msg: Message) -> bytes:
     """The stream form of a message, before compression and encryption."""
     if isinstance(msg, PushPull):
-        header = {"Join": bool(msg.join), "Nodes": len(msg.states), "UserStateLen": len(msg.user_state)}
+        header = {
+            "Join": bool(msg.join),
+            "Nodes": len(msg.states),
+            "UserStateLen": len(msg.user_state),
+        }
         states = b"".join(map(encode_push_node_state, msg.states))
         return b"\x06" + pack(header) + states + msg.user_state
     if isinstance(msg, User):
@@ -100,7 +105,16 @@ class _Message:
     re-parsing, so a multi-MB push/pull arriving in small chunks costs linear time.
     """
 
-    __slots__ = ("_count", "_header", "_kind", "_need", "_raw", "_states", "_unpacker")
+    __slots__ = (
+        "_count",
+        "_header",
+        "_kind",
+        "_need",
+        "_raw",
+        "_raw_mode",
+        "_states",
+        "_unpacker",
+    )
 
     def __init__(self, max_size: int) -> None:
         self._kind = -1
@@ -108,12 +122,13 @@ class _Message:
         self._header: Body | None = None
         self._count = 0  # node states still to come
         self._states: list[PushNodeState] = []
-        self._need = -1  # raw bytes still to come, once the msgpack part is done
+        self._need = 0  # length of the raw bytes after the msgpack part
+        self._raw_mode = False
         self._raw = bytearray()
 
     @property
-    def started(self) -> bool:
-        return self._kind >= 0
+    def kind(self) -> int:
+        return self._kind
 
     def waiting_for(self) -> str:
         if self._kind < 0:
@@ -122,7 +137,8 @@ class _Message:
             return f"the {message_name(self._kind)} body"
         if self._count:
             return f"{self._count} more push/pull node states"
-        return f"{self._need} more raw bytes of {message_name(self._kind)}"
+        missing = self._need - len(self._raw)
+        return f"{missing} more raw bytes of {message_name(self._kind)}"
 
     def feed(self, data: bytes) -> Message | None:
         if self._kind < 0:
@@ -132,7 +148,7 @@ class _Message:
             if self._kind not in STREAM_TYPES:
                 raise DecodeError(f"{message_name(self._kind)} is not a valid stream message")
             data = data[1:]
-        if self._need >= 0:
+        if self._raw_mode:
             self._raw += data
             return self._finish_raw()
         try:
@@ -144,7 +160,9 @@ class _Message:
         except DecodeError:
             raise
         except Exception as exc:  # any msgpack failure means malformed input
-            raise DecodeError(f"{message_name(self._kind)}: invalid msgpack ({exc})") from None
+            raise DecodeError(
+                f"{message_name(self._kind)}: invalid msgpack ({msgpack_error(exc)})"
+            ) from None
 
     def _advance(self) -> Message | None:
         unpacker = self._unpacker
@@ -171,12 +189,13 @@ class _Message:
                 self._count -= 1
             if self._count:
                 return None
+        self._raw_mode = True  # the rest is raw bytes, taken past the Unpacker from now on
         self._raw += unpacker.read_bytes(self._need)
         return self._finish_raw()
 
     def _start(self, header: Body) -> Message | None:
         kind = self._kind
-        if kind == PING or kind == ACK:
+        if kind in (PING, ACK):
             return decode_body(kind, header)
         if kind == ERR:
             try:
@@ -194,7 +213,9 @@ class _Message:
         except DecodeError as exc:
             raise DecodeError(f"{message_name(kind)} header.{exc}") from None
         if not 0 <= nodes <= limits.MAX_PUSH_PULL_NODES:
-            raise DecodeError(f"pushPull: node count {nodes} outside 0..{limits.MAX_PUSH_PULL_NODES}")
+            raise DecodeError(
+                f"pushPull: node count {nodes} outside 0..{limits.MAX_PUSH_PULL_NODES}"
+            )
         if not 0 <= self._need <= limits.MAX_USER_STATE_SIZE:
             raise DecodeError(
                 f"{message_name(kind)}: user data length {self._need} outside"
@@ -226,15 +247,18 @@ def decode_stream_body(data: bytes, max_size: int = limits.MAX_DECOMPRESSED_SIZE
 
 
 _LABEL, _FRAME, _ENCRYPTED, _COMPRESSED, _PLAIN, _DONE, _FAILED = range(7)
+_FRAMING_SLACK = 2 + 255 + 5 + 29  # label header, frame header, encryption overhead
 
 
 class StreamDecoder:
     """Reads the one message of a stream direction from chunks as they arrive.
 
     ``feed`` returns the message once complete (None until then) and raises DecodeError on bad
-    input; call ``eof`` when the peer closes. The listener sets ``accept_label_header`` to strip
-    and check the dialer's label header; a dialer reading the reply leaves it off.
-    ``layers`` lists the layers passed through (for tracing), e.g. ["encrypt", "compress"].
+    input; call ``eof`` when the peer closes. ``max_size`` bounds the message both as received
+    and once decompressed (encrypted frames are also bounded by MAX_ENCRYPTED_FRAME_SIZE).
+    The listener sets ``accept_label_header`` to strip and check the dialer's label header; a
+    dialer reading the reply leaves it off. ``layers`` lists the layers passed through (for
+    tracing), e.g. ["encrypt", "compress"].
     """
 
     def __init__(
@@ -263,13 +287,20 @@ class StreamDecoder:
     def done(self) -> bool:
         return self._state == _DONE
 
-    def feed(self, data: bytes) -> Message | None:
+    @property
+    def kind(self) -> int:
+        """The message's type byte once seen (inside any encrypt/compress layer), else -1."""
+        return self._body.kind
+
+    def feed(self, data: bytes | bytearray | memoryview) -> Message | None:
         if self._state == _DONE:
             return None  # anything after the one message is ignored, as Go does
         if self._state == _FAILED:
             raise DecodeError("stream already failed")
         self._received += len(data)
         try:
+            if self._received > self._max_size + _FRAMING_SLACK:
+                raise DecodeError(f"stream message exceeds the size limit of {self._max_size}")
             message = self._feed(bytes(data))
         except DecodeError:
             self._state = _FAILED
@@ -331,6 +362,7 @@ class StreamDecoder:
     def _start_frame(self) -> Message | None:
         kind = self._buffer[0]
         if kind == ENCRYPT:
+            self.layers.append("encrypt")
             if self._keyring is None:
                 raise DecodeError(REMOTE_ENCRYPTED)
             self._state = _ENCRYPTED
@@ -364,7 +396,6 @@ class StreamDecoder:
         if len(buf) < 5 + size:
             return None
         assert self._keyring is not None
-        self.layers.append("encrypt")
         header = bytes(buf[:5])
         plain = decrypt_payload(self._keyring, bytes(buf[5 : 5 + size]), header + self._label)
         buf.clear()
@@ -395,7 +426,7 @@ class StreamDecoder:
         except msgpack.BufferFull:
             raise DecodeError("compressed stream message exceeds the size limit") from None
         except Exception as exc:
-            raise DecodeError(f"compress: invalid msgpack ({exc})") from None
+            raise DecodeError(f"compress: invalid msgpack ({msgpack_error(exc)})") from None
         if type(body) is not dict:
             raise DecodeError(f"compress: body is {describe(body)}, expected a msgpack map")
         inner = decompress_map(body, self._max_size)

@@ -1,0 +1,93 @@
+"""Wall-clock cost of the simulated network alone, on the mock clock.
+
+    python benchmarks/bench_transport_memory.py [nodes] [simulated seconds] [resolution]
+
+N transports serve with a handler that only counts. Each node runs one task that every
+200 ms sends to 3 random peers (gossip) and every second "probes" one peer, which answers
+(ping + ack): about 17 packets per node per simulated second. The same run with the sends
+skipped gives the cost of the sender tasks themselves, so the difference is what the network
+costs per packet (send + heap + delivery + handler call).
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+import time
+
+import trio
+import trio.testing
+
+from trio_gossip.transport import Address, MemoryNetwork, MemoryTransport
+
+GOSSIP = b"g" * 200
+
+
+async def _node(me: MemoryTransport, peers: list[Address], rng: random.Random, send: bool) -> None:
+    await trio.sleep(rng.random() * 0.2)  # stagger like real nodes
+    tick = 0
+    while True:
+        await trio.sleep(0.2)
+        tick += 1
+        targets = rng.sample(peers, 3)
+        if tick % 5 == 0:
+            targets.append(rng.choice(peers))
+        if send:
+            for i, peer in enumerate(targets):
+                await me.send_packet(peer, b"ping" if i == 3 else GOSSIP)
+
+
+async def run(n: int, seconds: float, resolution: float, send: bool) -> tuple[float, int]:
+    net = MemoryNetwork(seed=1, resolution=resolution)
+    transports = [net.add_node() for _ in range(n)]
+    addresses = [t.local_address for t in transports]
+    replies: list[tuple[MemoryTransport, Address]] = []
+
+    def handler_for(t: MemoryTransport) -> object:
+        def on_packet(data: bytes, src: Address) -> None:
+            if data == b"ping":
+                replies.append((t, src))
+
+        return on_packet
+
+    async def no_streams(stream: trio.abc.Stream, peer: Address) -> None:
+        pass
+
+    async def answer_pings() -> None:
+        # One task answers every ping (an "ack"), like the nodes' state tasks would.
+        while True:
+            await trio.sleep(0.01)
+            pending, replies[:] = list(replies), []
+            for t, src in pending:
+                await t.send_packet(src, b"ack")
+
+    wall = time.perf_counter()
+    async with trio.open_nursery() as nursery:
+        for t in transports:
+            await nursery.start(t.serve, handler_for(t), no_streams)
+        nursery.start_soon(answer_pings)
+        for i, t in enumerate(transports):
+            nursery.start_soon(_node, t, addresses, random.Random(i), send)
+        await trio.sleep(seconds)
+        nursery.cancel_scope.cancel()
+    return time.perf_counter() - wall, net.statistics().packets_delivered
+
+
+def main() -> None:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
+    seconds = float(sys.argv[2]) if len(sys.argv) > 2 else 10.0
+    resolution = float(sys.argv[3]) if len(sys.argv) > 3 else 0.001
+    clock = trio.testing.MockClock(autojump_threshold=0)
+    base, _ = trio.run(run, n, seconds, resolution, False, clock=clock)
+    clock = trio.testing.MockClock(autojump_threshold=0)
+    full, delivered = trio.run(run, n, seconds, resolution, True, clock=clock)
+    per_packet = (full - base) / max(delivered, 1) * 1e6
+    print(f"{n} nodes, {seconds:g} simulated s, resolution {resolution:g} s")
+    print(f"  sender tasks alone: {base:.2f} s wall")
+    print(f"  with packets:       {full:.2f} s wall, {delivered} packets delivered")
+    print(f"  network cost:       {per_packet:.1f} us per packet")
+    print(f"  pace:               {seconds / full:.2f} simulated s per wall s")
+
+
+if __name__ == "__main__":
+    main()

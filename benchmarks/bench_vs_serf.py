@@ -1,0 +1,318 @@
+"""Serf agents and trio_gossip agents side by side: convergence, crash detection, idle cost.
+
+Run as root from the repository root: ``python benchmarks/bench_vs_serf.py`` (about 6 min;
+``--idle 10`` for a quick look). Needs ``serf``, ``ip`` and ``nft``. Each cluster (N = 3 and
+N = 20, Serf agents or ``trio-gossip agent`` processes, LAN profile) runs alone in a network
+namespace made for it, every agent on 127.0.0.1 with its own gossip port, so that an nftables
+counter in that namespace sees exactly the cluster's gossip traffic and nothing else.
+
+Figures, for each cluster:
+
+* convergence: from the return of the last join call (Serf RPC ``join`` / our ``/v1/join``,
+  node i joining node 0, back to back) until every agent lists all N alive, polled every 50 ms;
+* detection: from ``kill -9`` of the last agent until every survivor lists it failed (and until
+  the first does), polled every 100 ms;
+* idle cost per node over the idle window (starting 5 s after convergence, nothing polling):
+  CPU seconds (utime + stime from /proc/<pid>/stat), peak RSS (VmHWM), and gossip traffic:
+  UDP datagrams and IP bytes (UDP plus TCP on the gossip ports, both directions) counted by an
+  nftables rule in the namespace's output hook, divided by N and by the window.
+
+Writes benchmarks/results/vs_serf.json and vs_serf.md and prints the markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from interop.procs import (  # noqa: E402
+    Process,
+    cpu_seconds,
+    in_netns,
+    network_namespace,
+    require,
+    wait_until,
+)
+from interop.serf import SerfAgent  # noqa: E402
+from interop.trio_agent import TrioAgent, http_get  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results"
+HOST = "127.0.0.1"
+GOSSIP_BASE = 7000
+CONTROL_BASE = 9000
+TABLE = "bench"
+
+
+def nft(ns: str, *args: str) -> str:
+    done = subprocess.run(in_netns(ns, ["nft", *args]), check=True, capture_output=True, text=True)
+    return done.stdout
+
+
+def setup_counters(ns: str) -> None:
+    ports = f"{GOSSIP_BASE}-{GOSSIP_BASE + 99}"
+    nft(ns, "add", "table", "inet", TABLE)
+    nft(
+        ns,
+        "add",
+        "chain",
+        "inet",
+        TABLE,
+        "out",
+        "{ type filter hook output priority 0; policy accept; }",
+    )
+    nft(
+        ns,
+        "add",
+        "rule",
+        "inet",
+        TABLE,
+        "out",
+        "udp",
+        "dport",
+        ports,
+        "counter",
+        "comment",
+        '"udp"',
+    )
+    nft(
+        ns,
+        "add",
+        "rule",
+        "inet",
+        TABLE,
+        "out",
+        "tcp",
+        "dport",
+        ports,
+        "counter",
+        "comment",
+        '"tcp"',
+    )
+    nft(
+        ns,
+        "add",
+        "rule",
+        "inet",
+        TABLE,
+        "out",
+        "tcp",
+        "sport",
+        ports,
+        "counter",
+        "comment",
+        '"tcp"',
+    )
+
+
+def read_counters(ns: str) -> dict[str, tuple[int, int]]:
+    """comment -> (packets, bytes), summed over rules with the same comment."""
+    listing = json.loads(nft(ns, "-j", "list", "table", "inet", TABLE))
+    out: dict[str, tuple[int, int]] = {}
+    for item in listing["nftables"]:
+        rule = item.get("rule")
+        if not rule:
+            continue
+        counter = next(e["counter"] for e in rule["expr"] if "counter" in e)
+        packets, octets = out.get(rule.get("comment", ""), (0, 0))
+        out[rule.get("comment", "")] = (packets + counter["packets"], octets + counter["bytes"])
+    return out
+
+
+def peak_rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
+
+
+class Cluster:
+    """N agents of one kind in one namespace; ``views`` reads every agent's member list."""
+
+    def __init__(self, kind: str, n: int, ns: str, log_dir: Path) -> None:
+        self.kind = kind
+        self.n = n
+        self.ns = ns
+        self.names = [f"{kind}{i:02d}" for i in range(n)]
+        self.agents: list[SerfAgent | TrioAgent] = []
+        log_dir.mkdir(parents=True, exist_ok=True)
+        for i, name in enumerate(self.names):
+            bind, control = (HOST, GOSSIP_BASE + i), (HOST, CONTROL_BASE + i)
+            if kind == "serf":
+                self.agents.append(SerfAgent(name, bind, control, log_dir, netns=ns))
+            else:
+                self.agents.append(TrioAgent(name, bind, control, log_dir, netns=ns))
+        for agent in self.agents:
+            agent.wait_ready(60.0)
+
+    @property
+    def processes(self) -> list[Process]:
+        return [a.process for a in self.agents]
+
+    def join(self, i: int) -> None:
+        agent, seed = self.agents[i], self.agents[0]
+        if isinstance(agent, SerfAgent):
+            agent.rpc().join(seed.gossip_address)
+        else:
+            http_get(agent.http, f"/v1/join?address={seed.gossip_address}", self.ns)
+
+    def view(self, i: int) -> dict[str, str]:
+        return self.agents[i].statuses()
+
+    def close(self) -> None:
+        for agent in self.agents:
+            if isinstance(agent, SerfAgent):
+                agent.drop_rpc()
+            agent.process.kill()
+
+
+def poll(check: Callable[[], bool], timeout: float, interval: float) -> float:
+    start = time.monotonic()
+    wait_until(lambda: check() or None, timeout, interval=interval, what="the cluster")
+    return time.monotonic() - start
+
+
+def measure(kind: str, n: int, idle: float, log_dir: Path) -> dict[str, Any]:
+    with network_namespace() as ns:
+        setup_counters(ns)
+        cluster = Cluster(kind, n, ns, log_dir / f"{kind}-{n}")
+        try:
+            return _measure(cluster, idle)
+        finally:
+            cluster.close()
+
+
+def _measure(c: Cluster, idle: float) -> dict[str, Any]:
+    n = c.n
+    for i in range(1, n):
+        c.join(i)
+
+    def converged() -> bool:
+        return all(sum(1 for s in c.view(i).values() if s == "alive") == n for i in range(n))
+
+    convergence = poll(converged, 60.0, 0.05)
+
+    time.sleep(5.0)  # let join traffic settle before the idle window
+    pids = [p.pid for p in c.processes]
+    cpu0 = [cpu_seconds(pid) for pid in pids]
+    counters0 = read_counters(c.ns)
+    t0 = time.monotonic()
+    time.sleep(idle)
+    window = time.monotonic() - t0
+    cpu1 = [cpu_seconds(pid) for pid in pids]
+    counters1 = read_counters(c.ns)
+    rss = [peak_rss_kib(pid) for pid in pids]
+
+    def rate(key: str, index: int) -> float:
+        return (counters1.get(key, (0, 0))[index] - counters0.get(key, (0, 0))[index]) / n / window
+
+    victim = c.names[-1]
+    c.processes[-1].signal(signal.SIGKILL)
+    c.processes[-1].wait(10.0)
+    start = time.monotonic()
+    first: float | None = None
+
+    def all_failed() -> bool:
+        nonlocal first
+        seen = [c.view(i).get(victim) == "failed" for i in range(n - 1)]
+        if any(seen) and first is None:
+            first = time.monotonic() - start
+        return all(seen)
+
+    detection = poll(all_failed, 120.0, 0.1)
+    cpu = [b - a for a, b in zip(cpu0, cpu1, strict=True)]
+    return {
+        "kind": c.kind,
+        "n": n,
+        "convergence_s": round(convergence, 3),
+        "detection_first_s": round(first or detection, 3),
+        "detection_all_s": round(detection, 3),
+        "idle_window_s": round(window, 1),
+        "cpu_s_per_node": round(sum(cpu) / n, 3),
+        "cpu_percent_per_node": round(100 * sum(cpu) / n / window, 3),
+        "peak_rss_mib_per_node": round(sum(rss) / n / 1024, 1),
+        "peak_rss_mib_max": round(max(rss) / 1024, 1),
+        "udp_packets_per_node_s": round(rate("udp", 0), 2),
+        "udp_bytes_per_node_s": round(rate("udp", 1), 1),
+        "tcp_packets_per_node_s": round(rate("tcp", 0), 2),
+        "gossip_bytes_per_node_s": round(rate("udp", 1) + rate("tcp", 1), 1),
+    }
+
+
+FIGURES = [
+    ("convergence_s", "convergence after the last join (s)"),
+    ("detection_first_s", "kill -9 → first survivor reports failed (s)"),
+    ("detection_all_s", "kill -9 → every survivor reports failed (s)"),
+    ("cpu_s_per_node", "idle CPU per node (s per window)"),
+    ("cpu_percent_per_node", "idle CPU per node (% of a core)"),
+    ("peak_rss_mib_per_node", "peak RSS per node (MiB)"),
+    ("udp_packets_per_node_s", "UDP packets per node per s"),
+    ("gossip_bytes_per_node_s", "gossip bytes per node per s (UDP+TCP, IP)"),
+]
+
+
+def table(results: list[dict[str, Any]]) -> str:
+    by = {(r["kind"], r["n"]): r for r in results}
+    sizes = sorted({r["n"] for r in results})
+    lines = ["| figure | N | Serf | trio_gossip | trio/Serf |", "|---|---|---|---|---|"]
+    for key, label in FIGURES:
+        for n in sizes:
+            serf, ours = by[("serf", n)][key], by[("trio", n)][key]
+            ratio = f"{ours / serf:.2f}" if serf else "n/a"
+            lines.append(f"| {label} | {n} | {serf} | {ours} | {ratio} |")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--idle", type=float, default=60.0, help="idle window in seconds")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[3, 20])
+    parser.add_argument("--logs", type=Path, default=Path("/tmp/bench_vs_serf"))
+    args = parser.parse_args()
+    for tool in ("serf", "ip", "nft"):
+        require(tool)
+    args.logs.mkdir(parents=True, exist_ok=True)
+    results = []
+    for n in args.sizes:
+        for kind in ("serf", "trio"):
+            print(f"running {kind} N={n} ...", file=sys.stderr, flush=True)
+            results.append(measure(kind, n, args.idle, args.logs))
+            print(json.dumps(results[-1]), file=sys.stderr, flush=True)
+    serf_version = subprocess.run(
+        ["serf", "version"], capture_output=True, text=True, check=False
+    ).stdout
+    meta = {
+        "machine": platform.platform(),
+        "python": platform.python_version(),
+        "serf": serf_version.strip().splitlines()[0] if serf_version else "?",
+        "profile": "lan",
+        "idle_window_s": args.idle,
+        "method": __doc__,
+    }
+    md = table(results)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "vs_serf.json").write_text(
+        json.dumps({"meta": meta, "results": results}, indent=2) + "\n"
+    )
+    header = (
+        f"# trio_gossip vs Serf ({meta['serf']}), loopback, LAN profile\n\n"
+        f"{meta['machine']}, Python {meta['python']}, idle window {args.idle:.0f} s."
+        " Method: see benchmarks/bench_vs_serf.py.\n\n"
+    )
+    (RESULTS / "vs_serf.md").write_text(header + md + "\n")
+    print(md)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,102 @@
+"""Helpers for the KV/ring cluster tests: real nodes with KV stores on a MemoryNetwork."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
+
+import attrs
+import trio
+import trio._core._run
+
+from trio_gossip.config import Config
+from trio_gossip.kv import LWW_CODEC
+from trio_gossip.kv.settings import KVSettings
+from trio_gossip.kv.store import KVStore
+from trio_gossip.memberlist import open_memberlist
+from trio_gossip.ring import RING_CODEC, InstanceState, Ring
+from trio_gossip.ring.lifecycler import Lifecycler, lifecycler
+from trio_gossip.ring.view import ring_digest
+from trio_gossip.transport.memory import MemoryNetwork
+
+
+def seed_trio(seed: int) -> None:
+    """Trio shuffles the order of tasks woken together with its own module-level generator;
+    seeding it makes a whole simulation replay from its seed."""
+    trio._core._run._r.seed(seed)
+
+
+@attrs.define
+class KVNode:
+    name: str
+    host: str
+    kv: KVStore
+    lc: Lifecycler | None = None
+
+    def ring(self) -> Ring:
+        ring = self.kv.get("ring")
+        return ring if isinstance(ring, Ring) else Ring()
+
+
+@asynccontextmanager
+async def kv_cluster(
+    net: MemoryNetwork,
+    n: int,
+    *,
+    config: Config | None = None,
+    settings: KVSettings | None = None,
+    seed: int = 0,
+    lifecyclers: bool = False,
+    lifecycler_options: dict[str, Any] | None = None,
+) -> AsyncIterator[list[KVNode]]:
+    """`n` nodes n0.. each with a running KV store (and a lifecycler registering instance
+    ``n<i>`` when asked); n1.. join n0 one after the other."""
+    config = config or Config.lan(name="template")
+    nodes: list[KVNode] = []
+    async with AsyncExitStack() as stack:
+        for i in range(n):
+            rng = random.Random(seed * 1000 + i)
+            kv = KVStore([RING_CODEC, LWW_CODEC], settings, rng=random.Random(rng.getrandbits(64)))
+            transport = net.add_node()
+            node = await stack.enter_async_context(
+                open_memberlist(attrs.evolve(config, name=f"n{i}"), transport=transport,
+                                delegate=kv, rng=rng)
+            )  # fmt: skip
+            await stack.enter_async_context(kv.running(node))
+            nodes.append(KVNode(f"n{i}", transport.local_address[0], kv))
+        seed_address = nodes[0].kv.node.local_member.address
+        for kv_node in nodes[1:]:
+            await kv_node.kv.node.join([seed_address])
+        if lifecyclers:
+            for kv_node in nodes:
+                kv_node.lc = await stack.enter_async_context(
+                    lifecycler(kv_node.kv, instance_id=kv_node.name, addr=kv_node.host,
+                               **(lifecycler_options or {}))
+                )  # fmt: skip
+        yield nodes
+
+
+async def wait_until(predicate: Callable[[], bool], timeout: float, step: float = 0.1) -> float:
+    """Poll on the (mock) clock; the simulated time it took. Fails after `timeout`."""
+    start = trio.current_time()
+    with trio.fail_after(timeout):
+        while not predicate():
+            await trio.sleep(step)
+    return trio.current_time() - start
+
+
+def digests(nodes: Sequence[KVNode]) -> set[str]:
+    return {ring_digest(n.ring()) for n in nodes}
+
+
+def rings_converged(nodes: Sequence[KVNode], expected: set[str]) -> bool:
+    """Every node holds the same ring, whose live instances are exactly `expected`, all
+    ACTIVE (records compared by digest, so versions must agree too)."""
+    if len(digests(nodes)) != 1:
+        return False
+    ring = nodes[0].ring()
+    return {d.id for d in ring.live()} == expected and all(
+        d.state is InstanceState.ACTIVE for d in ring.live()
+    )

@@ -1,0 +1,202 @@
+"""Run one agent: a node with the agent delegate and an optional HTTP endpoint.
+
+``open_agent`` is the embeddable part (tests run agents in-process with it); ``run_agent`` is
+the command: join, wait for SIGINT or SIGTERM, then leave the way a Serf agent does (leave
+intent, memberlist leave, a short stay so peers' probes are still answered).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+
+import trio
+
+from trio_gossip.agent.api import AgentAPI, MemberBook
+from trio_gossip.agent.delegate import AgentDelegate
+from trio_gossip.agent.http import serve_http
+from trio_gossip.agent.options import AgentOptions
+from trio_gossip.config import Config
+from trio_gossip.errors import JoinError
+from trio_gossip.memberlist import Memberlist, open_memberlist
+from trio_gossip.membership.member import EventKind, MemberEvent
+from trio_gossip.transport.base import Transport
+
+log = logging.getLogger("trio_gossip.agent")
+
+# Serf's agent defaults: what it advertises as its delegate (Serf) protocol range, how long a
+# leave intent may take to go out, and how long it stays after memberlist's leave.
+DELEGATE_PROTOCOL = (2, 5, 5)
+BROADCAST_TIMEOUT = 5.0
+LEAVE_PROPAGATE_DELAY = 1.0
+REJECTION_CHECK_INTERVAL = 1.0
+
+_PRESETS = {"lan": Config.lan, "wan": Config.wan, "local": Config.local}
+
+
+def build_config(opts: AgentOptions) -> Config:
+    advertise_addr, advertise_port = opts.advertise or ("", None)
+    dmin, dmax, dcur = DELEGATE_PROTOCOL
+    return _PRESETS[opts.profile](
+        name=opts.name,
+        bind_addr=opts.bind[0],
+        bind_port=opts.bind[1],
+        advertise_addr=advertise_addr,
+        advertise_port=advertise_port,
+        secret_keys=opts.keys,
+        label=opts.label,
+        delegate_protocol_min=dmin,
+        delegate_protocol_max=dmax,
+        delegate_protocol_version=dcur,
+    )
+
+
+def log_event(event: MemberEvent) -> None:
+    m = event.member
+    level = logging.WARNING if event.kind is EventKind.FAILED else logging.INFO
+    log.log(level, "member %s: %s %s:%d", event.kind.value, m.name, m.host, m.port)
+
+
+class Agent:
+    """A running agent: the node, its delegate, the departed-member book and the endpoint."""
+
+    def __init__(self, node: Memberlist, delegate: AgentDelegate, book: MemberBook) -> None:
+        self.node = node
+        self.delegate = delegate
+        self.book = book
+        self.http_address: tuple[str, int] | None = None
+        self.left = False
+
+    async def join(self, addresses: Iterable[str]) -> int:
+        """Join through ``addresses`` (JoinError if none answers), then announce it to Serf."""
+        joined = await self.node.join(list(addresses))
+        self.delegate.announce_join()
+        return joined
+
+    async def leave(
+        self,
+        broadcast_timeout: float = BROADCAST_TIMEOUT,
+        propagate_delay: float = LEAVE_PROPAGATE_DELAY,
+    ) -> None:
+        """Leave as Serf does: the leave intent first (so Serf says ``left``, not ``failed``),
+        then memberlist's leave, then stay ``propagate_delay`` to keep answering probes."""
+        if self.left:
+            return
+        self.left = True
+        node = self.node
+        me = node.local_member.name
+        others = any(m.name != me for m in node.members())
+        if others:
+            sent = trio.Event()
+            self.delegate.announce_leave(sent.set)
+            with trio.move_on_after(broadcast_timeout):
+                await sent.wait()
+            if not sent.is_set():
+                log.warning("leave intent not fully sent within %.1fs", broadcast_timeout)
+        if not await node.leave(broadcast_timeout):
+            log.warning("leave not fully gossiped within %.1fs", broadcast_timeout)
+        if others:
+            await trio.sleep(propagate_delay)
+
+
+async def watch_rejections(node: Memberlist, interval: float = REJECTION_CHECK_INTERVAL) -> None:
+    """Warn when packets or streams are rejected: the node counts them but logs at debug."""
+    seen = node.statistics()
+    while True:
+        await trio.sleep(interval)
+        now = node.statistics()
+        if now.bad_packets > seen.bad_packets:
+            log.warning(
+                "rejected %d packet(s) that failed to decode or decrypt (wrong key or"
+                " label, or corrupt); %d in all",
+                now.bad_packets - seen.bad_packets,
+                now.bad_packets,
+            )
+        if now.bad_streams > seen.bad_streams:
+            log.warning(
+                "rejected %d stream(s) that failed to decode or decrypt (wrong key or"
+                " label, or corrupt); %d in all",
+                now.bad_streams - seen.bad_streams,
+                now.bad_streams,
+            )
+        seen = now
+
+
+@asynccontextmanager
+async def open_agent(
+    opts: AgentOptions, *, transport: Transport | None = None
+) -> AsyncIterator[Agent]:
+    """Start an agent; leaving the block leaves gracefully (bounded) and stops everything.
+
+    ``transport`` replaces the real sockets on ``opts.bind`` (a simulated network in tests).
+    """
+    config = build_config(opts)
+    delegate = AgentDelegate(opts.name, dict(opts.tags), retransmit_mult=config.retransmit_mult)
+    book = MemberBook()
+    delegate.event_listeners += [book.on_event, log_event]
+    body_error: BaseException | None = None
+    async with open_memberlist(config, delegate=delegate, transport=transport) as node:
+        delegate.num_nodes = node.num_members
+        agent = Agent(node, delegate, book)
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(watch_rejections, node)
+                if opts.http is not None:
+                    api = AgentAPI(node, delegate, book, node.keyring, agent.join)
+                    agent.http_address = await nursery.start(serve_http, *opts.http, api.handle)
+                    log.info("HTTP endpoint on %s:%d", *agent.http_address)
+                try:
+                    yield agent
+                except BaseException as exc:
+                    body_error = exc
+                    raise
+                else:
+                    with trio.CancelScope(shield=True):
+                        await agent.leave()
+                finally:
+                    nursery.cancel_scope.cancel()
+        except BaseExceptionGroup as group:
+            # Hand the caller their own exception back rather than a group around it.
+            if body_error is not None and list(group.exceptions) == [body_error]:
+                raise body_error from None
+            raise
+
+
+def setup_logging(level: str) -> None:
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=getattr(logging, level.upper()),
+        format="%(asctime)s [%(levelname)s] %(name)s: %(message)s",
+    )
+
+
+async def run_agent(opts: AgentOptions) -> int:
+    """The ``agent`` command: 0 after a graceful leave, 1 if the start-up join failed."""
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async with open_agent(opts) as agent:
+            me = agent.node.local_member
+            log.info("agent %s running on %s:%d", me.name, me.host, me.port)
+            if opts.join:
+                try:
+                    joined = await agent.join(opts.join)
+                except JoinError as exc:
+                    log.error("failed to join: %s", exc)
+                    return 1
+                log.info("joined the cluster through %d address(es)", joined)
+            signum = await signals.__anext__()
+            log.info("caught %s, leaving gracefully (again to force)", signal.Signals(signum).name)
+            async with trio.open_nursery() as nursery:
+
+                async def force() -> None:
+                    await signals.__anext__()
+                    log.warning("second signal: leaving at once")
+                    nursery.cancel_scope.cancel()
+
+                nursery.start_soon(force)
+                await agent.leave()
+                nursery.cancel_scope.cancel()
+    log.info("agent stopped")
+    return 0

@@ -1,0 +1,35 @@
+"""The textbook numbers a simulation is measured against (pure arithmetic over a Config)."""
+
+from __future__ import annotations
+
+import math
+
+from trio_gossip.config import Config
+from trio_gossip.membership.suspicion import suspicion_timeout
+
+
+def epidemic_rounds(n: int, fanout: int) -> float:
+    """Push rumour spreading with fanout f reaches all n nodes in about
+    log_{f+1}(n) + ln(n)/f rounds (Pittel; shared/spec/field-notes.md 2.4)."""
+    if n <= 1:
+        return 0.0
+    return math.log(n) / math.log(fanout + 1) + math.log(n) / fanout
+
+
+def epidemic_time(config: Config, n: int) -> float:
+    """``epidemic_rounds`` in seconds: one round per gossip_interval to gossip_nodes peers."""
+    return epidemic_rounds(n, config.gossip_nodes) * config.gossip_interval
+
+
+def suspicion_window(config: Config, n: int) -> tuple[float, float]:
+    """(min, max) suspicion timeout for a cluster of n known nodes (spec 9.5)."""
+    low = suspicion_timeout(config.suspicion_mult, n, config.probe_interval)
+    return low, config.suspicion_max_timeout_mult * low
+
+
+def detection_formula(config: Config, n: int, *, confirmed: bool = True) -> float:
+    """Kill to first dead verdict by the formula: a probe interval until someone probes the
+    node, the probe timeout, then the suspicion timeout (its minimum once confirmed by
+    k = suspicion_mult - 2 others, its maximum otherwise)."""
+    low, high = suspicion_window(config, n)
+    return config.probe_interval + config.probe_timeout + (low if confirmed else high)

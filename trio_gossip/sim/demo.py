@@ -1,0 +1,179 @@
+"""``trio-gossip demo``: watch a cluster form, lose a node, and agree that it died.
+
+By default 50 nodes run on the simulated network under Trio's mock clock, so the whole story
+(join, convergence, a kill, suspicion, the dead verdict) takes a few seconds of wall time and
+replays exactly from ``--seed``. ``--real`` runs the same story on UDP + TCP sockets on
+127.0.0.1 in real time, with Config.local's fast timers.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from functools import partial
+from typing import TextIO
+
+import attrs
+import trio
+
+from trio_gossip.config import Config
+from trio_gossip.sim.bounds import detection_formula, epidemic_rounds, suspicion_window
+from trio_gossip.sim.cluster import Cluster, ClusterSpec, open_cluster
+from trio_gossip.sim.command import DemoOptions
+from trio_gossip.sim.display import Display
+from trio_gossip.sim.history import FactKind
+from trio_gossip.sim.runner import run_simulation
+from trio_gossip.transport.memory import LinkConfig
+from trio_gossip.wire.messages import NodeState
+
+FRAME_PAUSE = 0.04  # wall seconds per frame on a terminal, so simulated time can be watched
+
+
+@attrs.frozen
+class DemoReport:
+    """What the demo measured; ``render`` turns it into the closing summary."""
+
+    options: DemoOptions
+    config: Config
+    joins_done: float  # seconds from start until every join() returned
+    converged: float  # seconds from start until every view was complete
+    victim: str
+    first_suspected: float | None  # seconds after the kill
+    first_dead: float
+    detection: dict[str, float]  # per observer, seconds from the kill to its dead verdict
+
+    def render(self) -> str:
+        cfg, n = self.config, self.options.nodes
+        f, gi = cfg.gossip_nodes, cfg.gossip_interval
+        bound_rounds = epidemic_rounds(n, f)
+        after_join = self.converged - self.joins_done
+        times = sorted(self.detection.values())
+        low, _ = suspicion_window(cfg, n)
+        formula = detection_formula(cfg, n)
+        spread = times[-1] - self.first_dead if times else 0.0
+        within = sum(1 for t in times if t <= formula)
+        lines = [
+            "",
+            f"Join: {n} nodes joined through node 0; every join() returned after "
+            f"{self.joins_done:.2f} s",
+            f"  every node saw all {n} after {self.converged:.2f} s: {after_join:.2f} s = "
+            f"{after_join / gi:.1f} gossip rounds after the last join",
+            f"  epidemic bound log_{f + 1}({n}) + ln({n})/{f} = {bound_rounds:.1f} rounds "
+            f"({bound_rounds * gi:.2f} s at {gi:g} s per round)",
+            f"Failure: {self.victim} killed; first suspected after "
+            + (f"{self.first_suspected:.2f} s" if self.first_suspected is not None else "(unseen)")
+            + f", first declared dead after {self.first_dead:.2f} s",
+            f"  the dead verdict reached all {len(times)} survivors {spread:.2f} s later: "
+            f"{spread / gi:.1f} gossip rounds (epidemic bound {bound_rounds:.1f})",
+            f"  detection per observer: min {times[0]:.2f} s, median "
+            f"{statistics.median(times):.2f} s, max {times[-1]:.2f} s",
+            f"  formula bound: probe interval {cfg.probe_interval:g} s + probe timeout "
+            f"{cfg.probe_timeout:g} s + suspicion timeout {low:g} s (n={n}) = {formula:.2f} s; "
+            f"{within}/{len(times)} observers within it",
+        ]
+        per_observer = [f"{name} {t:6.2f}" for name, t in sorted(self.detection.items())]
+        for i in range(0, len(per_observer), 6):
+            lines.append("    " + "   ".join(per_observer[i : i + 6]))
+        return "\n".join(lines)
+
+
+def _sees(cluster: Cluster, victim: str, states: tuple[NodeState, ...]) -> list[bool]:
+    seen = []
+    for sim in cluster.running():
+        member = sim.memberlist.member(victim)
+        seen.append(member is not None and member.state in states)
+    return seen
+
+
+async def _frames(cluster: Cluster, display: Display, phase: list[str], header: str,
+                  every: float, pause: float) -> None:  # fmt: skip
+    while True:
+        display.frame(cluster.nodes, trio.current_time(), phase[0], header)
+        if pause:
+            time.sleep(pause)  # blocks on purpose: the mock clock stands still meanwhile
+        await trio.sleep(every)
+
+
+async def demo(options: DemoOptions, display: Display) -> DemoReport:
+    if options.real:
+        config = Config.local(name="demo")
+        where = "UDP + TCP on 127.0.0.1, real time"
+    else:
+        config = Config.lan(name="demo")
+        where = f"simulated network, seed {options.seed}, loss {options.loss:.0%}"
+    spec = ClusterSpec(nodes=options.nodes, seed=options.seed, config=config,
+                       link=LinkConfig(loss=options.loss))  # fmt: skip
+    header = f"trio-gossip demo: {options.nodes} nodes ({where})"
+    display.text(header)
+    n = options.nodes
+    async with open_cluster(spec, real=options.real) as cluster:
+        nodes = cluster.nodes
+        phase = ["joining"]
+        pause = FRAME_PAUSE if display.tty and not options.real else 0.0
+        every = max(config.gossip_interval, 0.2)
+        cluster.nursery.start_soon(_frames, cluster, display, phase, header, every, pause)
+        start = trio.current_time()
+
+        cluster.start_joins()
+        await cluster.wait_joined()
+        joins_done = trio.current_time() - start
+        display.milestone(nodes, trio.current_time(), phase[0], "every join() has returned")
+        converged = await cluster.wait_converged(
+            timeout=2 * config.push_pull_interval + n * config.probe_interval,
+            poll=config.gossip_interval / 2,
+        )
+        phase[0] = "converged"
+        display.milestone(nodes, converged, phase[0], f"every node sees all {n}")
+        await trio.sleep(2 * config.probe_interval)  # let the table show a calm cluster
+
+        victim = cluster.rng.choice(nodes[1:]).name
+        phase[0] = "failure"
+        await cluster.kill(victim)
+        killed_at = trio.current_time()
+        display.milestone(nodes, killed_at, phase[0], f"{victim} killed")
+        _, high = suspicion_window(config, n)
+        limit = detection_formula(config, n, confirmed=False) + n * config.probe_interval + high
+        await cluster.wait_until(
+            lambda: any(_sees(cluster, victim, (NodeState.SUSPECT, NodeState.DEAD))),
+            timeout=limit, poll=config.gossip_interval / 2,
+        )  # fmt: skip
+        display.milestone(nodes, trio.current_time(), phase[0], f"{victim} suspected")
+        await cluster.wait_until(
+            lambda: any(_sees(cluster, victim, (NodeState.DEAD,))),
+            timeout=limit, poll=config.gossip_interval / 2,
+        )  # fmt: skip
+        display.milestone(nodes, trio.current_time(), phase[0], f"{victim} declared dead")
+        done = await cluster.wait_until(
+            lambda: all(_sees(cluster, victim, (NodeState.DEAD,))),
+            timeout=limit, poll=config.gossip_interval / 2,
+        )  # fmt: skip
+        phase[0] = "agreed"
+        display.milestone(nodes, done, phase[0], f"every survivor has {victim} dead")
+        display.frame(nodes, done, phase[0], header)
+
+        detection = cluster.detection_times(victim)
+        suspected = cluster.history.first_times(victim, FactKind.SUSPECT, since=killed_at)
+        return DemoReport(
+            options=options,
+            config=config,
+            joins_done=joins_done,
+            converged=converged - start,
+            victim=victim,
+            first_suspected=min(suspected.values()) - killed_at if suspected else None,
+            first_dead=min(detection.values()),
+            detection=detection,
+        )
+
+
+def run(options: DemoOptions, out: TextIO = sys.stdout) -> int:
+    """Run the demo, writing to ``out``; the exit status."""
+    display = Display(out, tty=out.isatty())
+    main = partial(demo, options, display)
+    try:
+        report = trio.run(main) if options.real else run_simulation(main, seed=options.seed)
+    except trio.TooSlowError:
+        display.text("the cluster did not get there in time (see the last lines above)")
+        return 1
+    display.text(report.render())
+    return 0
