@@ -134,6 +134,11 @@ def message_ltime(data: bytes) -> int:
     return _int(_fields(data[1:]), "LTime")
 
 
+def query_flags(data: bytes) -> int:
+    """The ``Flags`` of a Serf query (bit 0: ack wanted, bit 1: do not rebroadcast)."""
+    return _int(_fields(data[1:]), "Flags")
+
+
 @attrs.frozen
 class PushPullClocks:
     """The three Lamport clocks at the head of Serf's push/pull user state."""

@@ -1,8 +1,9 @@
 """A simulated network on the Trio clock: seeded delay, loss, duplication, partitions, pauses.
 
 Packets and stream bytes travel through the DeliveryPump's heap (see memory_pump). Every random
-draw comes from one ``random.Random(seed)`` in the order packets are sent, so the same seed and
-the same program give the same history.
+draw comes from ``random.Random(seed)``: each transport gets its own generator seeded from it
+(in add_node order) and draws from it in the order it sends, so the same seed and the same
+program give the same history, however Trio interleaves the tasks of different nodes.
 """
 
 from __future__ import annotations
@@ -287,23 +288,17 @@ class MemoryNetwork(DeliveryPump):
             self._push(due, src.next_key(), addr, data, src.local_address)
 
     def _deliver(self, key: int, addr: Address, data: bytes, src: Address) -> None:
-            base += rng.random() * link.jitter
-        if link.reorder and rng.random() < link.reorder:
-            base += rng.random() * link.reorder_delay
-        return base
-
-    def _deliver(self, addr: Address, data: bytes, src: Address) -> None:
         transport = self._nodes.get(addr)
         if transport is None:
             self._dropped["no_listener"] += 1
         elif transport.killed:
             self._dropped["killed"] += 1
-        elif transport.host in self.paused_hosts:
+        elif self.paused_hosts and transport.host in self.paused_hosts:
             held = self._held_for(transport.host).packets
             if len(held) >= PAUSE_BUFFER:
                 held.popleft()
                 self._dropped["overflow"] += 1
-            held.append((addr, data, src))
+            held.append((key, addr, data, src))
         elif (handler := transport.on_packet) is None:
             self._dropped["no_listener"] += 1
         else:
@@ -331,8 +326,9 @@ class MemoryNetwork(DeliveryPump):
         a, b = client.host, addr[0]
         if self._partitioned(a, b) or (a, b) in self._tcp_blocks or (b, a) in self._tcp_blocks:
             return dial  # the SYN vanishes; the dialer waits for its timeout
-        dial.back_delay = self._stream_delay(b, a)
-        self._schedule(trio.current_time() + self._stream_delay(a, b), dial)
+        rng = client.rng
+        dial.back_delay = self._stream_delay(rng, b, a)
+        self._schedule(trio.current_time() + self._stream_delay(rng, a, b), client.next_key(), dial)
         return dial
 
     def _complete_dial(self, dial: _Dial) -> None:
@@ -354,18 +350,19 @@ class MemoryNetwork(DeliveryPump):
             server.accept(conn)
         dial.done.set()
 
-    def _stream_delay(self, src_host: str, dst_host: str) -> float:
+    def _stream_delay(self, rng: random.Random, src_host: str, dst_host: str) -> float:
         link = self._links.get((src_host, dst_host), self._default_link)
         delay = link.latency + self._slow.get(dst_host, 0.0)
         if link.jitter:
-            delay += self._rng.random() * link.jitter
+            delay += rng.random() * link.jitter
         return delay
 
     def _stream_send(self, pipe: Pipe, data: bytes | None) -> None:
         """Queue bytes (or the FIN, None) behind what is already in flight: TCP never reorders."""
         if pipe.reset or pipe.reader_closed:
             return
-        due = trio.current_time() + self._stream_delay(pipe.src.host, pipe.dst.host)
+        src = pipe.src
+        due = trio.current_time() + self._stream_delay(src.rng, src.host, pipe.dst.host)
         due = max(due, pipe.last_due)
         pipe.last_due = due
         pipe.in_flight.append((due, data))
@@ -377,7 +374,7 @@ class MemoryNetwork(DeliveryPump):
 
     def _schedule_pipe(self, due: float, pipe: Pipe) -> None:
         pipe.scheduled = True
-        self._schedule(due, pipe)
+        self._schedule(due, pipe.src.next_key(), pipe)
 
     def _fire_pipe(self, pipe: Pipe, now: float) -> None:
         pipe.scheduled = False
@@ -443,3 +440,11 @@ def _host(host: str) -> str:
         return canonical_host(host)
     except ValueError as exc:
         raise ConfigError(f"not an IP address: {host!r}") from exc
+
+
+def _packet_due(base: float, link: LinkConfig, rng: random.Random) -> float:
+    if link.jitter:
+        base += rng.random() * link.jitter
+    if link.reorder and rng.random() < link.reorder:
+        base += rng.random() * link.reorder_delay
+    return base

@@ -1,11 +1,13 @@
 """The delivery heap under MemoryNetwork: one task moves every packet and stream event.
 
-Every packet and stream chunk becomes an entry (due, seq, ...) in one heap per network, drained
-by one pump task hosted by whichever transport is serving, so a packet costs a heap push and a
-pop, never a task. The pump wakes on a grid of ``resolution`` seconds: each wake is a trip
-through Trio's scheduler (tens of microseconds), and batching the deliveries that fall in one
-slot is what makes a thousand simulated nodes affordable. A delivery is never early: it happens
-at the first grid point at or after its due time (resolution 0: exactly at its due time).
+Every packet and stream event becomes an entry (due, key, ...) in one heap per network, drained
+by one pump task hosted by whichever transport is serving (or, when none is, by a task waiting
+on a stream), so a packet costs a heap push and a pop, never a task.
+
+The pump wakes on a grid of ``resolution`` seconds: each wake is a trip through Trio's
+scheduler (tens of microseconds), and batching the deliveries that fall in one slot is what
+makes a thousand simulated nodes affordable. A delivery is never early: it happens at the first
+grid point at or after its due time (resolution 0: exactly at its due time).
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ class DeliveryPump:
     def resolution(self) -> float:
         return self._resolution
 
-    def _deliver(self, addr: Address, data: bytes, src: Address) -> None:
+    def _deliver(self, key: int, addr: Address, data: bytes, src: Address) -> None:
         raise NotImplementedError
 
     def _push(self, due: float, key: int, dst: Address, data: bytes, src: Address) -> None:
@@ -109,12 +111,12 @@ class DeliveryPump:
         while True:
             now = trio.current_time()
             while heap and heap[0][0] <= now:
-                _, _, dst, payload, src = heappop(heap)
+                _, key, dst, payload, src = heappop(heap)
                 if dst is None:
                     cast(Event, payload).fire(now)
                 else:
                     self._in_flight -= 1
-                    self._deliver(dst, cast(bytes, payload), cast(Address, src))
+                    self._deliver(key, dst, cast(bytes, payload), cast(Address, src))
             wake = self._wake_time(heap[0][0]) if heap else math.inf
             with trio.CancelScope(deadline=wake) as scope:
                 self._pump_scope = scope

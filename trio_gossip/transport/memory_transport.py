@@ -30,8 +30,8 @@ CONNECT_TIMEOUT = 127.0
 class MemoryTransport:
     """Made by MemoryNetwork.add_node(); implements Transport.
 
-    ``serve()`` also lends its nursery to the network's delivery pump, so a network delivers
-    nothing while no transport is serving (and then nobody could receive anyway).
+    ``serve()`` also lends its nursery to the network's delivery pump (one serving transport
+    drives it; another takes over when that one stops).
     """
 
     def __init__(

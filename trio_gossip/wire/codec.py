@@ -11,6 +11,7 @@ value, and rejects a value of the wrong type or range with a DecodeError naming 
 from __future__ import annotations
 
 from collections.abc import Callable
+from operator import itemgetter
 from typing import Any
 
 import msgpack
@@ -231,26 +232,31 @@ def decode_err(d: Body) -> Err:
     return Err(get_str(d, b"Error"))
 
 
+_STATE_FIELDS = itemgetter(b"Name", b"Addr", b"Port", b"Meta", b"Incarnation", b"State", b"Vsn")
+
+
 def decode_push_node_state(d: Body) -> PushNodeState:
-    """One node state of a push/pull; a push/pull holds one per member, so this has a fast path."""
-    g = d.get
-    name, addr, port, meta = g(b"Name"), g(b"Addr"), g(b"Port"), g(b"Meta")
-    inc, state, vsn = g(b"Incarnation"), g(b"State"), g(b"Vsn")
-    if (
-        type(name) is bytes
-        and type(addr) is bytes
-        and type(port) is int
-        and 0 <= port <= _U16
-        and (meta is None or type(meta) is bytes)
-        and type(inc) is int
-        and 0 <= inc <= _U32
-        and type(state) is int
-        and _I64_MIN <= state <= _I64_MAX
-        and type(vsn) is bytes
-    ):
-        return PushNodeState(
-            name.decode("utf-8", "surrogateescape"), addr, port, meta, inc, state, vsn
-        )
+    """One node state of a push/pull; a push/pull holds one per member, so this has a fast path
+    for the usual case (every key present with the type Go writes)."""
+    try:
+        name, addr, port, meta, inc, state, vsn = _STATE_FIELDS(d)
+    except KeyError:
+        pass
+    else:
+        if (
+            type(name) is bytes
+            and type(addr) is bytes
+            and type(port) is int
+            and 0 <= port <= _U16
+            and (meta is None or type(meta) is bytes)
+            and type(inc) is int
+            and 0 <= inc <= _U32
+            and type(state) is int
+            and _I64_MIN <= state <= _I64_MAX
+            and type(vsn) is bytes
+        ):
+            name = name.decode("utf-8", "surrogateescape")
+            return PushNodeState(name, addr, port, meta, inc, state, vsn)
     return PushNodeState(  # the field helpers give zero values for nil and name the bad field
         get_str(d, b"Name"),
         get_bytes(d, b"Addr"),

@@ -178,15 +178,16 @@ class _Message:
             if done is not None:
                 return done
         if self._count:
-            states = self._states
-            for obj in islice(unpacker, self._count):
-                if type(obj) is not dict:
-                    raise DecodeError(f"pushPull: node state is {describe(obj)}, not a map")
-                try:
-                    states.append(decode_push_node_state(obj))
-                except DecodeError as exc:
-                    raise DecodeError(f"pushPull node state {len(states)}: {exc}") from None
-                self._count -= 1
+            objs = list(islice(unpacker, self._count))
+            if {type(obj) for obj in objs} - {dict}:
+                bad = next(obj for obj in objs if type(obj) is not dict)
+                raise DecodeError(f"pushPull: node state is {describe(bad)}, not a map")
+            try:
+                self._states += map(decode_push_node_state, objs)
+            except DecodeError as exc:
+                index = len(self._states) + _first_bad_state(objs)
+                raise DecodeError(f"pushPull node state {index}: {exc}") from None
+            self._count -= len(objs)
             if self._count:
                 return None
         self._raw_mode = True  # the rest is raw bytes, taken past the Unpacker from now on
@@ -232,6 +233,15 @@ class _Message:
             return User(raw)
         assert self._header is not None
         return PushPull(get_bool(self._header, b"Join"), tuple(self._states), raw)
+
+
+def _first_bad_state(objs: list[Body]) -> int:
+    for i, obj in enumerate(objs):
+        try:
+            decode_push_node_state(obj)
+        except DecodeError:
+            return i
+    return len(objs)
 
 
 def decode_stream_body(data: bytes, max_size: int = limits.MAX_DECOMPRESSED_SIZE) -> Message:
