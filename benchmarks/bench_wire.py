@@ -38,7 +38,7 @@ META = bytes.fromhex("ff82a4726f6c65a3776562a26463a26c6f")  # serf tags {role: w
 KEYRING = Keyring([bytes(range(32))])
 
 
-def per_call(fn: Callable[[], object], *, min_seconds: float = 0.4) -> float:
+def per_call(fn: Callable[[], object], *, min_seconds: float = 0.3) -> float:
     """CPU seconds per call of ``fn``: best of 3 runs of at least ``min_seconds`` each.
 
     CPU time (not wall time) so that other processes on a shared machine do not distort it:

@@ -24,8 +24,21 @@ def _state(ltime: int, event_ltime: int = 1, query_ltime: int = 1, extra: bytes 
     return b"\x02" + packed + extra
 
 
-def _intents(d: AgentDelegate) -> list[Intent]:
-    return [decode_intent(b) for b in d.get_broadcasts(2, 1400)]
+def _intents(d: AgentDelegate, node: str = "t1") -> list[Intent]:
+    intents = [decode_intent(b) for b in d.get_broadcasts(2, 1400) if b[0] in (0, 1)]
+    return [i for i in intents if i.node == node]
+
+
+def _serf(kind: int, **fields: object) -> bytes:
+    packed: bytes = msgpack.packb(dict(sorted(fields.items())), use_bin_type=False)
+    return bytes((kind,)) + packed
+
+
+def _drain(d: AgentDelegate) -> list[bytes]:
+    out = []
+    while batch := d.get_broadcasts(2, 1400):
+        out += batch
+    return out
 
 
 def test_metadata_is_serf_tags() -> None:
@@ -58,6 +71,35 @@ def test_clock_witnesses_serf_intents_and_push_pull_state() -> None:
     d.announce_join()
     assert _intents(d) == [Intent("t1", 20, leave=False)]
     assert d.received["join"] == 1
+
+
+def test_serf_gossip_is_relayed_once_like_a_serf_member_would() -> None:
+    d = AgentDelegate("t1", num_nodes=lambda: 9)  # retransmit limit 4 * ceil(log10(10)) = 4
+    join = encode_intent(Intent("serf-a", 3, leave=False))
+    d.notify_msg(join)
+    d.notify_msg(join)  # seen already: not queued twice
+    assert _drain(d) == [join] * 4
+    d.notify_msg(join)  # old news by now
+    assert _drain(d) == []
+    leave = encode_intent(Intent("serf-a", 4, leave=True))
+    d.notify_msg(join)
+    d.notify_msg(leave)  # newer: relayed
+    assert set(_drain(d)) == {leave}
+
+    event = _serf(3, CC=False, LTime=1, Name="deploy", Payload=b"v1")
+    query = _serf(4, Flags=1, ID=7, LTime=1, Name="q")
+    quiet = _serf(4, Flags=3, ID=8, LTime=1, Name="q")  # flag 2: do not rebroadcast
+    response = _serf(5, Flags=0, From="serf-a", ID=7, LTime=1, Payload=b"")
+    for message in (event, query, quiet, response, event, query):
+        d.notify_msg(message)
+    assert sorted(_drain(d)) == sorted([event] * 4 + [query] * 4)
+    assert d.statistics()["serf_messages_relayed"] == 4
+
+
+def test_intents_about_ourselves_are_not_relayed() -> None:
+    d = AgentDelegate("t1")
+    d.notify_msg(encode_intent(Intent("t1", 1, leave=False)))
+    assert _drain(d) == []
 
 
 def test_an_old_leave_about_us_is_refuted_while_alive() -> None:

@@ -173,11 +173,10 @@ async def test_aclose_releases_the_port_for_a_rebind() -> None:
 async def test_errors_are_transport_errors() -> None:
     with trio.fail_after(TIMEOUT):
         async with served() as (a, _):
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as gone:
-                gone.bind(("127.0.0.1", 0))
-                refused_port = gone.getsockname()[1]
-            with pytest.raises(TransportError) as info:
-                await a.open_stream(("127.0.0.1", refused_port))
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as not_listening:
+                not_listening.bind(("127.0.0.1", 0))  # bound, never listening: RST for a SYN
+                with pytest.raises(TransportError) as info:
+                    await a.open_stream(not_listening.getsockname())
             assert info.value.errno == errno.ECONNREFUSED
             with pytest.raises(TransportError) as info:
                 await a.send_packet(("127.0.0.1", 9), b"x" * 70_000)

@@ -1,10 +1,10 @@
 """The agent's delegate: Serf tags as metadata, Serf intents, Serf push/pull state carried on.
 
 A trio_gossip agent is a memberlist member, not a Serf member: it does not run Serf's events or
-queries and does not rebroadcast Serf gossip (Serf agents do that among themselves). It does
-what Serf agents need from every member to list it correctly: tags in Serf's metadata format,
-a join intent after joining, a leave intent before leaving (without one Serf records a graceful
-leave as ``failed``), and a refutation when someone claims we left while we are alive.
+queries. It does what Serf agents need from every member to list it correctly: tags in Serf's
+metadata format, a join intent after joining, a leave intent before leaving (without one Serf
+records a graceful leave as ``failed``), and a refutation when someone claims we left while we
+are alive. It passes Serf's gossip on the way a Serf member would (see ``relay``).
 
 The newest Serf push/pull user state received is handed on, byte for byte, in our own
 push/pulls, so a Serf agent joining through us still learns the Serf clocks, left members and
@@ -17,22 +17,20 @@ import collections
 import hashlib
 from collections.abc import Callable, Mapping
 
+from trio_gossip.agent.relay import SerfRelay
 from trio_gossip.agent.serf import (
     Intent,
     LamportClock,
     PushPullClocks,
     SerfMessageType,
     decode_intent,
-    encode_intent,
     message_type,
     push_pull_clocks,
 )
 from trio_gossip.agent.tags import decode_tags, encode_tags
-from trio_gossip.membership.broadcast import TransmitLimitedQueue
 from trio_gossip.membership.member import MemberEvent
 from trio_gossip.node.delegate import BaseDelegate
 
-INTENT_BROADCAST = "serf-intent"  # one name: a newer intent replaces a queued older one
 RECENT_MESSAGES = 64
 
 MessageListener = Callable[[bytes], None]
@@ -59,7 +57,7 @@ class AgentDelegate(BaseDelegate):
         self.clock = LamportClock()
         self.clock.increment()  # as Serf: start at 1, since an intent at LTime 0 is a no-op
         self.num_nodes = num_nodes  # replaced by the runner with the node's own count
-        self._intents = TransmitLimitedQueue(retransmit_mult, self._count_nodes)
+        self.relay = SerfRelay(retransmit_mult, self._count_nodes)
         self.leaving = False
         self._status_ltime = 0  # LTime of our latest join intent
         self.serf_state = b""
@@ -86,10 +84,15 @@ class AgentDelegate(BaseDelegate):
         for listener in self.listeners:
             listener(message)
         if kind in (SerfMessageType.JOIN, SerfMessageType.LEAVE):
-            self._on_intent(decode_intent(message))
+            intent = decode_intent(message)
+            self._on_intent(intent)
+            if intent.node != self.name:
+                self.relay.offer_intent(message, intent)
+        elif kind is not None:
+            self.relay.offer(message, kind)
 
     def get_broadcasts(self, overhead: int, limit: int) -> list[bytes]:
-        return self._intents.get_broadcasts(overhead, limit)
+        return self.relay.get_broadcasts(overhead, limit)
 
     def local_state(self, join: bool) -> bytes:
         self.last_state_sent = self.serf_state
@@ -116,19 +119,14 @@ class AgentDelegate(BaseDelegate):
         ltime = self.clock.time
         self.clock.witness(ltime)
         self._status_ltime = ltime
-        self._queue(Intent(self.name, ltime, leave=False))
+        self.relay.queue_own(Intent(self.name, ltime, leave=False))
 
     def announce_leave(self, on_finish: Callable[[], None] | None = None) -> None:
         """Gossip a leave intent; ``on_finish`` runs once it has been sent often enough."""
         self.leaving = True
         ltime = self.clock.time
         self.clock.increment()
-        self._queue(Intent(self.name, ltime, leave=True), on_finish)
-
-    def _queue(self, intent: Intent, on_finish: Callable[[], None] | None = None) -> None:
-        self._intents.queue_broadcast(
-            encode_intent(intent), name=INTENT_BROADCAST, on_finish=on_finish
-        )
+        self.relay.queue_own(Intent(self.name, ltime, leave=True), on_finish)
 
     def _on_intent(self, intent: Intent) -> None:
         self.clock.witness(intent.ltime)
@@ -151,7 +149,8 @@ class AgentDelegate(BaseDelegate):
             "serf_state_bytes": len(self.serf_state),
             "serf_state_received_sha256": _digest(self.last_state_received),
             "serf_state_sent_sha256": _digest(self.last_state_sent),
-            "queued_intents": len(self._intents),
+            "serf_messages_relayed": self.relay.relayed,
+            "queued_serf_broadcasts": len(self.relay.queue),
         }
 
     def tags_of(self, meta: bytes) -> dict[str, str]:

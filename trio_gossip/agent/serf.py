@@ -106,7 +106,7 @@ def message_type(data: bytes) -> SerfMessageType | None:
 def _int(fields: dict[str, Any], name: str) -> int:
     value = fields.get(name, 0)
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise DecodeError(f"serf field {name} is {value!r}, not a Lamport time")
+        raise DecodeError(f"serf field {name} is {value!r}, not a non-negative integer")
     return value
 
 

@@ -94,9 +94,11 @@ class MemoryTransport:
         """Dial: connected after a round trip, refused if nobody serves there, and silent (until
         CONNECT_TIMEOUT or the caller's own timeout) across a partition or a TCP block."""
         if self.closed or self.killed:
-            raise TransportError(errno.EBADF, "transport is closed")
+            raise TransportError(errno.EBADF, "transport is closed or killed")
         host, port = check_address(addr)
         await self.wait_not_paused()
+        if self.killed:
+            raise TransportError(errno.EBADF, "transport was killed")
         dial = self.network._dial(self, (host, port))
         try:
             with trio.move_on_after(CONNECT_TIMEOUT) as timeout:
