@@ -1,21 +1,23 @@
 """Serf agents and trio_gossip agents side by side: convergence, crash detection, idle cost.
 
-Run as root from the repository root: ``python benchmarks/bench_vs_serf.py`` (about 6 min;
-``--idle 10`` for a quick look). Needs ``serf``, ``ip`` and ``nft``. Each cluster (N = 3 and
-N = 20, Serf agents or ``trio-gossip agent`` processes, LAN profile) runs alone in a network
-namespace made for it, every agent on 127.0.0.1 with its own gossip port, so that an nftables
-counter in that namespace sees exactly the cluster's gossip traffic and nothing else.
+Run as root from the repository root: ``python benchmarks/bench_vs_serf.py`` (about 7 min;
+``--idle 10 --trials 1`` for a quick look). Needs ``serf``, ``ip`` and ``nft``. Each cluster
+(N = 3 and N = 20, Serf agents or ``trio-gossip agent`` processes, LAN profile) runs alone in a
+network namespace made for it, every agent on 127.0.0.1 with its own gossip port, so that an
+nftables counter in that namespace sees exactly the cluster's gossip traffic and nothing else.
 
 Figures, for each cluster:
 
-* convergence: from the return of the last join call (Serf RPC ``join`` / our ``/v1/join``,
-  node i joining node 0, back to back) until every agent lists all N alive, polled every 50 ms;
-* detection: from ``kill -9`` of the last agent until every survivor lists it failed (and until
-  the first does), polled every 100 ms;
-* idle cost per node over the idle window (starting 5 s after convergence, nothing polling):
-  CPU seconds (utime + stime from /proc/<pid>/stat), peak RSS (VmHWM), and gossip traffic:
-  UDP datagrams and IP bytes (UDP plus TCP on the gossip ports, both directions) counted by an
-  nftables rule in the namespace's output hook, divided by N and by the window.
+* convergence (median of ``--trials`` fresh clusters, 3 by default): from the return of the
+  last join call (Serf RPC ``join`` / our ``/v1/join``, node i joining node 0, back to back)
+  until every agent lists all N alive, polled every 50 ms;
+* detection (median of the same trials): from ``kill -9`` of the last agent until every
+  survivor lists it failed (and until the first does), polled every 100 ms;
+* idle cost per node over the idle window of the first trial (starting 5 s after convergence,
+  nothing polling): CPU seconds (utime + stime from /proc/<pid>/stat), peak RSS (VmHWM), and
+  gossip traffic: UDP datagrams and IP bytes (UDP plus TCP on the gossip ports, both
+  directions) counted by an nftables rule in the namespace's output hook, divided by N and by
+  the window.
 
 Writes benchmarks/results/vs_serf.json and vs_serf.md and prints the markdown table.
 """
@@ -25,9 +27,12 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import shutil
 import signal
+import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -41,7 +46,6 @@ from interop.procs import (  # noqa: E402
     cpu_seconds,
     in_netns,
     network_namespace,
-    require,
     wait_until,
 )
 from interop.serf import SerfAgent  # noqa: E402
@@ -182,26 +186,48 @@ def poll(check: Callable[[], bool], timeout: float, interval: float) -> float:
     return time.monotonic() - start
 
 
-def measure(kind: str, n: int, idle: float, log_dir: Path) -> dict[str, Any]:
-    with network_namespace() as ns:
-        setup_counters(ns)
-        cluster = Cluster(kind, n, ns, log_dir / f"{kind}-{n}")
-        try:
-            return _measure(cluster, idle)
-        finally:
-            cluster.close()
+def measure(kind: str, n: int, idle: float, trials: int, log_dir: Path) -> dict[str, Any]:
+    """``trials`` fresh clusters: each converges and loses one node; the first also idles."""
+    result: dict[str, Any] = {"kind": kind, "n": n}
+    convergence, first, every = [], [], []
+    for trial in range(trials):
+        with network_namespace() as ns:
+            setup_counters(ns)
+            cluster = Cluster(kind, n, ns, log_dir / f"{kind}-{n}-{trial}")
+            try:
+                convergence.append(_converge(cluster))
+                if trial == 0:
+                    result |= _idle(cluster, idle)
+                detected = _detect(cluster)
+                first.append(detected[0])
+                every.append(detected[1])
+            finally:
+                cluster.close()
+    result |= {
+        "convergence_s": round(statistics.median(convergence), 3),
+        "detection_first_s": round(statistics.median(first), 3),
+        "detection_all_s": round(statistics.median(every), 3),
+        "trials": {
+            "convergence_s": convergence,
+            "detection_first_s": first,
+            "detection_all_s": every,
+        },
+    }
+    return result
 
 
-def _measure(c: Cluster, idle: float) -> dict[str, Any]:
-    n = c.n
-    for i in range(1, n):
+def _converge(c: Cluster) -> float:
+    for i in range(1, c.n):
         c.join(i)
 
     def converged() -> bool:
-        return all(sum(1 for s in c.view(i).values() if s == "alive") == n for i in range(n))
+        return all(sum(1 for s in c.view(i).values() if s == "alive") == c.n for i in range(c.n))
 
-    convergence = poll(converged, 60.0, 0.05)
+    return round(poll(converged, 60.0, 0.05), 3)
 
+
+def _idle(c: Cluster, idle: float) -> dict[str, Any]:
+    n = c.n
     time.sleep(5.0)  # let join traffic settle before the idle window
     pids = [p.pid for p in c.processes]
     cpu0 = [cpu_seconds(pid) for pid in pids]
@@ -209,34 +235,14 @@ def _measure(c: Cluster, idle: float) -> dict[str, Any]:
     t0 = time.monotonic()
     time.sleep(idle)
     window = time.monotonic() - t0
-    cpu1 = [cpu_seconds(pid) for pid in pids]
+    cpu = [cpu_seconds(pid) - before for pid, before in zip(pids, cpu0, strict=True)]
     counters1 = read_counters(c.ns)
     rss = [peak_rss_kib(pid) for pid in pids]
 
     def rate(key: str, index: int) -> float:
         return (counters1.get(key, (0, 0))[index] - counters0.get(key, (0, 0))[index]) / n / window
 
-    victim = c.names[-1]
-    c.processes[-1].signal(signal.SIGKILL)
-    c.processes[-1].wait(10.0)
-    start = time.monotonic()
-    first: float | None = None
-
-    def all_failed() -> bool:
-        nonlocal first
-        seen = [c.view(i).get(victim) == "failed" for i in range(n - 1)]
-        if any(seen) and first is None:
-            first = time.monotonic() - start
-        return all(seen)
-
-    detection = poll(all_failed, 120.0, 0.1)
-    cpu = [b - a for a, b in zip(cpu0, cpu1, strict=True)]
     return {
-        "kind": c.kind,
-        "n": n,
-        "convergence_s": round(convergence, 3),
-        "detection_first_s": round(first or detection, 3),
-        "detection_all_s": round(detection, 3),
         "idle_window_s": round(window, 1),
         "cpu_s_per_node": round(sum(cpu) / n, 3),
         "cpu_percent_per_node": round(100 * sum(cpu) / n / window, 3),
@@ -247,6 +253,25 @@ def _measure(c: Cluster, idle: float) -> dict[str, Any]:
         "tcp_packets_per_node_s": round(rate("tcp", 0), 2),
         "gossip_bytes_per_node_s": round(rate("udp", 1) + rate("tcp", 1), 1),
     }
+
+
+def _detect(c: Cluster) -> tuple[float, float]:
+    """kill -9 of the last agent: seconds until the first and until every survivor says so."""
+    victim = c.names[-1]
+    c.processes[-1].signal(signal.SIGKILL)
+    c.processes[-1].wait(10.0)
+    start = time.monotonic()
+    first: float | None = None
+
+    def all_failed() -> bool:
+        nonlocal first
+        seen = [c.view(i).get(victim) == "failed" for i in range(c.n - 1)]
+        if any(seen) and first is None:
+            first = time.monotonic() - start
+        return all(seen)
+
+    every = poll(all_failed, 120.0, 0.1)
+    return round(first if first is not None else every, 3), round(every, 3)
 
 
 FIGURES = [
@@ -277,16 +302,28 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--idle", type=float, default=60.0, help="idle window in seconds")
     parser.add_argument("--sizes", type=int, nargs="+", default=[3, 20])
-    parser.add_argument("--logs", type=Path, default=Path("/tmp/bench_vs_serf"))
+    parser.add_argument("--trials", type=int, default=3, help="clusters per size and kind")
+    parser.add_argument(
+        "--logs",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "bench_vs_serf",
+        help="where the agents' logs go",
+    )
     args = parser.parse_args()
-    for tool in ("serf", "ip", "nft"):
-        require(tool)
+    missing = [tool for tool in ("serf", "ip", "nft") if shutil.which(tool) is None]
+    if missing:
+        print(
+            f"bench_vs_serf: needs {', '.join(missing)} (apt-get install serf iproute2"
+            " nftables) and root for network namespaces",
+            file=sys.stderr,
+        )
+        return 1
     args.logs.mkdir(parents=True, exist_ok=True)
     results = []
     for n in args.sizes:
         for kind in ("serf", "trio"):
             print(f"running {kind} N={n} ...", file=sys.stderr, flush=True)
-            results.append(measure(kind, n, args.idle, args.logs))
+            results.append(measure(kind, n, args.idle, args.trials, args.logs))
             print(json.dumps(results[-1]), file=sys.stderr, flush=True)
     serf_version = subprocess.run(
         ["serf", "version"], capture_output=True, text=True, check=False
@@ -297,6 +334,7 @@ def main() -> int:
         "serf": serf_version.strip().splitlines()[0] if serf_version else "?",
         "profile": "lan",
         "idle_window_s": args.idle,
+        "trials": args.trials,
         "method": __doc__,
     }
     md = table(results)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 
 from trio_gossip.agent.options import (
@@ -84,3 +86,21 @@ def test_keys_and_options() -> None:
         AgentOptions(name="a", http=("192.0.2.1", 80))
     with pytest.raises(ValueError, match="profile"):
         AgentOptions(name="a", profile="fast")
+
+
+def test_an_address_in_use_fails_cleanly_with_1(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+        udp.bind(("127.0.0.1", 0))
+        port = udp.getsockname()[1]
+        assert main(["agent", "--name", "a", "--bind", f"127.0.0.1:{port}"]) == 1
+    assert "cannot start" in capsys.readouterr().err
+
+
+def test_an_http_port_in_use_fails_cleanly_with_1(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+        tcp.bind(("127.0.0.1", 0))
+        tcp.listen()
+        port = tcp.getsockname()[1]
+        argv = ["agent", "--name", "a", "--bind", "127.0.0.1:0", "--http", f"127.0.0.1:{port}"]
+        assert main(argv) == 1
+    assert "cannot start" in capsys.readouterr().err

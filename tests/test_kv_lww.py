@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from trio_gossip.errors import DecodeError
 from trio_gossip.kv import LWW_CODEC, LWWEntry, LWWMap, Mergeable, Version
+from trio_gossip.kv.codec import pack
 
 entries = st.builds(
     LWWEntry,
@@ -32,6 +35,21 @@ def test_laws(a: LWWMap, b: LWWMap, c: LWWMap) -> None:
 @given(maps)
 def test_codec_round_trip(value: LWWMap) -> None:
     assert LWW_CODEC.decode(LWW_CODEC.encode(value)) == value
+
+
+@pytest.mark.parametrize(
+    "plain",
+    [
+        [],
+        {b"k": [None, 0, 0, ""]},
+        {"k": [None, 0, 0]},
+        {"k": ["v", 0, 0, ""]},
+        {"k": [None, 0, -1, ""]},
+    ],
+)
+def test_codec_refuses_bad_maps(plain: object) -> None:
+    with pytest.raises(DecodeError):
+        LWW_CODEC.decode(pack(plain))
 
 
 def test_put_delete_and_tombstones() -> None:

@@ -6,6 +6,7 @@ import math
 
 from hypothesis import given
 from hypothesis import strategies as st
+from ring_support import IDS, rings
 
 from trio_gossip.ring import InstanceDesc, InstanceState, Ring
 
@@ -96,3 +97,34 @@ def test_rejoining_after_the_tombstone_is_gone_works() -> None:
     back = ring.put(InstanceDesc("x", state=InstanceState.ACTIVE, tokens=[9]), now=700.0)
     back = back.heartbeat("x", now=700.0)
     assert Ring().merge(back, horizon=400.0).value.instance("x") is not None
+
+
+times = st.sampled_from((0.0, 1.0, 2.0, 2.5, 3.0, 4.0))
+steps = st.one_of(
+    st.tuples(st.just("merge"), rings(), st.booleans()),
+    st.tuples(st.just("heartbeat"), st.sampled_from(IDS), times),
+    st.tuples(st.just("remove"), st.sampled_from(IDS), times),
+    st.tuples(st.just("collect"), times),
+)
+
+
+@given(rings(), st.lists(steps, max_size=6), times)
+def test_collection_shortcut_never_skips_anything(
+    start: Ring, history: list[tuple[object, ...]], horizon: float
+) -> None:
+    """Rings carry a bound below which nothing is collectable, so the store's
+    remove_tombstones after every merge is O(1); it must never hide a real tombstone."""
+    ring = start
+    ring.remove_tombstones(-1.0)  # sets the bound; every ring below derives its own
+    for step in history:
+        match step:
+            case ("merge", Ring() as other, bool(local_cas)):
+                ring = ring.merge(other, local_cas=local_cas).value
+            case ("heartbeat", str(instance_id), float(now)):
+                ring = ring.heartbeat(instance_id, now=now)
+            case ("remove", str(instance_id), float(now)):
+                ring = ring.remove(instance_id, now=now)
+            case ("collect", float(now)):
+                ring, _ = ring.remove_tombstones(now)
+    fresh = Ring(ring.instances, ring.heartbeats)  # no bound: scans everything
+    assert ring.remove_tombstones(horizon) == fresh.remove_tombstones(horizon)

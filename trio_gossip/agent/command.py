@@ -156,7 +156,30 @@ def run_agent_command(args: argparse.Namespace) -> int:
     from trio_gossip.agent.runner import run_agent, setup_logging  # noqa: PLC0415
 
     setup_logging(opts.log_level)
-    return trio.run(run_agent, opts)
+    try:
+        status: int = trio.run(run_agent, opts)
+    except (OSError, BaseExceptionGroup) as exc:
+        error = _os_error(exc)
+        if error is None:
+            raise
+        # A port in use or an address we cannot bind: say so, no traceback.
+        print(f"trio-gossip agent: cannot start: {error}", file=sys.stderr)
+        return 1
+    return status
+
+
+def _os_error(exc: BaseException) -> OSError | None:
+    """The OSError behind ``exc`` when that is all there is (Trio wraps task errors)."""
+    if isinstance(exc, OSError):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        matched, rest = exc.split(OSError)
+        if matched is not None and rest is None:
+            leaf: BaseException = matched
+            while isinstance(leaf, BaseExceptionGroup):
+                leaf = leaf.exceptions[0]
+            return leaf if isinstance(leaf, OSError) else None
+    return None
 
 
 def configure_members(parser: argparse.ArgumentParser) -> None:

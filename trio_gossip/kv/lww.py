@@ -27,9 +27,10 @@ class LWWEntry:
     def beats(self, other: LWWEntry) -> bool:
         if self.version != other.version:
             return self.version > other.version
-        if (self.value is None) != (other.value is None):
-            return self.value is None
-        return self.value is not None and other.value is not None and self.value > other.value
+        return self._tie_key() > other._tie_key()
+
+    def _tie_key(self) -> tuple[bool, bytes]:
+        return (self.value is None, self.value or b"")
 
 
 def _frozen_entries(entries: Mapping[str, LWWEntry]) -> Mapping[str, LWWEntry]:
@@ -99,6 +100,8 @@ def _from_plain(plain: Any) -> LWWMap:
         raise DecodeError("lww map: not a map")
     entries = {}
     for key, item in plain.items():
+        if type(key) is not str:
+            raise DecodeError("lww map: a key is not a string")
         if type(item) is not tuple or len(item) != 4:
             raise DecodeError("lww map: entry is not [value, ms, logical, writer]")
         value = item[0]

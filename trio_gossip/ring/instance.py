@@ -30,7 +30,11 @@ class InstanceState(enum.IntEnum):
 
 def normalize_tokens(tokens: Iterable[int]) -> tuple[int, ...]:
     """Sorted, unique uint32 tokens (ValueError on anything outside the range)."""
-    result = tuple(sorted(set(tokens)))
+    # Sorting what is already sorted (all our writers and the wire) is one linear pass;
+    # going through a set first would scramble it and cost a full sort.
+    result = tuple(sorted(tokens))
+    if len(set(result)) != len(result):
+        result = tuple(sorted(set(result)))
     if result and (result[0] < 0 or result[-1] > MAX_TOKEN):
         raise ValueError(f"tokens must be uint32, got {result[0]}..{result[-1]}")
     return result

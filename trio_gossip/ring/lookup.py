@@ -64,8 +64,8 @@ _S = InstanceState
 # still reaches `replication_factor` writable copies while one of them is joining or leaving.
 WRITE = Operation.of("write", [_S.ACTIVE], [_S.LEAVING, _S.PENDING, _S.JOINING, _S.LEFT])
 WRITE_NO_EXTEND = Operation.of("write-no-extend", [_S.ACTIVE])
-# Reads may use PENDING and LEAVING (still hold data) and extend like writes did, except on
-# LEAVING, which still serves what it has.
+# Reads also accept PENDING and LEAVING (dskit's rule) and extend where writes did, except
+# on LEAVING: a leaving instance still holds its data, so it counts as a replica.
 READ = Operation.of("read", [_S.ACTIVE, _S.PENDING, _S.LEAVING], [_S.PENDING, _S.JOINING, _S.LEFT])
 REPORTING = Operation.of("reporting", list(_S))
 
@@ -153,6 +153,7 @@ def get(
         if taken[zone] >= quota:
             continue  # this zone already has its replicas
         desc = instances[owner]
+        # `is_healthy`, inlined: this loop is the lookup hot path.
         if healthy_mask >> desc.state & 1 and now - beats.get(desc.id, 0.0) <= heartbeat_timeout:
             healthy.append(desc)
         else:
@@ -174,12 +175,12 @@ def get(
 
     min_success = max(replication_factor, len(healthy) + len(unhealthy)) // 2 + 1
     if len(healthy) < min_success:
+        where = " across different availability zones" if zone_awareness else ""
+        names = ",".join(d.addr or d.id for d in unhealthy)
+        detail = f" - unhealthy instances: {names}" if unhealthy else ""
         raise TooManyUnhealthyError(
-            f"at least {min_success} live replicas required"
-            + (" across different availability zones" if zone_awareness else "")
-            + f", could only find {len(healthy)}"
-            + (" - unhealthy instances: " + ",".join(d.addr or d.id for d in unhealthy))
-            * bool(unhealthy)
+            f"at least {min_success} live replicas required{where}, "
+            f"could only find {len(healthy)}{detail}"
         )
     return ReplicationSet(tuple(healthy), len(healthy) - min_success)
 

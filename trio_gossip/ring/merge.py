@@ -10,6 +10,7 @@ changed; `Ring` builds the new value and decides whether the token index survive
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 import attrs
@@ -55,17 +56,18 @@ def merge_rings(
     local_cas: bool,
     horizon: float | None,
 ) -> RingChange:
+    """What joining `theirs` into `ours` changes (see `Mergeable` for the flags)."""
     changed: dict[str, InstanceDesc] = {}
     topology_changed = False
     for instance_id, their in theirs.items():
         our = ours.get(instance_id)
         if our is None:
-            if horizon is not None and _older_than(
-                horizon,
+            newest = max(
                 their.version.seconds,
                 their_heartbeats.get(instance_id, 0.0),
                 our_heartbeats.get(instance_id, 0.0),
-            ):
+            )
+            if horizon is not None and newest < horizon:
                 continue  # a stale copy of something collected: taking it would resurrect it
             winner = their
         elif their is our:
@@ -101,6 +103,34 @@ def merge_rings(
     return RingChange(changed, beats, topology_changed)
 
 
+def collectable_floor(instances: Instances, heartbeats: Heartbeats) -> float:
+    """The earliest time of anything `remove_tombstones` could take: tombstones, and
+    heartbeats of ids without a live record. No horizon at or below it removes anything."""
+    floor = min((d.version.seconds for d in instances.values() if d.is_tombstone), default=math.inf)
+    for instance_id, beat in heartbeats.items():
+        desc = instances.get(instance_id)
+        if beat < floor and (desc is None or desc.is_tombstone):
+            floor = beat
+    return floor
+
+
+def lowered_floor(
+    floor: float, change: RingChange, instances: Instances, heartbeats: Heartbeats
+) -> float:
+    """`floor` lowered for what `change` made collectable in the ring (`instances`,
+    `heartbeats`) it produced. Only ever lowered: a bound that became too low costs one
+    full scan in `remove_tombstones`, which then sets it right."""
+    for instance_id, desc in change.instances.items():
+        if desc.is_tombstone:
+            beat = heartbeats.get(instance_id, math.inf)
+            floor = min(floor, desc.version.seconds, beat)
+    for instance_id, beat in change.heartbeats.items():
+        record = instances.get(instance_id)
+        if beat < floor and (record is None or record.is_tombstone):
+            floor = beat
+    return floor
+
+
 def remove_tombstones(
     instances: Instances, heartbeats: Heartbeats, horizon: float
 ) -> tuple[dict[str, InstanceDesc], dict[str, float], int] | None:
@@ -112,10 +142,6 @@ def remove_tombstones(
     kept_beats = {i: b for i, b in heartbeats.items() if b >= horizon or i in kept}
     removed = len(instances) - len(kept) + len(heartbeats) - len(kept_beats)
     return (kept, kept_beats, removed) if removed else None
-
-
-def _older_than(horizon: float, *times: float) -> bool:
-    return max(times) < horizon
 
 
 def _after(ours: Version, theirs: Version) -> Version:

@@ -3,7 +3,8 @@
 Writes return new rings: `put` (register or change a record), `heartbeat`, `remove` (a
 LEFT tombstone). Each stamps the record's next `Version` itself, so callers pass only the
 time and who writes. The token index is built on first lookup and handed on to every ring
-derived without a topology change, so heartbeats never rebuild it.
+derived without a topology change, so heartbeats never touch it; after a change to a few
+records, the next lookup patches the previous index instead of rebuilding it.
 """
 
 from __future__ import annotations
@@ -20,9 +21,14 @@ from trio_gossip.ring import lookup, shard
 from trio_gossip.ring.index import PendingIndex, TokenIndex
 from trio_gossip.ring.instance import InstanceDesc
 from trio_gossip.ring.lookup import Operation
-from trio_gossip.ring.merge import merge_rings, remove_tombstones, tombstone
-
-_HEARTBEAT_CONTENT = "\x00heartbeat"  # merge_content suffix; NUL never appears in an id
+from trio_gossip.ring.merge import (
+    RingChange,
+    collectable_floor,
+    lowered_floor,
+    merge_rings,
+    remove_tombstones,
+    tombstone,
+)
 
 
 def _freeze_instances(value: Mapping[str, InstanceDesc]) -> Mapping[str, InstanceDesc]:
@@ -50,6 +56,9 @@ class Ring:
     _index: TokenIndex | PendingIndex | None = attrs.field(
         default=None, init=False, eq=False, repr=False
     )
+    # A lower bound on the time of anything collectable (see `collectable_floor`), kept up
+    # through derived rings so the store's remove_tombstones after each merge is O(1).
+    _floor: float | None = attrs.field(default=None, init=False, eq=False, repr=False)
 
     @classmethod
     def of(
@@ -63,11 +72,26 @@ class Ring:
         instances: Mapping[str, InstanceDesc],
         heartbeats: Mapping[str, float],
         index: TokenIndex | PendingIndex | None,
+        floor: float | None,
     ) -> Ring:
-        """A ring with `index`; read-only maps are shared, plain dicts copied."""
+        """A ring with `index` and `floor`; read-only maps are shared, plain dicts copied."""
         ring = cls(instances, heartbeats)
         object.__setattr__(ring, "_index", index)
+        object.__setattr__(ring, "_floor", floor)
         return ring
+
+    def _derive(
+        self,
+        change: RingChange,
+        instances: Mapping[str, InstanceDesc],
+        heartbeats: Mapping[str, float],
+    ) -> Ring:
+        """The ring after `change`, which produced `instances` and `heartbeats`."""
+        index = self._index_after(change.instances) if change.topology_changed else self._index
+        floor = self._floor
+        if floor is not None:
+            floor = lowered_floor(floor, change, instances, heartbeats)
+        return Ring._derived(instances, heartbeats, index, floor)
 
     # -- reading -------------------------------------------------------------------------
 
@@ -141,7 +165,7 @@ class Ring:
         ids, sub_index = shard.select(self.index, self.instances, identifier, size, zone_awareness)
         instances = {i: self.instances[i] for i in ids}
         beats = {i: self.heartbeats[i] for i in ids if i in self.heartbeats}
-        return Ring._derived(instances, beats, sub_index)
+        return Ring._derived(instances, beats, sub_index, None)
 
     # -- writing -------------------------------------------------------------------------
 
@@ -159,9 +183,8 @@ class Ring:
         beat = quantize(now)
         if beat <= self.heartbeats.get(instance_id, float("-inf")):
             return self
-        return Ring._derived(
-            self.instances, updated(self.heartbeats, {instance_id: beat}), self._index
-        )
+        change = RingChange({}, {instance_id: beat}, topology_changed=False)
+        return self._derive(change, self.instances, updated(self.heartbeats, change.heartbeats))
 
     def remove(self, instance_id: str, *, now: float, writer: str | None = None) -> Ring:
         """Replace a live instance with a LEFT tombstone, newer than anything seen of it."""
@@ -172,12 +195,9 @@ class Ring:
         return self._with_record(tombstone(old, at=at, writer=writer or instance_id), old)
 
     def _with_record(self, desc: InstanceDesc, old: InstanceDesc | None) -> Ring:
-        same = desc.topology() == (old.topology() if old else None)
-        return Ring._derived(
-            updated(self.instances, {desc.id: desc}),
-            self.heartbeats,
-            self._index if same else self._index_after([desc.id]),
-        )
+        moved = desc.topology() != (old.topology() if old else None)
+        change = RingChange({desc.id: desc}, {}, topology_changed=moved)
+        return self._derive(change, updated(self.instances, change.instances), self.heartbeats)
 
     # -- the Mergeable contract -----------------------------------------------------------
 
@@ -200,17 +220,30 @@ class Ring:
         beats = self.heartbeats
         if change.heartbeats:
             beats = updated(beats, change.heartbeats)
-        index = self._index_after(change.instances) if change.topology_changed else self._index
-        merged = Ring._derived(instances, beats, index)
-        return MergeResult(merged, Ring._derived(change.instances, change.heartbeats, None))
+        delta = Ring._derived(change.instances, change.heartbeats, None, None)
+        return MergeResult(self._derive(change, instances, beats), delta)
 
     def remove_tombstones(self, horizon: float) -> tuple[Ring, int]:
+        if self._floor is None:
+            object.__setattr__(self, "_floor", collectable_floor(self.instances, self.heartbeats))
+        assert self._floor is not None
+        if horizon <= self._floor:
+            return self, 0
         pruned = remove_tombstones(self.instances, self.heartbeats, horizon)
-        if pruned is None:
+        if pruned is None:  # the bound was low: now it is exact
+            object.__setattr__(self, "_floor", collectable_floor(self.instances, self.heartbeats))
             return self, 0
         instances, beats, removed = pruned
         # Only tombstones (which own no token) leave the record map: the index stays valid.
-        return Ring._derived(instances, beats, self._index), removed
+        return Ring._derived(instances, beats, self._index, None), removed
 
     def merge_content(self) -> frozenset[str]:
-        return frozenset(self.instances).union(i + _HEARTBEAT_CONTENT for i in self.heartbeats)
+        """``instance/<id>`` per record and ``heartbeat/<id>`` per heartbeat: a record
+        delta does not supersede a queued heartbeat delta of the same instance, nor the
+        reverse (the prefixes keep any two ids apart, whatever characters they hold)."""
+        return frozenset(
+            [
+                *("instance/" + i for i in self.instances),
+                *("heartbeat/" + i for i in self.heartbeats),
+            ]
+        )

@@ -182,11 +182,11 @@ class _Message:
             if {type(obj) for obj in objs} - {dict}:
                 bad = next(obj for obj in objs if type(obj) is not dict)
                 raise DecodeError(f"pushPull: node state is {describe(bad)}, not a map")
-            done = len(self._states)
+            before = len(self._states)
             try:
                 self._states += map(decode_push_node_state, objs)
             except DecodeError as exc:
-                index = done + _first_bad_state(objs)
+                index = before + _first_bad_state(objs)
                 raise DecodeError(f"pushPull node state {index}: {exc}") from None
             self._count -= len(objs)
             if self._count:
