@@ -87,8 +87,22 @@ async def wait_until(predicate: Callable[[], bool], timeout: float, step: float 
     return trio.current_time() - start
 
 
+_digests: dict[int, tuple[Ring, str]] = {}
+
+
+def digest(ring: Ring) -> str:
+    """`ring_digest`, memoized per ring object (rings are immutable; polling many nodes
+    would otherwise hash every token of every ring on each poll)."""
+    hit = _digests.get(id(ring))
+    if hit is None or hit[0] is not ring:
+        if len(_digests) > 10_000:
+            _digests.clear()
+        hit = _digests[id(ring)] = (ring, ring_digest(ring))
+    return hit[1]
+
+
 def digests(nodes: Sequence[KVNode]) -> set[str]:
-    return {ring_digest(n.ring()) for n in nodes}
+    return {digest(n.ring()) for n in nodes}
 
 
 def rings_converged(nodes: Sequence[KVNode], expected: set[str]) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import struct
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -23,24 +24,10 @@ def ring_digest(ring: Ring) -> str:
     h = hashlib.sha256()
     for d in ring.live():
         v = d.version
-        h.update(
-            repr(
-                (
-                    d.id,
-                    d.addr,
-                    d.zone,
-                    int(d.state),
-                    d.tokens,
-                    d.registered_at,
-                    d.read_only,
-                    d.read_only_updated_at,
-                    v.ms,
-                    v.logical,
-                    v.writer,
-                )
-            ).encode()
-        )
-    return h.hexdigest()[:16]  # fmt: skip
+        h.update(repr((d.id, d.addr, d.zone, int(d.state), d.registered_at, d.read_only,
+                       d.read_only_updated_at, v.ms, v.logical, v.writer)).encode())  # fmt: skip
+        h.update(struct.pack(f">{len(d.tokens)}I", *d.tokens))
+    return h.hexdigest()[:16]
 
 
 def ring_to_json(
