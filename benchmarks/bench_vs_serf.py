@@ -186,14 +186,16 @@ def poll(check: Callable[[], bool], timeout: float, interval: float) -> float:
     return time.monotonic() - start
 
 
-def measure(kind: str, n: int, idle: float, trials: int, log_dir: Path) -> dict[str, Any]:
+def measure(kind: str, n: int, idle: float, trials: int, logs: Path) -> dict[str, Any]:
     """``trials`` fresh clusters: each converges and loses one node; the first also idles."""
+    log_dir = logs / f"{kind}-{n}"
+    shutil.rmtree(log_dir, ignore_errors=True)  # count only this run's tracebacks
     result: dict[str, Any] = {"kind": kind, "n": n}
     convergence, first, every = [], [], []
     for trial in range(trials):
         with network_namespace() as ns:
             setup_counters(ns)
-            cluster = Cluster(kind, n, ns, log_dir / f"{kind}-{n}-{trial}")
+            cluster = Cluster(kind, n, ns, log_dir / str(trial))
             try:
                 convergence.append(_converge(cluster))
                 if trial == 0:
@@ -203,7 +205,14 @@ def measure(kind: str, n: int, idle: float, trials: int, log_dir: Path) -> dict[
                 every.append(detected[1])
             finally:
                 cluster.close()
+    tracebacks = sum(
+        path.read_text(errors="replace").count("Traceback") for path in log_dir.rglob("*.log")
+    )
+    if tracebacks:
+        print(f"warning: {tracebacks} traceback(s) in the {kind} N={n} agent logs under "
+              f"{log_dir}", file=sys.stderr)  # fmt: skip
     result |= {
+        "tracebacks_in_logs": tracebacks,
         "convergence_s": round(statistics.median(convergence), 3),
         "detection_first_s": round(statistics.median(first), 3),
         "detection_all_s": round(statistics.median(every), 3),
@@ -298,6 +307,10 @@ def table(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _stop(signum: int, frame: object) -> None:
+    raise SystemExit(f"bench_vs_serf: stopped by {signal.Signals(signum).name}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--idle", type=float, default=60.0, help="idle window in seconds")
@@ -310,6 +323,10 @@ def main() -> int:
         help="where the agents' logs go",
     )
     args = parser.parse_args()
+    # Stop cleanly on SIGTERM or SIGINT (even when started in the background, where SIGINT is
+    # ignored): the finally blocks kill the agents and delete the namespaces.
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
     missing = [tool for tool in ("serf", "ip", "nft") if shutil.which(tool) is None]
     if missing:
         print(

@@ -41,7 +41,9 @@ async def main() -> None:
             while not inbox.received:
                 await trio.sleep(0.01)
         print("b received:", inbox.received)
-        await trio.sleep(2)  # let a few probe rounds run
+        with trio.fail_after(5):
+            while a.statistics().probes < 2:  # a probes one peer per probe_interval
+                await trio.sleep(0.05)
         stats = a.statistics()
         print(f"a: {stats.probes} probes, {stats.packets_sent} packets sent, health {a.health_score}")
     # Leaving the block: each node gossips that it left, then every task and socket is closed.

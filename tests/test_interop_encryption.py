@@ -8,6 +8,7 @@ import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from interop.lab import Lab, Watch, alive, open_lab
@@ -27,17 +28,20 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
 
 K1 = os.urandom(32)
 K2 = os.urandom(16)
+K3 = os.urandom(24)
 
 
-def _serf_key_op(lab: Lab, op: str, key: bytes) -> None:
-    """A cluster-wide ``serf keys`` operation. Serf counts every member's answer and we do
-    not answer Serf's internal key queries, so Serf reports a partial success: fine, the Serf
-    agents have applied it (checked through list-keys at the end)."""
-    try:
-        lab.serfs["serf-a"].rpc().key(op, key)
-    except SerfRPCError as exc:
-        if "nodes reported success" not in str(exc):
-            raise
+def b64(key: bytes) -> str:
+    return base64.b64encode(key).decode()
+
+
+def serf_keys(lab: Lab, op: str, key: bytes | None = None) -> dict[str, Any]:
+    """``serf keys`` through serf-a: a query to every member, trio agents included, which
+    answer it; Serf fails the call unless every member reported success."""
+    answer = lab.serfs["serf-a"].rpc().key(op, key)
+    assert answer["NumResp"] == answer["NumNodes"] == len(lab.serfs) + len(lab.trios), answer
+    assert answer["NumErr"] == 0, answer
+    return answer
 
 
 def test_shared_key_mixed_cluster_and_rotation_without_losing_anyone(lab: Lab) -> None:
@@ -47,19 +51,23 @@ def test_shared_key_mixed_cluster_and_rotation_without_losing_anyone(lab: Lab) -
     t1 = lab.trio("py-1", keys=[K1], join=[a.gossip_address])
     t2 = lab.trio("py-2", keys=[K1], join=[lab.serfs["serf-b"].gossip_address])
     lab.wait_views(alive(*names), 5.0, "the encrypted mixed cluster to form")
+    assert serf_keys(lab, "list-keys")["Keys"] == {b64(K1): 4}
 
     watch = Watch(lab, names)
     try:
-        # Install everywhere, then switch everyone to it, then drop the old one.
-        _serf_key_op(lab, "install-key", K2)
+        # K1 -> K2 with Serf's own tool alone: the trio agents answer its queries and follow.
+        serf_keys(lab, "install-key", K2)
+        serf_keys(lab, "use-key", K2)
+        serf_keys(lab, "remove-key", K1)
         for t in (t1, t2):
-            assert base64.b64encode(K2).decode() in t.key("install", K2)["keys"]
-        _serf_key_op(lab, "use-key", K2)
-        for t in (t1, t2):
-            assert t.key("use", K2)["primary"] == base64.b64encode(K2).decode()
-        _serf_key_op(lab, "remove-key", K1)
-        for t in (t1, t2):
-            assert t.key("remove", K1)["keys"] == [base64.b64encode(K2).decode()]
+            assert t.get("/v1/keys") == {"primary": b64(K2), "keys": [b64(K2)]}
+        # K2 -> K3 with our endpoint on ours and `serf keys` on theirs, step by step: install
+        # everywhere, then switch everyone, then drop the old key.
+        for op, serf_op, key in (("install", "install-key", K3), ("use", "use-key", K3),
+                                 ("remove", "remove-key", K2)):  # fmt: skip
+            for t in (t1, t2):
+                t.key(op, key)
+            serf_keys(lab, serf_op, key)
         # A few more probe rounds on the new key alone.
         probes = t1.stats()["node"]["probes"]
         wait_until(lambda: t1.stats()["node"]["probes"] >= probes + 3, 10.0, what="probes")
@@ -68,17 +76,14 @@ def test_shared_key_mixed_cluster_and_rotation_without_losing_anyone(lab: Lab) -
     assert watch.polls > 10
     assert watch.lost == []
     lab.wait_views(alive(*names), 1.0, "everyone still alive")
-    try:
-        listed = lab.serfs["serf-b"].rpc().key("list-keys")
-    except SerfRPCError:
-        listed = {}
-    if listed:
-        assert set(listed["Keys"]) == {base64.b64encode(K2).decode()}
+    assert serf_keys(lab, "list-keys")["Keys"] == {b64(K3): 4}
     for t in (t1, t2):
-        stats = t.stats()["node"]
-        assert (stats["bad_packets"], stats["bad_streams"]) == (0, 0)
+        assert t.get("/v1/keys") == {"primary": b64(K3), "keys": [b64(K3)]}
+        stats = t.stats()
+        assert (stats["node"]["bad_packets"], stats["node"]["bad_streams"]) == (0, 0)
+        assert stats["agent"]["serf_key_queries_answered"] >= 6
     # Only the new key gets in now.
-    late = lab.trio("py-late", keys=[K2], join=[a.gossip_address])
+    late = lab.trio("py-late", keys=[K3], join=[a.gossip_address])
     lab.wait_views(alive(*names, "py-late"), 5.0, "a node with only the new key to join")
     assert late.stats()["node"]["bad_packets"] == 0
 

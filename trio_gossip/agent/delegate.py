@@ -4,7 +4,8 @@ A trio_gossip agent is a memberlist member, not a Serf member: it does not run S
 queries. It does what Serf agents need from every member to list it correctly: tags in Serf's
 metadata format, a join intent after joining, a leave intent before leaving (without one Serf
 records a graceful leave as ``failed``), and a refutation when someone claims we left while we
-are alive. It passes Serf's gossip on the way a Serf member would (see ``relay``).
+are alive. It passes Serf's gossip on the way a Serf member would (see ``relay``) and answers
+``serf keys`` (see ``keyquery``).
 
 The newest Serf push/pull user state received is handed on, byte for byte, in our own
 push/pulls, so a Serf agent joining through us still learns the Serf clocks, left members and
@@ -17,6 +18,7 @@ import collections
 import hashlib
 from collections.abc import Callable, Mapping
 
+from trio_gossip.agent.keyquery import KeyQueryAnswerer
 from trio_gossip.agent.relay import SerfRelay
 from trio_gossip.agent.serf import (
     Intent,
@@ -34,6 +36,7 @@ from trio_gossip.node.delegate import BaseDelegate
 RECENT_MESSAGES = 64
 
 MessageListener = Callable[[bytes], None]
+Outbox = Callable[[str, bytes], None]  # (member name, Serf message) to send it directly
 
 
 def _digest(data: bytes) -> str:
@@ -58,6 +61,8 @@ class AgentDelegate(BaseDelegate):
         self.clock.increment()  # as Serf: start at 1, since an intent at LTime 0 is a no-op
         self.num_nodes = num_nodes  # replaced by the runner with the node's own count
         self.relay = SerfRelay(retransmit_mult, self._count_nodes)
+        self.key_queries = KeyQueryAnswerer(name)
+        self.outbox: Outbox | None = None  # set by the runner; None: answer no query
         self.leaving = False
         self._status_ltime = 0  # LTime of our latest join intent
         self.serf_state = b""
@@ -89,6 +94,10 @@ class AgentDelegate(BaseDelegate):
             if intent.node != self.name:
                 self.relay.offer_intent(message, intent)
         elif kind is not None:
+            if kind is SerfMessageType.QUERY and self.outbox is not None:
+                querier, replies = self.key_queries.answers(message)
+                for reply in replies:
+                    self.outbox(querier, reply)
             self.relay.offer(message, kind)
 
     def get_broadcasts(self, overhead: int, limit: int) -> list[bytes]:
@@ -150,6 +159,7 @@ class AgentDelegate(BaseDelegate):
             "serf_state_received_sha256": _digest(self.last_state_received),
             "serf_state_sent_sha256": _digest(self.last_state_sent),
             "serf_messages_relayed": self.relay.relayed,
+            "serf_key_queries_answered": self.key_queries.answered,
             "queued_serf_broadcasts": len(self.relay.queue),
         }
 

@@ -16,11 +16,11 @@ from contextlib import asynccontextmanager
 import trio
 
 from trio_gossip.agent.api import AgentAPI, MemberBook
-from trio_gossip.agent.delegate import AgentDelegate
+from trio_gossip.agent.delegate import AgentDelegate, Outbox
 from trio_gossip.agent.http import serve_http
 from trio_gossip.agent.options import AgentOptions
 from trio_gossip.config import Config
-from trio_gossip.errors import JoinError
+from trio_gossip.errors import GossipError, JoinError
 from trio_gossip.memberlist import Memberlist, open_memberlist
 from trio_gossip.membership.member import EventKind, MemberEvent
 from trio_gossip.transport.base import Transport
@@ -33,6 +33,7 @@ DELEGATE_PROTOCOL = (2, 5, 5)
 BROADCAST_TIMEOUT = 5.0
 LEAVE_PROPAGATE_DELAY = 1.0
 REJECTION_CHECK_INTERVAL = 1.0
+REPLY_QUEUE = 256
 
 _PRESETS = {"lan": Config.lan, "wan": Config.wan, "local": Config.local}
 
@@ -125,6 +126,27 @@ async def watch_rejections(node: Memberlist, interval: float = REJECTION_CHECK_I
         seen = now
 
 
+def _outbox(channel: trio.MemorySendChannel[tuple[str, bytes]]) -> Outbox:
+    def put(member: str, message: bytes) -> None:
+        try:
+            channel.send_nowait((member, message))
+        except trio.WouldBlock:
+            log.debug("dropped a Serf query answer to %s: too many pending", member)
+
+    return put
+
+
+async def send_replies(
+    node: Memberlist, replies: trio.MemoryReceiveChannel[tuple[str, bytes]]
+) -> None:
+    """Send Serf query answers, one UDP user message each, as Serf does."""
+    async for member, message in replies:
+        try:
+            await node.send_best_effort(member, message)
+        except (GossipError, OSError) as exc:
+            log.debug("could not answer a Serf query from %s: %s", member, exc)
+
+
 @asynccontextmanager
 async def open_agent(
     opts: AgentOptions, *, transport: Transport | None = None
@@ -140,10 +162,14 @@ async def open_agent(
     body_error: BaseException | None = None
     async with open_memberlist(config, delegate=delegate, transport=transport) as node:
         delegate.num_nodes = node.num_members
+        delegate.key_queries.keyring = node.keyring
+        replies_in, replies_out = trio.open_memory_channel[tuple[str, bytes]](REPLY_QUEUE)
+        delegate.outbox = _outbox(replies_in)
         agent = Agent(node, delegate, book)
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(watch_rejections, node)
+                nursery.start_soon(send_replies, node, replies_out)
                 if opts.http is not None:
                     api = AgentAPI(node, delegate, book, node.keyring, agent.join)
                     agent.http_address = await nursery.start(serve_http, *opts.http, api.handle)

@@ -73,7 +73,7 @@ def encode_intent(intent: Intent) -> bytes:
     return _pack(SerfMessageType.JOIN, {"LTime": intent.ltime, "Node": intent.node})
 
 
-def _fields(data: bytes) -> dict[str, Any]:
+def fields(data: bytes) -> dict[str, Any]:
     """The first msgpack map in ``data`` with its keys as text (values stay raw)."""
     unpacker = msgpack.Unpacker(raw=True, max_buffer_size=max(len(data), 1))
     unpacker.feed(data)
@@ -103,15 +103,15 @@ def message_type(data: bytes) -> SerfMessageType | None:
         return None
 
 
-def _int(fields: dict[str, Any], name: str) -> int:
-    value = fields.get(name, 0)
+def int_field(body: dict[str, Any], name: str) -> int:
+    value = body.get(name, 0)
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise DecodeError(f"serf field {name} is {value!r}, not a non-negative integer")
     return value
 
 
-def _str(fields: dict[str, Any], name: str) -> str:
-    value = fields.get(name, b"")
+def str_field(body: dict[str, Any], name: str) -> str:
+    value = body.get(name, b"")
     if not isinstance(value, bytes):
         raise DecodeError(f"serf field {name} is {type(value).__name__}, not a string")
     return value.decode("utf-8", "surrogateescape")
@@ -122,21 +122,20 @@ def decode_intent(data: bytes) -> Intent:
     kind = message_type(data)
     if kind not in (SerfMessageType.JOIN, SerfMessageType.LEAVE):
         raise DecodeError(f"serf message type {data[:1].hex()} is not a join or leave intent")
-    fields = _fields(data[1:])
-    prune = fields.get("Prune", False)
-    return Intent(
-        _str(fields, "Node"), _int(fields, "LTime"), kind == SerfMessageType.LEAVE, prune is True
-    )
+    f = fields(data[1:])
+    prune = f.get("Prune", False)
+    leave = kind == SerfMessageType.LEAVE
+    return Intent(str_field(f, "Node"), int_field(f, "LTime"), leave, prune is True)
 
 
 def message_ltime(data: bytes) -> int:
     """The ``LTime`` a Serf message carries (0 when it has none)."""
-    return _int(_fields(data[1:]), "LTime")
+    return int_field(fields(data[1:]), "LTime")
 
 
 def query_flags(data: bytes) -> int:
     """The ``Flags`` of a Serf query (bit 0: ack wanted, bit 1: do not rebroadcast)."""
-    return _int(_fields(data[1:]), "Flags")
+    return int_field(fields(data[1:]), "Flags")
 
 
 @attrs.frozen
@@ -152,7 +151,7 @@ def push_pull_clocks(state: bytes) -> PushPullClocks:
     """Read Serf's push/pull user state (``02`` + msgpack) far enough to order two of them."""
     if message_type(state) != SerfMessageType.PUSH_PULL:
         raise DecodeError(f"user state starts with {state[:1].hex() or 'nothing'}, not 02")
-    fields = _fields(state[1:])
+    f = fields(state[1:])
     return PushPullClocks(
-        _int(fields, "LTime"), _int(fields, "EventLTime"), _int(fields, "QueryLTime")
+        int_field(f, "LTime"), int_field(f, "EventLTime"), int_field(f, "QueryLTime")
     )

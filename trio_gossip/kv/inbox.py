@@ -77,12 +77,21 @@ class Remote:
     from_push_pull: bool
 
 
+@attrs.frozen(eq=False)
+class Announce:
+    """Gossip `value` (part of the key's value, typically one record as it is now) without
+    changing anything: nodes that missed it apply and forward it, the rest drop it."""
+
+    key: str
+    value: Any
+
+
 @attrs.frozen
 class Sweep:
     """Collect expired tombstones and obsolete deleted keys."""
 
 
-Command = Commit | DeleteKey | Remote | Sweep
+Command = Commit | DeleteKey | Remote | Announce | Sweep
 
 
 class MergeInbox:

@@ -30,7 +30,7 @@ from trio_gossip.errors import GossipError
 from trio_gossip.kv.broadcasts import BroadcastQueue
 from trio_gossip.kv.codec import CodecRegistry
 from trio_gossip.kv.entry import Counters, Entry
-from trio_gossip.kv.inbox import Command, Commit, DeleteKey, Outcome, Remote, Sweep
+from trio_gossip.kv.inbox import Announce, Command, Commit, DeleteKey, Outcome, Remote, Sweep
 from trio_gossip.kv.label import add_label
 from trio_gossip.kv.message import KeyValuePair, encode_pair
 from trio_gossip.kv.settings import KVSettings
@@ -85,6 +85,8 @@ class KVState:
                 log.warning("kv: change of %r could not be merged", command.key, exc_info=True)
         elif isinstance(command, DeleteKey):
             self._delete(command)
+        elif isinstance(command, Announce):
+            self._announce(command)
         else:
             assert isinstance(command, Sweep)
             self.sweep()
@@ -118,6 +120,14 @@ class KVState:
             return
         self._mark_deleted(cmd.key, entry, local=True)
         cmd.reply.set(True)
+
+    def _announce(self, cmd: Announce) -> None:
+        entry = self.entries.get(cmd.key)
+        if entry is None or entry.deleted:
+            return
+        encoded = self.codecs[entry.codec].encode(cmd.value)
+        pair = KeyValuePair(cmd.key, entry.codec, encoded, False, self.clock())
+        self._send(pair, cmd.value.merge_content(), local=True, supersede=False)
 
     # -- changes from the network ------------------------------------------------------------
 
@@ -173,7 +183,9 @@ class KVState:
         self.watches.changed(key)
         self._send(KeyValuePair(key, entry.codec, b"", True, now), frozenset(), local=local)
 
-    def _send(self, pair: KeyValuePair, content: frozenset[str], *, local: bool) -> None:
+    def _send(
+        self, pair: KeyValuePair, content: frozenset[str], *, local: bool, supersede: bool = True
+    ) -> None:
         try:
             payload = encode_pair(pair, max_size=self.settings.max_message_bytes)
         except ValueError as exc:
@@ -182,13 +194,15 @@ class KVState:
             return
         payload = add_label(payload, self.settings.label_bytes)
         covers_all = pair.deleted
-        for queue in self.queues.all():  # a newer change makes covered copies stale anywhere
-            queue.invalidate(pair.key, content, self.version, covers_all=covers_all)
+        if supersede:  # a newer change makes covered copies stale, in whichever queue
+            for queue in self.queues.all():
+                queue.invalidate(pair.key, content, self.version, covers_all=covers_all)
         if len(payload) > self.packet_budget:
             target = self.queues.stream
         else:
             target = self.queues.local if local else self.queues.gossip
-        target.queue(pair.key, content, self.version, payload, covers_all=covers_all)
+        target.queue(pair.key, content, self.version, payload, covers_all=covers_all,
+                     supersede=False)  # fmt: skip
 
     # -- garbage collection ------------------------------------------------------------------
 

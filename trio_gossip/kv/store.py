@@ -35,7 +35,16 @@ from trio_gossip.kv.broadcasts import BroadcastQueue
 from trio_gossip.kv.clock import default_clock
 from trio_gossip.kv.codec import Codec, CodecRegistry
 from trio_gossip.kv.entry import Counters, KVStatistics
-from trio_gossip.kv.inbox import Commit, DeleteKey, MergeInbox, Outcome, Remote, Reply, Sweep
+from trio_gossip.kv.inbox import (
+    Announce,
+    Commit,
+    DeleteKey,
+    MergeInbox,
+    Outcome,
+    Remote,
+    Reply,
+    Sweep,
+)
 from trio_gossip.kv.label import add_label, strip_label
 from trio_gossip.kv.message import KeyValuePair, decode_pair, decode_state, encode_state
 from trio_gossip.kv.settings import KVSettings
@@ -244,6 +253,14 @@ class KVStore(BaseDelegate):
         reply: Reply[bool] = Reply()
         self._inbox.put_local(DeleteKey(key, reply))
         return await reply.wait()
+
+    def announce(self, key: str, value: Any) -> None:
+        """Gossip `value`, a part of the key's current value (one record, say), as if it
+        were news, without changing anything. Nodes that missed it apply and forward it;
+        the others drop it. A writer that announces its own records now and then makes
+        every node catch up even when push/pull is off and a change was lost."""
+        if self._running:
+            self._inbox.put_local(Announce(key, value))
 
     # -- running -------------------------------------------------------------------------------
 

@@ -36,6 +36,10 @@ AliveFilter = Callable[[Member], bool]
 # Timers may fire a hair early on float clocks; a suspicion within this of its deadline is due.
 _DEADLINE_SLACK = 1e-9
 
+# Go never stamps the StateChange of the Dead placeholder a new name starts as (it keeps the
+# zero time), so a phantom left behind by an unaccepted alive already looks long dead.
+_NEVER = float("-inf")
+
 
 def _full_vsn(vsn: bytes, fallback: bytes) -> bytes:
     return bytes(vsn[:6]) if len(vsn) >= 6 else fallback
@@ -73,7 +77,7 @@ def alive(
     if old is None:
         # A new name starts as Dead at incarnation 0, so the alive below counts as a join and
         # an alive at incarnation 0 leaves a phantom dead entry, as in memberlist.
-        old = Member(msg.node, msg.addr, msg.port, meta, 0, NodeState.DEAD, now,
+        old = Member(msg.node, msg.addr, msg.port, meta, 0, NodeState.DEAD, _NEVER,
                      _full_vsn(vsn, bytes(6)))  # fmt: skip
         state = state.put_member(old, rng)
     elif old.addr != msg.addr or old.port != msg.port:

@@ -7,9 +7,11 @@ from collections.abc import Sequence
 
 from trio_gossip.config import Config
 from trio_gossip.wire import (
+    DecodedPacket,
     Keyring,
     StreamDecoder,
     decode_packet,
+    decode_packet_lenient,
     encode_packet,
     encode_stream,
     make_compounds,
@@ -69,6 +71,13 @@ class Codec:
 
     def decode_packet(self, data: bytes) -> list[PacketMessage]:
         return decode_packet(
+            data, keyring=self.keyring, label=self._label, verify_incoming=self._verify_incoming
+        )
+
+    def decode_packet_lenient(self, data: bytes) -> DecodedPacket:
+        """Every readable message of a datagram, as Go handles each compound part on its own
+        (a bad or truncated part costs only itself); DecodeError if nothing is readable."""
+        return decode_packet_lenient(
             data, keyring=self.keyring, label=self._label, verify_incoming=self._verify_incoming
         )
 

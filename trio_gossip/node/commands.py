@@ -39,9 +39,14 @@ class Reply(Generic[T]):
 
 @attrs.frozen
 class Gossip:
-    """An alive, suspect or dead message, from the network or from our own probe verdict."""
+    """An alive, suspect or dead message of our own making (a probe verdict)."""
 
     message: Alive | Suspect | Dead
+
+
+@attrs.frozen
+class HandoffReady:
+    """Network gossip waits in the runtime's hand-off queues (see ``Runtime.handoff``)."""
 
 
 @attrs.frozen
@@ -89,6 +94,7 @@ class UpdateMeta:
 
 Command = (
     Gossip
+    | HandoffReady
     | UserMessage
     | SuspicionExpired
     | AwarenessDelta

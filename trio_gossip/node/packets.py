@@ -11,7 +11,7 @@ import trio
 
 from trio_gossip.errors import DecodeError
 from trio_gossip.membership.member import ip_string
-from trio_gossip.node.commands import Gossip, UserMessage
+from trio_gossip.node.commands import UserMessage
 from trio_gossip.node.runtime import Runtime, log
 from trio_gossip.transport.base import Address
 from trio_gossip.wire import encode_message
@@ -32,12 +32,16 @@ def on_packet(rt: Runtime, data: bytes, addr: Address) -> None:
     rt.stats.packets_received += 1
     rt.stats.bytes_received += len(data)
     try:
-        messages = rt.codec.decode_packet(data)
+        decoded = rt.codec.decode_packet_lenient(data)
     except DecodeError as exc:
         rt.stats.bad_packets += 1
         log.debug("%s: dropped a bad packet from %s: %s", rt.config.name, addr, exc)
         return
-    for msg in messages:
+    if decoded.errors:
+        rt.stats.bad_packets += 1
+        log.debug("%s: dropped parts of a packet from %s: %s", rt.config.name, addr,
+                  "; ".join(decoded.errors))  # fmt: skip
+    for msg in decoded.messages:
         try:
             _dispatch(rt, msg, addr)
         except DecodeError as exc:  # e.g. a delegate refusing a user message's bytes
@@ -64,14 +68,17 @@ def _dispatch(rt: Runtime, msg: PacketMessage, addr: Address) -> None:
     elif isinstance(msg, (Alive, Suspect, Dead)):
         if isinstance(msg, Alive) and (rt.config.protocol_version < 2 or msg.port == 0):
             msg = attrs.evolve(msg, port=rt.config.bind_port)
-        rt.submit_gossip(Gossip(msg))
+        rt.handoff(msg)
     elif isinstance(msg, User):
-        deliver_user_message(rt, msg.payload)
+        rt.stats.user_messages_received += 1
+        if rt.delegate is not None and msg.payload:
+            # Like gossip: through the bounded hand-off queue, off the receive path.
+            rt.handoff(msg)
 
 
 def deliver_user_message(rt: Runtime, payload: bytes) -> None:
-    """Count it and queue it for the delegate (memberlist hands user messages to a worker
-    too, so a slow or failing delegate never sits on the receive path)."""
+    """A user message from a stream: count it and queue it for the delegate (the stream's
+    own concurrency bounds these, as memberlist delivers them straight from the stream)."""
     rt.stats.user_messages_received += 1
     if rt.delegate is not None and payload:
         rt.submit(UserMessage(payload))

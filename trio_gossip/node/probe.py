@@ -115,11 +115,14 @@ async def probe_node(rt: Runtime, target: Member) -> None:
             await outcome.acked.wait()
         if outcome.acked.is_set():
             nursery.cancel_scope.cancel()
-    if outcome.acked.is_set():
-        return
-    if tcp_ok:
-        log.warning("%s: was able to connect to %s over TCP but UDP probes failed, network may"
-                    " be misconfigured", cfg.name, target.name)  # fmt: skip
+    if outcome.acked.is_set() or tcp_ok:
+        if tcp_ok and not outcome.acked.is_set():
+            log.warning("%s: was able to connect to %s over TCP but UDP probes failed, network"
+                        " may be misconfigured", cfg.name, target.name)  # fmt: skip
+        if sent:
+            # As memberlist: once the ping went out, any ack (late, relayed or over TCP) is a
+            # successful probe and earns the point back; after a send error it earns nothing.
+            rt.submit(AwarenessDelta(-1))
         return
 
     rt.stats.failed_probes += 1

@@ -31,7 +31,7 @@ async def push_pull(rt: Runtime, addr: Address, *, join: bool) -> None:
         raise RemoteError(reply.error)
     if not isinstance(reply, PushPull):
         raise GossipError(f"{addr} answered a push/pull with {type(reply).__name__}")
-    await merge(rt, reply)
+    await merge(rt, reply, join=join)
     rt.stats.push_pulls += 1
 
 
@@ -55,7 +55,11 @@ def parse_join_address(spec: JoinAddress, default_port: int) -> tuple[str, int]:
     if isinstance(spec, tuple):
         host, port = spec
         return host, int(port)
-    text = spec.split("/", 1)[1] if "/" in spec else spec
+    name, slash, text = spec.partition("/")
+    if not slash:
+        text = spec
+    elif not name:
+        raise ValueError(f"empty node name in join address {spec!r}")
     if text.startswith("["):
         host, _, rest = text[1:].partition("]")
         return host, int(rest[1:]) if rest.startswith(":") else default_port

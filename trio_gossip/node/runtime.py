@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import random
+from collections import deque
 from collections.abc import Callable
 
 import trio
@@ -13,18 +14,21 @@ from trio_gossip.config import Config
 from trio_gossip.membership.broadcast import TransmitLimitedQueue
 from trio_gossip.membership.state import MembershipState
 from trio_gossip.node.codec import COMPOUND_OVERHEAD, USER_MSG_OVERHEAD, Codec
-from trio_gossip.node.commands import Command, Gossip
+from trio_gossip.node.commands import Command, HandoffReady
 from trio_gossip.node.delegate import Delegate
 from trio_gossip.node.events import EventHub
 from trio_gossip.node.stats import Counters
 from trio_gossip.node.timers import Timer, TimerQueue
 from trio_gossip.transport.base import Address, Transport, TransportError
-from trio_gossip.wire.messages import MessageType
+from trio_gossip.wire.messages import Alive, Dead, MessageType, Suspect, User
 
 log = logging.getLogger("trio_gossip")
 
 OUTBOX_DEPTH = 1024
 MAX_INBOUND_PUSH_PULLS = 128
+
+Handoff = Alive | Suspect | Dead | User
+"""Network messages the state task handles later, off the receive path."""
 
 
 class AckHandler:
@@ -63,9 +67,14 @@ class Runtime:
         self.timers = TimerQueue()
         self.stats = Counters()
         self.events = EventHub()
-        # Unbounded, so local commands never block; network gossip is dropped by hand past
-        # handoff_queue_depth (see packets.py) like memberlist's bounded hand-off queue.
+        # Unbounded, so local commands never block; network gossip waits in the bounded
+        # hand-off queues below and costs the inbox one HandoffReady at a time.
         self.inbox_send, self.inbox_recv = trio.open_memory_channel[Command](math.inf)
+        # memberlist's two hand-off queues: alives (joins, refutations) before suspect, dead
+        # and user messages, each newest first and each dropping past handoff_queue_depth.
+        self.handoff_high: deque[Alive] = deque()
+        self.handoff_low: deque[Suspect | Dead | User] = deque()
+        self._handoff_signalled = False
         self.outbox_send, self.outbox_recv = trio.open_memory_channel[tuple[Address, bytes]](
             OUTBOX_DEPTH
         )
@@ -74,7 +83,6 @@ class Runtime:
         self.advertise_addr = b""
         self.advertise_port = 0
         self.inbound_push_pulls = 0
-        self.pending_gossip = 0  # network gossip waiting in the inbox
         self.broadcast_ready = trio.Event()  # set when a broadcast is queued
         self.failed = False
 
@@ -89,19 +97,42 @@ class Runtime:
     # ---- commands ----------------------------------------------------------------------
 
     def submit(self, command: Command) -> None:
-        if isinstance(command, Gossip):
-            self.pending_gossip += 1
         self.inbox_send.send_nowait(command)
 
-    def submit_gossip(self, command: Gossip) -> bool:
-        """Queue network gossip unless handoff_queue_depth messages already wait (then drop
-        it, as memberlist's bounded hand-off queue does); refutations come from our own
-        state, so dropping peers' news under load never stops us defending ourselves."""
-        if self.pending_gossip >= self.config.handoff_queue_depth:
-            self.stats.dropped_messages += 1
-            return False
-        self.submit(command)
+    def handoff(self, msg: Handoff) -> bool:
+        """Queue a message from the network for the state task; False if its queue is full
+        (the message is dropped and counted, as memberlist does)."""
+        if isinstance(msg, Alive):
+            high = self.handoff_high
+            if len(high) >= self.config.handoff_queue_depth:
+                self.stats.dropped_messages += 1
+                return False
+            high.append(msg)
+        else:
+            low = self.handoff_low
+            if len(low) >= self.config.handoff_queue_depth:
+                self.stats.dropped_messages += 1
+                return False
+            low.append(msg)
+        if not self._handoff_signalled:
+            self._handoff_signalled = True
+            self.submit(HandoffReady())
         return True
+
+    def take_handoff(self, limit: int) -> list[Handoff]:
+        """Up to ``limit`` queued messages in the order to handle them: alives first, newest
+        first (under load, fresh news beats stale). Signals again if some are left."""
+        taken: list[Handoff] = []
+        high, low = self.handoff_high, self.handoff_low
+        while high and len(taken) < limit:
+            taken.append(high.pop())
+        while low and len(taken) < limit:
+            taken.append(low.pop())
+        if high or low:
+            self.submit(HandoffReady())
+        else:
+            self._handoff_signalled = False
+        return taken
 
     # ---- outgoing packets ----------------------------------------------------------------
 

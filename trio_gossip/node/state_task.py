@@ -21,10 +21,12 @@ from trio_gossip.membership.state import (
     SuspicionTimer,
     Transition,
 )
+from trio_gossip.membership.version import ProtocolVersionError, verify_protocol
 from trio_gossip.node.commands import (
     AwarenessDelta,
     Command,
     Gossip,
+    HandoffReady,
     Leave,
     Merge,
     NextProbe,
@@ -32,9 +34,9 @@ from trio_gossip.node.commands import (
     UpdateMeta,
     UserMessage,
 )
-from trio_gossip.node.runtime import Runtime, log
+from trio_gossip.node.runtime import Handoff, Runtime, log
 from trio_gossip.wire import encode_message
-from trio_gossip.wire.messages import Alive, Dead, NodeState, PushNodeState, Suspect
+from trio_gossip.wire.messages import Alive, Dead, NodeState, PushNodeState, Suspect, User
 
 _BATCH = 256  # commands handled per wake-up before yielding to other tasks
 
@@ -51,8 +53,6 @@ async def run_state_task(rt: Runtime) -> None:
             except trio.WouldBlock:
                 break
         for command in batch:
-            if isinstance(command, Gossip):
-                rt.pending_gossip -= 1
             handle(rt, command)
 
 
@@ -67,22 +67,13 @@ def handle(rt: Runtime, command: Command) -> None:
     cfg = rt.config
     now = trio.current_time()
     state = rt.state
-    if isinstance(command, Gossip):
-        msg = command.message
-        if isinstance(msg, Alive):
-            t = rules.alive(state, msg, now, cfg, rt.rng, alive_filter=alive_filter(rt))
-        elif isinstance(msg, Suspect):
-            t = rules.suspect(state, msg, now, cfg)
-        else:
-            t = rules.dead(state, msg, now, cfg)
-        apply(rt, t)
+    if isinstance(command, HandoffReady):
+        for msg in rt.take_handoff(_BATCH):
+            _handle_message(rt, msg)
+    elif isinstance(command, Gossip):
+        _handle_message(rt, command.message)
     elif isinstance(command, UserMessage):
-        if rt.delegate is not None:
-            try:
-                rt.delegate.notify_msg(command.payload)
-            except DecodeError as exc:
-                rt.stats.bad_packets += 1
-                log.debug("%s: delegate refused a user message: %s", cfg.name, exc)
+        _notify_msg(rt, command.payload)
     elif isinstance(command, SuspicionExpired):
         apply(rt, rules.suspicion_expired(state, command.node, now, cfg))
     elif isinstance(command, AwarenessDelta):
@@ -100,12 +91,42 @@ def handle(rt: Runtime, command: Command) -> None:
         me = state.local
         if me is not None:
             t = rules.set_local_alive(state, addr=me.addr, port=me.port, meta=command.meta,
-                                      now=now, config=cfg, rng=rt.rng, notify=True)  # fmt: skip
+                                      now=now, config=cfg, rng=rt.rng, notify=True,
+                                      alive_filter=alive_filter(rt))  # fmt: skip
             apply(rt, t, on_finish=command.on_finish)
         command.reply.set(None)
 
 
+def _handle_message(rt: Runtime, msg: Handoff) -> None:
+    if isinstance(msg, User):
+        _notify_msg(rt, msg.payload)
+        return
+    cfg, now, state = rt.config, trio.current_time(), rt.state
+    if isinstance(msg, Alive):
+        t = rules.alive(state, msg, now, cfg, rt.rng, alive_filter=alive_filter(rt))
+    elif isinstance(msg, Suspect):
+        t = rules.suspect(state, msg, now, cfg)
+    else:
+        t = rules.dead(state, msg, now, cfg)
+    apply(rt, t)
+
+
+def _notify_msg(rt: Runtime, payload: bytes) -> None:
+    if rt.delegate is not None:
+        try:
+            rt.delegate.notify_msg(payload)
+        except DecodeError as exc:
+            rt.stats.bad_packets += 1
+            log.debug("%s: delegate refused a user message: %s", rt.config.name, exc)
+
+
 def _merge(rt: Runtime, command: Merge, now: float) -> None:
+    try:
+        # As mergeRemoteState: versions first, so a refused peer never reaches the veto hook.
+        verify_protocol(rt.state, command.states)
+    except ProtocolVersionError as exc:
+        command.reply.fail(exc)
+        return
     if command.join:
         veto = rt.hook("notify_merge")
         if veto is not None:

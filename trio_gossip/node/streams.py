@@ -56,9 +56,11 @@ def local_push_pull(rt: Runtime, join: bool) -> PushPull:
     return PushPull(join, states, user_state)
 
 
-async def merge(rt: Runtime, msg: PushPull) -> None:
+async def merge(rt: Runtime, msg: PushPull, *, join: bool | None = None) -> None:
+    """Merge a peer's push/pull. The initiator passes the ``join`` it sent (Go merges a reply
+    with its own flag); the responder takes the request's."""
     reply: Reply[None] = Reply()
-    rt.submit(Merge(msg.states, msg.user_state, msg.join, reply))
+    rt.submit(Merge(msg.states, msg.user_state, msg.join if join is None else join, reply))
     await reply.wait()
 
 

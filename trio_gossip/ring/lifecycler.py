@@ -57,7 +57,11 @@ class LifecyclerConfig:
     tokens_file: str | os.PathLike[str] | None = None
     token_strategy: Literal["random", "spread-minimizing"] = "random"
     heartbeat_period: float = 5.0
-    heartbeat_timeout: float = DEFAULT_HEARTBEAT_TIMEOUT  # for `is_ready` and auto-forget
+    heartbeat_timeout: float = DEFAULT_HEARTBEAT_TIMEOUT
+    # A heartbeat re-gossips the whole record this often (dskit: every heartbeat, since its
+    # heartbeat *is* the record). Heartbeats here are a few bytes, so a node that lost the
+    # record's last change would otherwise wait for a push/pull; inf disables it.
+    record_refresh_period: float = 30.0
     join_after: float = 0.0
     observe_period: float = 0.0
     final_sleep: float = 0.0
@@ -72,7 +76,8 @@ class LifecyclerConfig:
             raise ConfigError("instance_id: must not be empty")
         if self.num_tokens < 1:
             raise ConfigError("num_tokens: must be at least 1")
-        for field in ("heartbeat_period", "heartbeat_timeout", "leave_timeout"):
+        for field in ("heartbeat_period", "heartbeat_timeout", "leave_timeout",
+                      "record_refresh_period"):  # fmt: skip
             if not getattr(self, field) > 0:
                 raise ConfigError(f"{field}: must be positive")
         for field in ("join_after", "observe_period", "final_sleep"):
@@ -93,6 +98,7 @@ class Lifecycler:
         self.tokens: tuple[int, ...] = ()
         self.registered_at = 0.0
         self.heartbeats = 0
+        self._refreshed = 0.0
         self._state_changed = trio.Event()
 
     @property
@@ -183,6 +189,7 @@ class Lifecycler:
         await self._cas(fn)
         self._set(written[0])
         self._save_tokens()
+        self._refreshed = now
 
     async def join(self) -> None:
         """From PENDING: after ``join_after``, take tokens, JOINING, observe, ACTIVE."""
@@ -261,6 +268,12 @@ class Lifecycler:
 
         await self._cas(fn)
         self.heartbeats += 1
+        if now - self._refreshed >= c.record_refresh_period:
+            self._refreshed = now
+            ring = self.ring()
+            desc = ring.instance(me)
+            if desc is not None:
+                self.kv.announce(c.ring_key, Ring.of([desc], {me: ring.heartbeat_at(me)}))
 
     async def leave(self) -> None:
         """LEAVING (heartbeating through final_sleep), then the LEFT tombstone, sent out."""
@@ -294,6 +307,7 @@ async def lifecycler(
     token_strategy: Literal["random", "spread-minimizing"] = "random",
     heartbeat_period: float = 5.0,
     heartbeat_timeout: float = DEFAULT_HEARTBEAT_TIMEOUT,
+    record_refresh_period: float = 30.0,
     join_after: float = 0.0,
     observe_period: float = 0.0,
     final_sleep: float = 0.0,
@@ -312,6 +326,7 @@ async def lifecycler(
         instance_id=instance_id, ring_key=ring_key, addr=addr, zone=zone,
         num_tokens=num_tokens, tokens_file=tokens_file, token_strategy=token_strategy,
         heartbeat_period=heartbeat_period, heartbeat_timeout=heartbeat_timeout,
+        record_refresh_period=record_refresh_period,
         join_after=join_after, observe_period=observe_period, final_sleep=final_sleep,
         unregister_on_shutdown=unregister_on_shutdown, forget_after=forget_after,
         leave_timeout=leave_timeout,
