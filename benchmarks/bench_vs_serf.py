@@ -10,9 +10,10 @@ Figures, for each cluster:
 
 * convergence (median of ``--trials`` fresh clusters, 3 by default): from the return of the
   last join call (Serf RPC ``join`` / our ``/v1/join``, node i joining node 0, back to back)
-  until every agent lists all N alive, polled every 50 ms;
+  until every agent lists all N alive, every agent polled every 50 ms, concurrently; an
+  agent counts from the moment the request that first saw it converged was sent;
 * detection (median of the same trials): from ``kill -9`` of the last agent until every
-  survivor lists it failed (and until the first does), polled every 100 ms;
+  survivor lists it failed (and until the first does), polled the same way every 100 ms;
 * idle cost per node over the idle window of the first trial (starting 5 s after convergence,
   nothing polling): CPU seconds (utime + stime from /proc/<pid>/stat), peak RSS (VmHWM), and
   gossip traffic: UDP datagrams and IP bytes (UDP plus TCP on the gossip ports, both
@@ -25,6 +26,7 @@ Writes benchmarks/results/vs_serf.json and vs_serf.md and prints the markdown ta
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import json
 import platform
 import shutil
@@ -46,7 +48,6 @@ from interop.procs import (  # noqa: E402
     cpu_seconds,
     in_netns,
     network_namespace,
-    wait_until,
 )
 from interop.serf import SerfAgent  # noqa: E402
 from interop.trio_agent import TrioAgent, http_get  # noqa: E402
@@ -180,10 +181,33 @@ class Cluster:
             agent.process.kill()
 
 
-def poll(check: Callable[[], bool], timeout: float, interval: float) -> float:
-    start = time.monotonic()
-    wait_until(lambda: check() or None, timeout, interval=interval, what="the cluster")
-    return time.monotonic() - start
+def first_seen(
+    c: Cluster,
+    agents: list[int],
+    check: Callable[[dict[str, str]], bool],
+    timeout: float,
+    interval: float,
+) -> list[float]:
+    """Poll the agents' views concurrently (one thread each, so a slow endpoint does not delay
+    the others) until ``check`` holds for every one; for each, the monotonic time at which
+    the request that first saw it was sent."""
+    seen: dict[int, float] = {}
+    deadline = time.monotonic() + timeout
+
+    def ask(i: int) -> tuple[int, float, bool]:
+        sent = time.monotonic()
+        return i, sent, check(c.view(i))
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(agents)) as pool:
+        while len(seen) < len(agents):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{c.kind} N={c.n}: agents {set(agents) - set(seen)} never"
+                                   " got there")  # fmt: skip
+            for i, sent, ok in pool.map(ask, [i for i in agents if i not in seen]):
+                if ok:
+                    seen[i] = sent
+            time.sleep(interval)
+    return [seen[i] for i in agents]
 
 
 def measure(kind: str, n: int, idle: float, trials: int, logs: Path) -> dict[str, Any]:
@@ -216,23 +240,21 @@ def measure(kind: str, n: int, idle: float, trials: int, logs: Path) -> dict[str
         "convergence_s": round(statistics.median(convergence), 3),
         "detection_first_s": round(statistics.median(first), 3),
         "detection_all_s": round(statistics.median(every), 3),
-        "trials": {
-            "convergence_s": convergence,
-            "detection_first_s": first,
-            "detection_all_s": every,
-        },
-    }
+        "trials": {"convergence_s": convergence, "detection_first_s": first,
+                   "detection_all_s": every},
+    }  # fmt: skip
     return result
 
 
 def _converge(c: Cluster) -> float:
     for i in range(1, c.n):
         c.join(i)
+    start = time.monotonic()
 
-    def converged() -> bool:
-        return all(sum(1 for s in c.view(i).values() if s == "alive") == c.n for i in range(c.n))
+    def converged(view: dict[str, str]) -> bool:
+        return sum(1 for s in view.values() if s == "alive") == c.n
 
-    return round(poll(converged, 60.0, 0.05), 3)
+    return round(max(first_seen(c, list(range(c.n)), converged, 60.0, 0.05)) - start, 3)
 
 
 def _idle(c: Cluster, idle: float) -> dict[str, Any]:
@@ -270,17 +292,8 @@ def _detect(c: Cluster) -> tuple[float, float]:
     c.processes[-1].signal(signal.SIGKILL)
     c.processes[-1].wait(10.0)
     start = time.monotonic()
-    first: float | None = None
-
-    def all_failed() -> bool:
-        nonlocal first
-        seen = [c.view(i).get(victim) == "failed" for i in range(c.n - 1)]
-        if any(seen) and first is None:
-            first = time.monotonic() - start
-        return all(seen)
-
-    every = poll(all_failed, 120.0, 0.1)
-    return round(first if first is not None else every, 3), round(every, 3)
+    seen = first_seen(c, list(range(c.n - 1)), lambda v: v.get(victim) == "failed", 120.0, 0.1)
+    return round(min(seen) - start, 3), round(max(seen) - start, 3)
 
 
 FIGURES = [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 from typing import Any
 
 import attrs
@@ -34,6 +34,10 @@ class KVNode:
     host: str
     kv: KVStore
     lc: Lifecycler | None = None
+    # Set to make this node's lifecycler leave the ring (the node keeps running);
+    # `left` is set once it has.
+    leave: trio.Event = attrs.field(factory=trio.Event)
+    left: trio.Event = attrs.field(factory=trio.Event)
 
     def ring(self) -> Ring:
         ring = self.kv.get("ring")
@@ -52,30 +56,55 @@ async def kv_cluster(
     lifecycler_options: dict[str, Any] | None = None,
 ) -> AsyncIterator[list[KVNode]]:
     """`n` nodes n0.. each with a running KV store (and a lifecycler registering instance
-    ``n<i>`` when asked); n1.. join n0 one after the other."""
+    ``n<i>`` when asked); n1.. join n0 one after the other. Each node lives in its own
+    task, so at the end they all shut down at once, as a fleet would."""
     config = config or Config.lan(name="template")
     nodes: list[KVNode] = []
-    async with AsyncExitStack() as stack:
+    stop = trio.Event()
+    registering = trio.Event()
+
+    async def run(i: int, task_status: trio.TaskStatus[KVNode]) -> None:
+        rng = random.Random(seed * 1000 + i)
+        kv = KVStore([RING_CODEC, LWW_CODEC], settings, rng=random.Random(rng.getrandbits(64)))
+        transport = net.add_node()
+        name = f"n{i}"
+        me = KVNode(name, transport.local_address[0], kv)
+        async with (
+            open_memberlist(attrs.evolve(config, name=name), transport=transport, delegate=kv,
+                            rng=rng) as node,
+            kv.running(node),
+        ):  # fmt: skip
+            task_status.started(me)
+            if not lifecyclers:
+                await stop.wait()
+                return
+            await registering.wait()
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(_cancel_on, stop, nursery.cancel_scope)
+                async with lifecycler(kv, instance_id=name, addr=me.host,
+                                      **(lifecycler_options or {})) as me.lc:  # fmt: skip
+                    await me.leave.wait()
+                me.left.set()
+                await stop.wait()
+
+    async with trio.open_nursery() as nursery:
         for i in range(n):
-            rng = random.Random(seed * 1000 + i)
-            kv = KVStore([RING_CODEC, LWW_CODEC], settings, rng=random.Random(rng.getrandbits(64)))
-            transport = net.add_node()
-            node = await stack.enter_async_context(
-                open_memberlist(attrs.evolve(config, name=f"n{i}"), transport=transport,
-                                delegate=kv, rng=rng)
-            )  # fmt: skip
-            await stack.enter_async_context(kv.running(node))
-            nodes.append(KVNode(f"n{i}", transport.local_address[0], kv))
+            nodes.append(await nursery.start(run, i))
         seed_address = nodes[0].kv.node.local_member.address
         for kv_node in nodes[1:]:
             await kv_node.kv.node.join([seed_address])
+        registering.set()
         if lifecyclers:
-            for kv_node in nodes:
-                kv_node.lc = await stack.enter_async_context(
-                    lifecycler(kv_node.kv, instance_id=kv_node.name, addr=kv_node.host,
-                               **(lifecycler_options or {}))
-                )  # fmt: skip
-        yield nodes
+            await wait_until(lambda: all(kv_node.lc is not None for kv_node in nodes), 60)
+        try:
+            yield nodes
+        finally:
+            stop.set()
+
+
+async def _cancel_on(event: trio.Event, scope: trio.CancelScope) -> None:
+    await event.wait()
+    scope.cancel()
 
 
 async def wait_until(predicate: Callable[[], bool], timeout: float, step: float = 0.1) -> float:

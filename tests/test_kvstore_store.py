@@ -21,9 +21,9 @@ from kv_support import (
 )
 
 from trio_gossip import Config, GossipError
-from trio_gossip.kv import LWWMap
+from trio_gossip.kv import LWW_CODEC, LWWMap
 from trio_gossip.kv.store import KeyDeletedError
-from trio_gossip.ring import InstanceDesc, InstanceState, Ring, random_tokens
+from trio_gossip.ring import RING_CODEC, InstanceDesc, InstanceState, Ring, random_tokens
 
 
 def instance(name: str, rng: random.Random, tokens: int = 128) -> InstanceDesc:
@@ -51,7 +51,8 @@ async def test_cas_get_list_and_tombstones_hidden() -> None:
         assert sorted(ring.instances) == ["a"]
         stored = kv._state.entries["ring"].value
         assert stored.instances["b"].state is InstanceState.LEFT
-        assert kv.list() == ["ring"] and kv.list("x") == []
+        assert kv.list() == ["ring"]
+        assert kv.list("x") == []
         assert kv.statistics().cas_successes == 3
 
 
@@ -135,7 +136,8 @@ async def test_cluster_label_is_checked_on_every_message() -> None:
         dev.merge_remote_state(prod[0].local_state(False), False)
         await settle()
         assert prod[1].get("ring") == prod[0].get("ring")
-        assert dev.get("ring") is None and unlabelled.get("ring") is None
+        assert dev.get("ring") is None
+        assert unlabelled.get("ring") is None
         assert dev.statistics().received_broadcasts_invalid == 2
         assert unlabelled.statistics().received_broadcasts_invalid == 1
 
@@ -172,7 +174,8 @@ async def test_codec_mismatch_is_refused() -> None:
         await b.cas("k", adding(instance("x", random.Random(7)), clock), codec="ring")
         pump([a, b])
         await settle()
-        assert isinstance(a.get("k"), LWWMap) and isinstance(b.get("k"), Ring)
+        assert isinstance(a.get("k"), LWWMap)
+        assert isinstance(b.get("k"), Ring)
         assert a.statistics().received_broadcasts_invalid == 1
         with pytest.raises(GossipError):
             await a.cas("k", lambda v: v, codec="ring")
@@ -186,7 +189,9 @@ async def test_deleted_keys_vanish_everywhere_then_are_forgotten() -> None:
         assert await a.delete("k") is True
         assert await a.delete("k") is False
         await gossip_until_quiet([a, b])
-        assert a.get("k") is None and b.get("k") is None and b.list() == []
+        assert a.get("k") is None
+        assert b.get("k") is None
+        assert b.list() == []
         with pytest.raises(KeyDeletedError):
             await b.cas("k", lww_put("y", b"2", clock()))
         clock.t += 31
@@ -231,7 +236,8 @@ async def test_big_changes_go_over_streams(autojump_clock: trio.testing.MockCloc
         assert a.statistics().stream_queue == 1
         await trio.sleep(1.0)
         assert all(kv.get("ring") == a.get("ring") for kv in kvs)
-        assert fake_node(a).reliable_sent and a.statistics().stream_sends >= 2
+        assert fake_node(a).reliable_sent
+        assert a.statistics().stream_sends >= 2
 
 
 async def test_own_changes_are_handed_out_before_forwarded_ones() -> None:
@@ -243,7 +249,8 @@ async def test_own_changes_are_handed_out_before_forwarded_ones() -> None:
         await settle()
         await b.cas("cfg", lww_put("mine", b"1", clock()), codec="lww")
         first, second = b.get_broadcasts(3, 100_000)
-        assert b"mine" in first and b"mine" not in second
+        assert b"mine" in first
+        assert b"mine" not in second
 
 
 async def test_concurrent_cas_on_one_key_loses_nothing() -> None:
@@ -293,3 +300,19 @@ async def test_exit_waits_until_own_changes_went_out(
     # 4 transmissions at one per 0.2 s gossip round, polled every 0.25 s.
     assert 0.6 <= finished_at <= 1.5
     assert kvs[0].statistics().local_queue == 0
+
+
+async def test_typed_client_pins_the_codec() -> None:
+    clock = FakeClock()
+    async with fake_cluster(1, clock=clock) as (kv,):
+        maps = kv.client(LWW_CODEC)
+        value = await maps.cas("cfg", lambda m: (m or LWWMap()).put("a", b"1", now=clock(),
+                                                                    writer="w"))  # fmt: skip
+        assert value is not None
+        assert value.get("a") == b"1"
+        assert maps.get("cfg") == value
+        assert maps.list() == ["cfg"]
+        with pytest.raises(GossipError):
+            await kv.client(RING_CODEC).cas("cfg", lambda r: r)  # the key holds LWW maps
+        assert await maps.delete("cfg") is True
+        assert maps.get("cfg") is None

@@ -37,7 +37,8 @@ async def test_watch_key_sees_remote_changes_and_missing_keys() -> None:
         for message in a.get_broadcasts(3, 10_000):
             b.notify_msg(message)
         value = await watch.__anext__()
-        assert isinstance(value, LWWMap) and value.get("x") == b"1"
+        assert isinstance(value, LWWMap)
+        assert value.get("x") == b"1"
         watch.close()
 
 
@@ -52,7 +53,8 @@ async def test_watch_prefix_coalesces_per_key_and_reports_deletion() -> None:
                 await kv.cas("a/2", lww_put("x", str(i).encode(), clock()), codec="lww")
                 await kv.cas("b/1", lww_put("x", b"1", clock()), codec="lww")
             key, value = await watch.__anext__()
-            assert key == "a/2" and value.get("x") == b"4"
+            assert key == "a/2"
+            assert value.get("x") == b"4"
             await kv.delete("a/1")
             assert await watch.__anext__() == ("a/1", None)
 
@@ -75,15 +77,14 @@ async def test_notify_interval_batches_notifications(
 async def test_watches_end_when_the_store_stops() -> None:
     clock = FakeClock()
     seen: list[object] = []
-    async with trio.open_nursery() as nursery:
-        async with fake_cluster(1, clock=clock) as (kv,):
+    async with trio.open_nursery() as nursery, fake_cluster(1, clock=clock) as (kv,):
 
-            async def reader() -> None:
-                async for value in kv.watch_key("k"):
-                    seen.append(value)
+        async def reader() -> None:
+            async for value in kv.watch_key("k"):
+                seen.append(value)
 
-            nursery.start_soon(reader)
-            await settle()
+        nursery.start_soon(reader)
+        await settle()
     assert seen == [None]
     after = kv.watch_key("k")
     async for _ in after:  # a watch made after the stop ends at once

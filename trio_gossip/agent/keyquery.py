@@ -12,12 +12,16 @@ from __future__ import annotations
 
 import base64
 import collections
-from typing import Any
 
 import attrs
-import msgpack
 
-from trio_gossip.agent.serf import SerfMessageType, fields, int_field, str_field
+from trio_gossip.agent.serf import (
+    SerfMessageType,
+    fields,
+    int_field,
+    pack_message,
+    str_field,
+)
 from trio_gossip.errors import DecodeError
 from trio_gossip.wire import Keyring
 
@@ -56,16 +60,11 @@ def decode_query(message: bytes) -> Query:
                  bool(f.get("Filters")))  # fmt: skip
 
 
-def _pack(kind: SerfMessageType, body: dict[str, Any]) -> bytes:
-    packed: bytes = msgpack.packb(dict(sorted(body.items())), use_bin_type=False)
-    return bytes((kind,)) + packed
-
-
 def query_response(query: Query, me: str, payload: bytes | None, *, ack: bool = False) -> bytes:
     """A Serf query response (an ack when ``ack``), as Serf encodes it."""
     body = {"Flags": QUERY_ACK if ack else 0, "From": me, "ID": query.id,
             "LTime": query.ltime, "Payload": payload}  # fmt: skip
-    return _pack(SerfMessageType.QUERY_RESPONSE, body)
+    return pack_message(SerfMessageType.QUERY_RESPONSE, body)
 
 
 def key_response(query: Query, keyring: Keyring | None) -> bytes:
@@ -94,7 +93,7 @@ def key_response(query: Query, keyring: Keyring | None) -> bytes:
         except ValueError as exc:  # DecodeError, ConfigError, or the keyring refusing
             message = str(exc)
     body = {"Keys": keys, "Message": message, "PrimaryKey": primary, "Result": result}
-    return _pack(SerfMessageType.KEY_RESPONSE, body)
+    return pack_message(SerfMessageType.KEY_RESPONSE, body)
 
 
 class KeyQueryAnswerer:

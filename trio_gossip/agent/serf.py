@@ -60,8 +60,9 @@ class Intent:
     prune: bool = False
 
 
-def _pack(kind: SerfMessageType, body: dict[str, Any]) -> bytes:
-    # Go writes struct fields as a map keyed by field name in sorted order, strings as raw.
+def pack_message(kind: SerfMessageType, body: dict[str, Any]) -> bytes:
+    """``[type][msgpack]`` as Serf encodes a struct: a map keyed by the Go field names in
+    sorted order, strings and byte slices as old-style raw strings, nil as ``c0``."""
     packed: bytes = msgpack.packb(dict(sorted(body.items())), use_bin_type=False)
     return bytes((kind,)) + packed
 
@@ -69,8 +70,8 @@ def _pack(kind: SerfMessageType, body: dict[str, Any]) -> bytes:
 def encode_intent(intent: Intent) -> bytes:
     if intent.leave:
         body: dict[str, Any] = {"LTime": intent.ltime, "Node": intent.node, "Prune": intent.prune}
-        return _pack(SerfMessageType.LEAVE, body)
-    return _pack(SerfMessageType.JOIN, {"LTime": intent.ltime, "Node": intent.node})
+        return pack_message(SerfMessageType.LEAVE, body)
+    return pack_message(SerfMessageType.JOIN, {"LTime": intent.ltime, "Node": intent.node})
 
 
 def fields(data: bytes) -> dict[str, Any]:

@@ -76,12 +76,9 @@ class BroadcastQueue:
         message: bytes,
         *,
         covers_all: bool = False,
-        supersede: bool = True,
     ) -> None:
-        """Queue a change; `covers_all` (a key deletion) supersedes every older change of it.
-        Without `supersede` nothing queued is replaced (a repeat of old news must not)."""
-        if supersede:
-            self.invalidate(key, content, version, covers_all=covers_all)
+        """Queue a change; `covers_all` (a key deletion) supersedes every older change of it."""
+        self.invalidate(key, content, version, covers_all=covers_all)
         self._next_id += 1
         self._insert(_Item(self._next_id, key, content, version, message, covers_all))
         while len(self._items) > self._max_items:

@@ -53,6 +53,7 @@ class KVStatistics:
     received_broadcasts_bytes: int
     received_broadcasts_invalid: int  # undecodable, wrong label, unknown codec, bad merge
     received_broadcasts_dropped: int  # the merge queue was full
+    received_broadcasts_duplicate: int  # byte-identical to a recent one: dropped undecoded
     state_pushes: int  # push/pull states we merged
     state_pushes_bytes: int
     state_pulls: int  # push/pull states we produced
@@ -80,6 +81,7 @@ class Counters:
     received_broadcasts_bytes: int = 0
     received_broadcasts_invalid: int = 0
     received_broadcasts_dropped: int = 0
+    received_broadcasts_duplicate: int = 0
     state_pushes: int = 0
     state_pushes_bytes: int = 0
     state_pulls: int = 0

@@ -75,15 +75,7 @@ class Remote:
     value: Any | None  # None: a pure deletion notice
     deleted: bool
     from_push_pull: bool
-
-
-@attrs.frozen(eq=False)
-class Announce:
-    """Gossip `value` (part of the key's value, typically one record as it is now) without
-    changing anything: nodes that missed it apply and forward it, the rest drop it."""
-
-    key: str
-    value: Any
+    updated_at: float = 0.0  # the sender's stamp; forwarded with the change unchanged
 
 
 @attrs.frozen
@@ -91,7 +83,7 @@ class Sweep:
     """Collect expired tombstones and obsolete deleted keys."""
 
 
-Command = Commit | DeleteKey | Remote | Announce | Sweep
+Command = Commit | DeleteKey | Remote | Sweep
 
 
 class MergeInbox:

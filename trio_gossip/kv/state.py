@@ -30,7 +30,7 @@ from trio_gossip.errors import GossipError
 from trio_gossip.kv.broadcasts import BroadcastQueue
 from trio_gossip.kv.codec import CodecRegistry
 from trio_gossip.kv.entry import Counters, Entry
-from trio_gossip.kv.inbox import Announce, Command, Commit, DeleteKey, Outcome, Remote, Sweep
+from trio_gossip.kv.inbox import Command, Commit, DeleteKey, Outcome, Remote, Sweep
 from trio_gossip.kv.label import add_label
 from trio_gossip.kv.message import KeyValuePair, encode_pair
 from trio_gossip.kv.settings import KVSettings
@@ -85,8 +85,6 @@ class KVState:
                 log.warning("kv: change of %r could not be merged", command.key, exc_info=True)
         elif isinstance(command, DeleteKey):
             self._delete(command)
-        elif isinstance(command, Announce):
-            self._announce(command)
         else:
             assert isinstance(command, Sweep)
             self.sweep()
@@ -110,7 +108,7 @@ class KVState:
                 cmd.reply.set(Outcome.UNCHANGED)
                 return
             value, change = result.value, result.change
-        self._store(cmd.key, cmd.codec, value, change, horizon, local=True)
+        self._store(cmd.key, cmd.codec, value, change, horizon, sent_at=None)
         cmd.reply.set(Outcome.APPLIED)
 
     def _delete(self, cmd: DeleteKey) -> None:
@@ -120,14 +118,6 @@ class KVState:
             return
         self._mark_deleted(cmd.key, entry, local=True)
         cmd.reply.set(True)
-
-    def _announce(self, cmd: Announce) -> None:
-        entry = self.entries.get(cmd.key)
-        if entry is None or entry.deleted:
-            return
-        encoded = self.codecs[entry.codec].encode(cmd.value)
-        pair = KeyValuePair(cmd.key, entry.codec, encoded, False, self.clock())
-        self._send(pair, cmd.value.merge_content(), local=True, supersede=False)
 
     # -- changes from the network ------------------------------------------------------------
 
@@ -153,13 +143,23 @@ class KVState:
             if result.change is None:
                 return
             value, change = result.value, result.change
-        self._store(cmd.key, cmd.codec, value, change, horizon, local=False)
+        self._store(cmd.key, cmd.codec, value, change, horizon, sent_at=cmd.updated_at)
 
     # -- storing and sending -----------------------------------------------------------------
 
     def _store(
-        self, key: str, codec: str, value: Any, change: Any, horizon: float, *, local: bool
+        self,
+        key: str,
+        codec: str,
+        value: Any,
+        change: Any,
+        horizon: float,
+        *,
+        sent_at: float | None,
     ) -> None:
+        """Keep `value`, tell watchers, and queue `change`: as our own news (`sent_at` None)
+        or as forwarded news, keeping the originator's stamp so every node forwards the
+        very same bytes and receivers can drop repeats before decoding them."""
         value, removed = value.remove_tombstones(horizon)
         change, _ = change.remove_tombstones(horizon)
         self.counters.tombstones_removed += removed
@@ -173,7 +173,8 @@ class KVState:
         self.watches.changed(key)
         if content:
             encoded = self.codecs[codec].encode(change)
-            self._send(KeyValuePair(key, codec, encoded, False, now), content, local=local)
+            pair = KeyValuePair(key, codec, encoded, False, now if sent_at is None else sent_at)
+            self._send(pair, content, local=sent_at is None)
 
     def _mark_deleted(self, key: str, entry: Entry, *, local: bool) -> None:
         self.version += 1
@@ -183,9 +184,7 @@ class KVState:
         self.watches.changed(key)
         self._send(KeyValuePair(key, entry.codec, b"", True, now), frozenset(), local=local)
 
-    def _send(
-        self, pair: KeyValuePair, content: frozenset[str], *, local: bool, supersede: bool = True
-    ) -> None:
+    def _send(self, pair: KeyValuePair, content: frozenset[str], *, local: bool) -> None:
         try:
             payload = encode_pair(pair, max_size=self.settings.max_message_bytes)
         except ValueError as exc:
@@ -194,15 +193,13 @@ class KVState:
             return
         payload = add_label(payload, self.settings.label_bytes)
         covers_all = pair.deleted
-        if supersede:  # a newer change makes covered copies stale, in whichever queue
-            for queue in self.queues.all():
-                queue.invalidate(pair.key, content, self.version, covers_all=covers_all)
+        for queue in self.queues.all():  # a newer change makes covered copies stale anywhere
+            queue.invalidate(pair.key, content, self.version, covers_all=covers_all)
         if len(payload) > self.packet_budget:
             target = self.queues.stream
         else:
             target = self.queues.local if local else self.queues.gossip
-        target.queue(pair.key, content, self.version, payload, covers_all=covers_all,
-                     supersede=False)  # fmt: skip
+        target.queue(pair.key, content, self.version, payload, covers_all=covers_all)
 
     # -- garbage collection ------------------------------------------------------------------
 

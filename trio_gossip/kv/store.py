@@ -26,17 +26,17 @@ import random
 import sys
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import trio
 
 from trio_gossip.errors import DecodeError, GossipError
 from trio_gossip.kv.broadcasts import BroadcastQueue
+from trio_gossip.kv.client import KVClient
 from trio_gossip.kv.clock import default_clock
 from trio_gossip.kv.codec import Codec, CodecRegistry
 from trio_gossip.kv.entry import Counters, KVStatistics
 from trio_gossip.kv.inbox import (
-    Announce,
     Commit,
     DeleteKey,
     MergeInbox,
@@ -59,9 +59,14 @@ if TYPE_CHECKING:
     from trio_gossip.membership.member import Member
     from trio_gossip.transport.base import Transport
 
+V = TypeVar("V")
+
 __all__ = ["CASError", "KVStore", "KeyDeletedError", "open_kv", "packet_budget"]
 
 _DRAIN_POLL = 0.25  # dskit polls its local queue at this pace on shutdown
+# Recent messages remembered to drop repeats undecoded: every node forwards each change it
+# applies, so each one arrives several times; the cache holds a few rounds of gossip.
+_SEEN_MESSAGES = 1024
 
 
 class CASError(GossipError):
@@ -110,6 +115,7 @@ class KVStore(BaseDelegate):
                               watches=self._watches, counters=self._counters,
                               clock=self.now)  # fmt: skip
         self._locks: dict[str, trio.Lock] = {}
+        self._seen: dict[bytes, None] = {}  # insertion-ordered: a FIFO set
         self._node: Memberlist | None = None
         self._running = False
         self._stopped = False
@@ -122,6 +128,12 @@ class KVStore(BaseDelegate):
             raise GossipError("the KV store is not running")
         return self._node
 
+    def client(self, codec: Codec[V]) -> KVClient[V]:
+        """Typed access to the keys holding `codec`'s values (dskit's per-codec kv.Client)."""
+        if codec.id not in self.codecs:
+            raise GossipError(f"codec {codec.id!r} is not registered")
+        return KVClient(self, codec.id)
+
     def child_rng(self, name: str) -> random.Random:
         """A generator for a helper of this store (a lifecycler's token draws): seeded from
         the store's own and `name`, so seeded simulations stay replayable."""
@@ -133,8 +145,9 @@ class KVStore(BaseDelegate):
             self._clock = default_clock()
         return self._clock()
 
-    def get(self, key: str) -> Any | None:
-        """The key's value without tombstones; None if missing or deleted."""
+    def get(self, key: str) -> Any:
+        """The key's value without tombstones; None if missing or deleted. (Untyped: a
+        `client(codec)` gives typed access to the keys of one codec.)"""
         entry = self._state.entries.get(key)
         return None if entry is None else entry.view()
 
@@ -161,6 +174,7 @@ class KVStore(BaseDelegate):
             received_broadcasts_bytes=c.received_broadcasts_bytes,
             received_broadcasts_invalid=c.received_broadcasts_invalid,
             received_broadcasts_dropped=c.received_broadcasts_dropped,
+            received_broadcasts_duplicate=c.received_broadcasts_duplicate,
             state_pushes=c.state_pushes,
             state_pushes_bytes=c.state_pushes_bytes,
             state_pulls=c.state_pulls,
@@ -184,9 +198,7 @@ class KVStore(BaseDelegate):
 
     # -- writing -------------------------------------------------------------------------------
 
-    async def cas(
-        self, key: str, fn: Callable[[Any | None], Any | None], *, codec: str | None = None
-    ) -> Any | None:
+    async def cas(self, key: str, fn: Callable[[Any], Any], *, codec: str | None = None) -> Any:
         """Compare-and-swap: ``fn(current)`` returns the whole new value, or None to change
         nothing. Records missing from it become tombstones; only the change is gossiped.
 
@@ -209,9 +221,7 @@ class KVStore(BaseDelegate):
             if not lock.locked() and lock.statistics().tasks_waiting == 0:
                 self._locks.pop(key, None)
 
-    async def _cas_locked(
-        self, key: str, fn: Callable[[Any | None], Any | None], codec: str | None
-    ) -> Any | None:
+    async def _cas_locked(self, key: str, fn: Callable[[Any], Any], codec: str | None) -> Any:
         counters = self._counters
         for _ in range(self.settings.cas_attempts):
             counters.cas_attempts += 1
@@ -253,14 +263,6 @@ class KVStore(BaseDelegate):
         reply: Reply[bool] = Reply()
         self._inbox.put_local(DeleteKey(key, reply))
         return await reply.wait()
-
-    def announce(self, key: str, value: Any) -> None:
-        """Gossip `value`, a part of the key's current value (one record, say), as if it
-        were news, without changing anything. Nodes that missed it apply and forward it;
-        the others drop it. A writer that announces its own records now and then makes
-        every node catch up even when push/pull is off and a change was lost."""
-        if self._running:
-            self._inbox.put_local(Announce(key, value))
 
     # -- running -------------------------------------------------------------------------------
 
@@ -372,6 +374,13 @@ class KVStore(BaseDelegate):
         counters = self._counters
         counters.received_broadcasts += 1
         counters.received_broadcasts_bytes += len(message)
+        seen = self._seen
+        if message in seen:  # the same change from another forwarder: merging it is a no-op
+            counters.received_broadcasts_duplicate += 1
+            return
+        seen[message] = None
+        if len(seen) > _SEEN_MESSAGES:
+            del seen[next(iter(seen))]
         try:
             pair = decode_pair(self._unlabel(message), max_size=self.settings.max_message_bytes)
             command = self._decode(pair, from_push_pull=False)
@@ -441,7 +450,7 @@ class KVStore(BaseDelegate):
             value = self.codecs.decode(pair.codec, pair.value)
         elif pair.codec not in self.codecs:
             raise DecodeError(f"unknown codec id {pair.codec!r}")
-        return Remote(pair.key, pair.codec, value, pair.deleted, from_push_pull)
+        return Remote(pair.key, pair.codec, value, pair.deleted, from_push_pull, pair.updated_at)
 
 
 @asynccontextmanager

@@ -58,9 +58,10 @@ class LifecyclerConfig:
     token_strategy: Literal["random", "spread-minimizing"] = "random"
     heartbeat_period: float = 5.0
     heartbeat_timeout: float = DEFAULT_HEARTBEAT_TIMEOUT
-    # A heartbeat re-gossips the whole record this often (dskit: every heartbeat, since its
-    # heartbeat *is* the record). Heartbeats here are a few bytes, so a node that lost the
-    # record's last change would otherwise wait for a push/pull; inf disables it.
+    # A heartbeat re-stamps the whole record this often, so it spreads to every node again.
+    # dskit does it on every heartbeat (its heartbeat *is* the record); here heartbeats are
+    # a few bytes, and without this a node that lost the record's last change would wait
+    # for a push/pull (none at all when push/pull is off). inf disables it.
     record_refresh_period: float = 30.0
     join_after: float = 0.0
     observe_period: float = 0.0
@@ -257,7 +258,7 @@ class Lifecycler:
             if ring.instance(me) is None:  # reset or forgotten: put ourselves back
                 log.info("%s: not in the ring, registering again", me)
                 ring = ring.put(self._desc(self.state, self.tokens), now=now)
-            ring = ring.heartbeat(me, now=now)
+            ring = self._refresh(ring.heartbeat(me, now=now), now)
             if c.forget_after is not None:
                 for desc in ring.live():
                     seen = max(ring.heartbeat_at(desc.id), desc.version.seconds)
@@ -268,12 +269,15 @@ class Lifecycler:
 
         await self._cas(fn)
         self.heartbeats += 1
-        if now - self._refreshed >= c.record_refresh_period:
-            self._refreshed = now
-            ring = self.ring()
-            desc = ring.instance(me)
-            if desc is not None:
-                self.kv.announce(c.ring_key, Ring.of([desc], {me: ring.heartbeat_at(me)}))
+
+    def _refresh(self, ring: Ring, now: float) -> Ring:
+        """`ring` with our record re-stamped (same content, newer version) when due."""
+        desc = ring.instance(self.instance_id)
+        if desc is None or now - self._refreshed < self.config.record_refresh_period:
+            return ring
+        self._refreshed = now
+        stamped = attrs.evolve(desc, version=desc.version.next(now, self.instance_id))
+        return Ring({**ring.instances, desc.id: stamped}, ring.heartbeats)
 
     async def leave(self) -> None:
         """LEAVING (heartbeating through final_sleep), then the LEFT tombstone, sent out."""

@@ -19,13 +19,13 @@ from trio_gossip.ring.model import Ring
 
 
 def ring_digest(ring: Ring) -> str:
-    """A short hash of every live record (heartbeats excluded): equal digests, equal rings
-    for lookups. Versions are included, so two nodes agree only on the very same writes."""
+    """A short hash of what lookups see: every live record's content (not its version
+    stamp, nor heartbeats). Equal digests mean the same owners, states and zones for every
+    key; a copy that only missed a re-stamp of unchanged content still matches."""
     h = hashlib.sha256()
     for d in ring.live():
-        v = d.version
         h.update(repr((d.id, d.addr, d.zone, int(d.state), d.registered_at, d.read_only,
-                       d.read_only_updated_at, v.ms, v.logical, v.writer)).encode())  # fmt: skip
+                       d.read_only_updated_at)).encode())  # fmt: skip
         h.update(struct.pack(f">{len(d.tokens)}I", *d.tokens))
     return h.hexdigest()[:16]
 
