@@ -157,8 +157,12 @@ class Cluster:
                 self.agents.append(SerfAgent(name, bind, control, log_dir, netns=ns))
             else:
                 self.agents.append(TrioAgent(name, bind, control, log_dir, netns=ns))
-        for agent in self.agents:
-            agent.wait_ready(60.0)
+        try:
+            for agent in self.agents:
+                agent.wait_ready(60.0)
+        except BaseException:
+            self.close()  # processes outlive a deleted namespace: stop them here
+            raise
 
     @property
     def processes(self) -> list[Process]:

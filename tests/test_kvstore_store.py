@@ -24,6 +24,7 @@ from trio_gossip import Config, GossipError
 from trio_gossip.kv import LWW_CODEC, LWWMap
 from trio_gossip.kv.store import KeyDeletedError
 from trio_gossip.ring import RING_CODEC, InstanceDesc, InstanceState, Ring, random_tokens
+from trio_gossip.ring.lifecycler import lifecycler
 
 
 def instance(name: str, rng: random.Random, tokens: int = 128) -> InstanceDesc:
@@ -316,3 +317,12 @@ async def test_typed_client_pins_the_codec() -> None:
             await kv.client(RING_CODEC).cas("cfg", lambda r: r)  # the key holds LWW maps
         assert await maps.delete("cfg") is True
         assert maps.get("cfg") is None
+
+
+async def test_the_callers_exception_comes_back_unwrapped() -> None:
+    class BoomError(Exception):
+        pass
+
+    with pytest.raises(BoomError):
+        async with fake_cluster(1) as (kv,), lifecycler(kv, instance_id="i", num_tokens=4):
+            raise BoomError

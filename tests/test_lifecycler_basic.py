@@ -62,15 +62,19 @@ async def test_tokens_file_survives_restarts(
     autojump_clock: trio.testing.MockClock, tmp_path: Path
 ) -> None:
     path = tmp_path / "tokens.json"
-    async with fake_cluster(1) as (kv,):
-        async with lifecycler(kv, instance_id="i1", num_tokens=16, tokens_file=path) as lc:
-            await lc.wait_state(S.ACTIVE)
-            tokens = lc.tokens
+    async with (
+        fake_cluster(1) as (kv,),
+        lifecycler(kv, instance_id="i1", num_tokens=16, tokens_file=path) as lc,
+    ):
+        await lc.wait_state(S.ACTIVE)
+        tokens = lc.tokens
     assert json.loads(path.read_text()) == {"tokens": list(tokens)}
-    async with fake_cluster(1) as (kv,):  # a new process: the ring is empty
-        async with lifecycler(kv, instance_id="i1", num_tokens=16, tokens_file=path) as lc:
-            assert lc.state is S.ACTIVE  # straight in: the file had enough tokens
-            assert lc.ring().instances["i1"].tokens == tokens
+    async with (
+        fake_cluster(1) as (kv,),  # a new process: the ring is empty
+        lifecycler(kv, instance_id="i1", num_tokens=16, tokens_file=path) as lc,
+    ):
+        assert lc.state is S.ACTIVE  # straight in: the file had enough tokens
+        assert lc.ring().instances["i1"].tokens == tokens
 
 
 async def test_unreadable_tokens_file_is_ignored(
@@ -78,10 +82,12 @@ async def test_unreadable_tokens_file_is_ignored(
 ) -> None:
     path = tmp_path / "tokens.json"
     path.write_text("{not json")
-    async with fake_cluster(1) as (kv,):
-        async with lifecycler(kv, instance_id="i1", num_tokens=8, tokens_file=path) as lc:
-            await lc.wait_state(S.ACTIVE)
-            assert len(lc.tokens) == 8
+    async with (
+        fake_cluster(1) as (kv,),
+        lifecycler(kv, instance_id="i1", num_tokens=8, tokens_file=path) as lc,
+    ):
+        await lc.wait_state(S.ACTIVE)
+        assert len(lc.tokens) == 8
     assert len(json.loads(path.read_text())["tokens"]) == 8
 
 
@@ -108,16 +114,18 @@ async def test_restart_adopts_what_the_ring_says(
 async def test_forgotten_instance_registers_again(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
-    async with fake_cluster(1) as (kv,):
-        async with lifecycler(kv, instance_id="i1", num_tokens=8, heartbeat_period=5.0) as lc:
-            await lc.wait_state(S.ACTIVE)
-            tokens = lc.tokens
-            await kv.cas("ring", lambda r: r.remove("i1", now=kv.now(), writer="operator"))
-            assert lc.ring().instance("i1") is None
-            await trio.sleep(5.1)
-            desc = lc.ring().instance("i1")
-            assert desc is not None
-            assert (desc.state, desc.tokens) == (S.ACTIVE, tokens)
+    async with (
+        fake_cluster(1) as (kv,),
+        lifecycler(kv, instance_id="i1", num_tokens=8, heartbeat_period=5.0) as lc,
+    ):
+        await lc.wait_state(S.ACTIVE)
+        tokens = lc.tokens
+        await kv.cas("ring", lambda r: r.remove("i1", now=kv.now(), writer="operator"))
+        assert lc.ring().instance("i1") is None
+        await trio.sleep(5.1)
+        desc = lc.ring().instance("i1")
+        assert desc is not None
+        assert (desc.state, desc.tokens) == (S.ACTIVE, tokens)
 
 
 async def test_auto_forget_removes_long_silent_instances(

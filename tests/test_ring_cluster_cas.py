@@ -6,19 +6,19 @@ from functools import partial
 
 import trio
 import trio.testing
-from ring_cluster_support import KVNode, digests, kv_cluster, seed_trio, wait_until
 
 from trio_gossip.config import Config
 from trio_gossip.kv import LWWMap
 from trio_gossip.membership.schedule import push_pull_scale
 from trio_gossip.ring import InstanceDesc, InstanceState, Ring
+from trio_gossip.ring.cluster import RingNode, digests, ring_cluster, seed_trio, wait_until
 from trio_gossip.transport.memory import LinkConfig, MemoryNetwork
 
 NODES = 10
 WRITES = 100
 
 
-def adding(entry: str, node: KVNode):  # type: ignore[no-untyped-def]
+def adding(entry: str, node: RingNode):  # type: ignore[no-untyped-def]
     def fn(current: LWWMap | None) -> LWWMap:
         return (current or LWWMap()).put(entry, node.name.encode(), now=node.kv.now(),
                                          writer=node.name)  # fmt: skip
@@ -32,7 +32,7 @@ async def test_ten_nodes_hundred_concurrent_cas_each_lose_nothing(
     seed_trio(31)
     net = MemoryNetwork(seed=31, default_link=LinkConfig(loss=0.05))
     config = Config.lan(name="t")
-    async with kv_cluster(net, NODES, config=config) as nodes:
+    async with ring_cluster(net, NODES, config=config) as nodes:
         async with trio.open_nursery() as nursery:
             for node in nodes:
                 for j in range(WRITES):
@@ -62,7 +62,7 @@ async def test_equal_timestamps_never_leave_rings_different(
 ) -> None:
     seed_trio(41)
     net = MemoryNetwork(seed=41)
-    async with kv_cluster(net, NODES, config=Config.lan(name="t")) as nodes:
+    async with ring_cluster(net, NODES, config=Config.lan(name="t")) as nodes:
         # Two nodes write different records of "x" at the same instant with the same
         # writer (the instance id): identical versions. Two others write "y" at the same
         # millisecond as different writers. dskit keeps whichever each node saw first.
@@ -74,7 +74,7 @@ async def test_equal_timestamps_never_leave_rings_different(
         ]
         now = nodes[0].kv.now()
 
-        async def write(node: KVNode, desc: InstanceDesc, writer: str | None) -> None:
+        async def write(node: RingNode, desc: InstanceDesc, writer: str | None) -> None:
             await node.kv.cas("ring", lambda r: (r or Ring()).put(desc, now=now, writer=writer),
                               codec="ring")  # fmt: skip
 

@@ -16,11 +16,11 @@ import random
 import pytest
 import trio
 import trio.testing
-from ring_cluster_support import kv_cluster, rings_converged, seed_trio, wait_until
 
 from trio_gossip.config import Config
 from trio_gossip.ring import WRITE
 from trio_gossip.ring.client import RingClient
+from trio_gossip.ring.cluster import ring_cluster, rings_converged, seed_trio, wait_until
 from trio_gossip.transport.memory import LinkConfig, MemoryNetwork
 
 N = 50
@@ -37,7 +37,7 @@ async def test_fifty_nodes_converge_to_one_ring_with_loss(
     net = MemoryNetwork(seed=11, default_link=LinkConfig(loss=0.2))
     config = Config.lan(name="t", push_pull_interval=push_pull)
     options = {"heartbeat_period": HEARTBEAT, "record_refresh_period": REFRESH}
-    async with kv_cluster(net, N, config=config, lifecyclers=True,
+    async with ring_cluster(net, N, config=config, lifecyclers=True,
                           lifecycler_options=options) as nodes:  # fmt: skip
         names = {n.name for n in nodes}
         await wait_until(lambda: rings_converged(nodes, names), BOUND)

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import trio
 import trio.testing
-from ring_cluster_support import KVNode, digests, kv_cluster, rings_converged, seed_trio, wait_until
 
 from trio_gossip.config import Config
 from trio_gossip.membership.schedule import push_pull_scale
 from trio_gossip.ring import InstanceDesc, InstanceState, Ring
+from trio_gossip.ring.cluster import (
+    RingNode,
+    digests,
+    ring_cluster,
+    rings_converged,
+    seed_trio,
+    wait_until,
+)
 from trio_gossip.transport.memory import MemoryNetwork
 
 N = 20
@@ -17,7 +24,7 @@ REFRESH = 15.0
 PARTITION = 20.0
 
 
-async def put(node: KVNode, desc: InstanceDesc) -> None:
+async def put(node: RingNode, desc: InstanceDesc) -> None:
     await node.kv.cas("ring", lambda r: (r or Ring()).put(desc, now=node.kv.now()))
 
 
@@ -28,7 +35,7 @@ async def test_partitioned_halves_merge_into_one_ring(
     net = MemoryNetwork(seed=21)
     config = Config.lan(name="t")
     options = {"heartbeat_period": HEARTBEAT, "record_refresh_period": REFRESH}
-    async with kv_cluster(net, N, config=config, lifecyclers=True,
+    async with ring_cluster(net, N, config=config, lifecyclers=True,
                           lifecycler_options=options) as nodes:  # fmt: skip
         names = {n.name for n in nodes}
         await wait_until(lambda: rings_converged(nodes, names), 2 * REFRESH + HEARTBEAT)
@@ -66,9 +73,7 @@ async def test_partitioned_halves_merge_into_one_ring(
         bound = 2 * push_pull_scale(config.push_pull_interval, N)
 
         def healed() -> bool:
-            return len(digests(nodes)) == 1 and {
-                d.id for d in nodes[0].ring().live()
-            } == expected
+            return len(digests(nodes)) == 1 and {d.id for d in nodes[0].ring().live()} == expected
 
         await wait_until(healed, bound)
         ring = nodes[0].ring()

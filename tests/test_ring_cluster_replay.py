@@ -6,16 +6,16 @@ import hashlib
 
 import trio
 import trio.testing
-from ring_cluster_support import KVNode, kv_cluster, seed_trio
 
 from trio_gossip.config import Config
 from trio_gossip.ring import Ring
+from trio_gossip.ring.cluster import RingNode, ring_cluster, seed_trio
 from trio_gossip.transport.memory import LinkConfig, MemoryNetwork
 
 OPTIONS = {"heartbeat_period": 2.0, "record_refresh_period": 6.0}
 
 
-def fingerprint(node: KVNode) -> str:
+def fingerprint(node: RingNode) -> str:
     """Everything a node holds and did: raw records (versions, tombstones), heartbeats,
     and the store's counters."""
     entry = node.kv._state.entries.get("ring")
@@ -32,7 +32,7 @@ def simulate(seed: int) -> list[tuple[float, tuple[str, ...]]]:
         seed_trio(seed)
         net = MemoryNetwork(seed=seed, default_link=LinkConfig(loss=0.1, jitter=0.002))
         config = Config.lan(name="t", push_pull_interval=10.0)
-        async with kv_cluster(net, 8, config=config, seed=seed, lifecyclers=True,
+        async with ring_cluster(net, 8, config=config, seed=seed, lifecyclers=True,
                               lifecycler_options=OPTIONS) as nodes:  # fmt: skip
             for _ in range(40):
                 await trio.sleep(0.5)

@@ -5,12 +5,19 @@ from __future__ import annotations
 
 import trio
 import trio.testing
-from ring_cluster_support import KVNode, digests, kv_cluster, rings_converged, seed_trio, wait_until
 
 from trio_gossip.config import Config
 from trio_gossip.kv.settings import KVSettings
 from trio_gossip.membership.schedule import push_pull_scale
 from trio_gossip.ring import InstanceState, Ring
+from trio_gossip.ring.cluster import (
+    RingNode,
+    digests,
+    ring_cluster,
+    rings_converged,
+    seed_trio,
+    wait_until,
+)
 from trio_gossip.transport.memory import MemoryNetwork
 
 N = 8
@@ -19,7 +26,7 @@ SWEEP = 5.0
 OPTIONS = {"heartbeat_period": 5.0, "record_refresh_period": 15.0}
 
 
-def stored(node: KVNode) -> Ring:
+def stored(node: RingNode) -> Ring:
     """The ring as stored, tombstones included (readers never see them)."""
     return node.kv._state.entries["ring"].value  # type: ignore[no-any-return]
 
@@ -31,7 +38,7 @@ async def test_tombstones_expire_everywhere_and_never_come_back(
     net = MemoryNetwork(seed=51)
     config = Config.lan(name="t")
     settings = KVSettings(left_instances_timeout=HORIZON, sweep_interval=SWEEP)
-    async with kv_cluster(net, N, config=config, settings=settings, lifecyclers=True,
+    async with ring_cluster(net, N, config=config, settings=settings, lifecyclers=True,
                           lifecycler_options=OPTIONS) as nodes:  # fmt: skip
         names = {n.name for n in nodes}
         await wait_until(lambda: rings_converged(nodes, names), 40.0)

@@ -46,12 +46,8 @@ def test_killed_nodes_are_declared_dead_everywhere_within_the_formula() -> None:
                 bound = detection_formula(CONFIG, n) + margin(n)
                 await cluster.run_scenario([Kill(at=0.0, node=victim)])
                 survivors = cluster.live_names()
-                await cluster.wait_until(
-                    lambda v=victim, s=survivors: len(cluster.detection_times(v)) == len(s),  # type: ignore[misc]
-                    timeout=bound,
-                    poll=CONFIG.gossip_interval / 4,
-                )
-                times = cluster.detection_times(victim)
+                times = await cluster.wait_detected(victim, timeout=bound,
+                                                    poll=CONFIG.gossip_interval / 4)  # fmt: skip
                 assert set(times) == set(survivors)
                 assert max(times.values()) <= bound
                 # Nobody can call it dead before a probe failed and the shortest suspicion ran.

@@ -64,7 +64,7 @@ def test_deterministic_scheduler_restores_trio() -> None:
 
     assert run_simulation(main, seed=5)
     assert trio_run_internals._r.getstate() == before
-    assert trio_run_internals._ALLOW_DETERMINISTIC_SCHEDULING == flag
+    assert flag == trio_run_internals._ALLOW_DETERMINISTIC_SCHEDULING
 
 
 @pytest.mark.parametrize("join", ["seed", "staggered"])

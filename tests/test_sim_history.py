@@ -101,6 +101,6 @@ def test_detection_formula_adds_probe_interval_timeout_and_suspicion() -> None:
 
 
 def test_partition_groups_become_tuples() -> None:
-    step = Partition(1.0, [["a", "b"], ["c"]])  # type: ignore[arg-type]
+    step = Partition(1.0, [["a", "b"], ["c"]])
     assert step.groups == (("a", "b"), ("c",))
     assert step == Partition(1.0, (("a", "b"), ("c",)))

@@ -127,9 +127,45 @@ def _run_members(args: argparse.Namespace) -> int:
     return run_members_command(args)
 
 
+# --- ring (code in trio_gossip/ring/command.py) -------------------------------------------
+
+
+def _configure_ring(parser: argparse.ArgumentParser) -> None:
+    from trio_gossip.ring.command import configure_ring  # noqa: PLC0415
+
+    configure_ring(parser)
+
+
+def _run_ring(args: argparse.Namespace) -> int:
+    from trio_gossip.ring.command import run_ring_command  # noqa: PLC0415
+
+    return run_ring_command(args)
+
+
+# --- demo (code in trio_gossip/sim/command.py and sim/demo.py) -----------------------------
+
+
+def _configure_demo(parser: argparse.ArgumentParser) -> None:
+    from trio_gossip.sim.command import configure_demo  # noqa: PLC0415
+
+    configure_demo(parser)
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from trio_gossip.sim.command import run_demo_command  # noqa: PLC0415
+
+    return run_demo_command(args)
+
+
 # --- registry ------------------------------------------------------------------------------
 
 SUBCOMMANDS: tuple[Subcommand, ...] = (
+    Subcommand(
+        "demo",
+        "watch a 50-node cluster form, lose a node and agree it died (simulated, in seconds)",
+        _configure_demo,
+        _run_demo,
+    ),
     Subcommand(
         "dissect",
         "print the memberlist messages in a packet capture",
@@ -147,6 +183,12 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
         "list the members an agent knows, through its --http endpoint",
         _configure_members,
         _run_members,
+    ),
+    Subcommand(
+        "ring",
+        "print the hash ring an agent sees (agent --ring), through its --http endpoint",
+        _configure_ring,
+        _run_ring,
     ),
 )
 

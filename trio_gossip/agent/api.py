@@ -71,6 +71,8 @@ class AgentAPI:
     keyring: Keyring | None
     joiner: Joiner | None = None
     started: float = attrs.field(factory=time.monotonic)
+    # More read-only routes by path (e.g. /v1/ring when the agent is in a hash ring).
+    extra_routes: dict[str, Action] = attrs.field(factory=dict)
 
     async def handle(self, request: Request) -> Response:
         route = self._routes().get(request.path.rstrip("/") or "/")
@@ -92,6 +94,7 @@ class AgentAPI:
             "/v1/keys/use": (write, self.use_key),
             "/v1/keys/remove": (write, self.remove_key),
             "/v1/join": (write, self.join),
+            **{path: (read, action) for path, action in self.extra_routes.items()},
         }
 
     # ---- reading --------------------------------------------------------------------------

@@ -104,6 +104,13 @@ def configure_agent(parser: argparse.ArgumentParser) -> None:
         "--http-allow-remote", action="store_true", help="allow --http on a non-loopback address"
     )
     parser.add_argument(
+        "--ring",
+        metavar="NAME",
+        help="register this node as an instance of the hash ring kept under KV key NAME"
+        " (needs trio-gossip peers; serves /v1/ring with --http)",
+    )
+    parser.add_argument("--ring-zone", default="", metavar="ZONE", help="its ring zone")
+    parser.add_argument(
         "--log-level",
         choices=("debug", "info", "warning", "error"),
         default="info",
@@ -125,6 +132,8 @@ def agent_options(args: argparse.Namespace) -> AgentOptions:
         http=args.http,
         http_allow_remote=args.http_allow_remote,
         log_level=args.log_level,
+        ring=args.ring,
+        ring_zone=args.ring_zone,
     )
 
 

@@ -95,6 +95,8 @@ class AgentOptions:
     http: Address | None = None
     http_allow_remote: bool = False
     log_level: str = "info"
+    ring: str | None = None  # KV key of a hash ring to register this node in (--ring)
+    ring_zone: str = ""
 
     def __attrs_post_init__(self) -> None:
         if self.profile not in PROFILES:

@@ -7,11 +7,13 @@ intent, memberlist leave, a short stay so peers' probes are still answered).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import sys
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 import trio
 
@@ -24,6 +26,10 @@ from trio_gossip.errors import GossipError, JoinError
 from trio_gossip.memberlist import Memberlist, open_memberlist
 from trio_gossip.membership.member import EventKind, MemberEvent
 from trio_gossip.transport.base import Transport
+
+if TYPE_CHECKING:
+    from trio_gossip.kv.store import KVStore
+    from trio_gossip.node.delegate import Delegate
 
 log = logging.getLogger("trio_gossip.agent")
 
@@ -160,7 +166,16 @@ async def open_agent(
     book = MemberBook()
     delegate.event_listeners += [book.on_event, log_event]
     body_error: BaseException | None = None
-    async with open_memberlist(config, delegate=delegate, transport=transport) as node:
+    node_delegate: Delegate = delegate
+    kv: KVStore | None = None
+    if opts.ring:
+        # --ring: a KV store next to the Serf delegate. Imported only then: the KV store and
+        # the ring cost an agent about 10 MiB and 180 modules it otherwise does not need.
+        from trio_gossip.ring import agent as ring  # noqa: PLC0415
+
+        kv = ring.ring_store()
+        node_delegate = ring.ring_delegate(delegate, kv)
+    async with open_memberlist(config, delegate=node_delegate, transport=transport) as node:
         delegate.num_nodes = node.num_members
         delegate.key_queries.keyring = node.keyring
         replies_in, replies_out = trio.open_memory_channel[tuple[str, bytes]](REPLY_QUEUE)
@@ -172,10 +187,19 @@ async def open_agent(
                 nursery.start_soon(send_replies, node, replies_out)
                 if opts.http is not None:
                     api = AgentAPI(node, delegate, book, node.keyring, agent.join)
+                    if kv is not None and opts.ring:
+                        api.extra_routes["/v1/ring"] = ring.ring_handler(kv, opts.ring)
                     agent.http_address = await nursery.start(serve_http, *opts.http, api.handle)
                     log.info("HTTP endpoint on %s:%d", *agent.http_address)
                 try:
-                    yield agent
+                    # The ring instance leaves (LEFT tombstone sent) before the agent does.
+                    membership: contextlib.AbstractAsyncContextManager[object] = (
+                        ring.ring_membership(kv, node, opts.ring, zone=opts.ring_zone)
+                        if kv is not None
+                        else contextlib.nullcontext()
+                    )
+                    async with membership:
+                        yield agent
                 except BaseException as exc:
                     body_error = exc
                     raise

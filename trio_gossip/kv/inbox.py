@@ -74,7 +74,6 @@ class Remote:
     codec: str
     value: Any | None  # None: a pure deletion notice
     deleted: bool
-    from_push_pull: bool
     updated_at: float = 0.0  # the sender's stamp; forwarded with the change unchanged
 
 

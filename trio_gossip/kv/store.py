@@ -47,6 +47,7 @@ from trio_gossip.kv.inbox import (
 )
 from trio_gossip.kv.label import add_label, strip_label
 from trio_gossip.kv.message import KeyValuePair, decode_pair, decode_state, encode_state
+from trio_gossip.kv.scope import only
 from trio_gossip.kv.settings import KVSettings
 from trio_gossip.kv.state import KeyDeletedError, KVState, Queues, log
 from trio_gossip.kv.watch import KeyWatch, PrefixWatch, WatchHub
@@ -279,6 +280,7 @@ class KVStore(BaseDelegate):
         self._node = node
         self.now()  # pick the clock inside Trio
         self._state.packet_budget = packet_budget(node.config)
+        body_error: BaseException | None = None
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._merge_loop)
@@ -289,12 +291,19 @@ class KVStore(BaseDelegate):
                 self._running = True
                 try:
                     yield self
+                except BaseException as exc:
+                    body_error = exc
+                    raise
                 finally:
                     self._running = False
                     timeout = self.settings.broadcast_timeout_for_local_updates_on_shutdown
                     with trio.CancelScope(shield=True):
                         await self.wait_local_broadcasts(timeout or math.inf)
                     nursery.cancel_scope.cancel()
+        except BaseExceptionGroup as group:
+            if body_error is not None and only(group, body_error):
+                raise body_error from None  # the caller's own exception, not a group of it
+            raise
         finally:
             self._running = False
             self._stopped = True
@@ -378,18 +387,19 @@ class KVStore(BaseDelegate):
         if message in seen:  # the same change from another forwarder: merging it is a no-op
             counters.received_broadcasts_duplicate += 1
             return
-        seen[message] = None
-        if len(seen) > _SEEN_MESSAGES:
-            del seen[next(iter(seen))]
         try:
             pair = decode_pair(self._unlabel(message), max_size=self.settings.max_message_bytes)
-            command = self._decode(pair, from_push_pull=False)
+            command = self._decode(pair)
         except DecodeError as exc:
             counters.received_broadcasts_invalid += 1
             log.debug("kv: bad message: %s", exc)
             return
         if not self._inbox.put_network(command):
             counters.received_broadcasts_dropped += 1
+            return  # not remembered: a later copy may still get in
+        seen[message] = None
+        if len(seen) > _SEEN_MESSAGES:
+            del seen[next(iter(seen))]
 
     def get_broadcasts(self, overhead: int, limit: int) -> builtins.list[bytes]:
         if self._stopped:
@@ -431,7 +441,7 @@ class KVStore(BaseDelegate):
         counters.state_pushes_bytes += len(buf)
         for pair in pairs:
             try:
-                command = self._decode(pair, from_push_pull=True)
+                command = self._decode(pair)
             except DecodeError as exc:
                 counters.received_broadcasts_invalid += 1
                 log.debug("kv: bad value for %r in a push/pull state: %s", pair.key, exc)
@@ -444,13 +454,13 @@ class KVStore(BaseDelegate):
         return strip_label(data, settings.label_bytes,
                            verify=not settings.cluster_label_verification_disabled)  # fmt: skip
 
-    def _decode(self, pair: KeyValuePair, *, from_push_pull: bool) -> Remote:
+    def _decode(self, pair: KeyValuePair) -> Remote:
         value = None
         if pair.value or not pair.deleted:
             value = self.codecs.decode(pair.codec, pair.value)
         elif pair.codec not in self.codecs:
             raise DecodeError(f"unknown codec id {pair.codec!r}")
-        return Remote(pair.key, pair.codec, value, pair.deleted, from_push_pull, pair.updated_at)
+        return Remote(pair.key, pair.codec, value, pair.deleted, pair.updated_at)
 
 
 @asynccontextmanager

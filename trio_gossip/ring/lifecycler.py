@@ -31,6 +31,7 @@ import attrs
 import trio
 
 from trio_gossip.errors import ConfigError, GossipError
+from trio_gossip.kv.scope import only
 from trio_gossip.ring.instance import InstanceDesc, InstanceState
 from trio_gossip.ring.lookup import DEFAULT_HEARTBEAT_TIMEOUT
 from trio_gossip.ring.model import Ring
@@ -59,10 +60,12 @@ class LifecyclerConfig:
     heartbeat_period: float = 5.0
     heartbeat_timeout: float = DEFAULT_HEARTBEAT_TIMEOUT
     # A heartbeat re-stamps the whole record this often, so it spreads to every node again.
-    # dskit does it on every heartbeat (its heartbeat *is* the record); here heartbeats are
-    # a few bytes, and without this a node that lost the record's last change would wait
-    # for a push/pull (none at all when push/pull is off). inf disables it.
-    record_refresh_period: float = 30.0
+    # Gossip misses a change at a node now and then (each forwarder sends it a limited
+    # number of times: about e^-8 per node and change at the default retransmit factor);
+    # dskit heals that by resending the record with every heartbeat (every 5 s). Here
+    # heartbeats are a few bytes, so the record goes again only this often, a third of
+    # dskit's record traffic; push/pull heals the rest. inf disables it.
+    record_refresh_period: float = 15.0
     join_after: float = 0.0
     observe_period: float = 0.0
     final_sleep: float = 0.0
@@ -311,7 +314,7 @@ async def lifecycler(
     token_strategy: Literal["random", "spread-minimizing"] = "random",
     heartbeat_period: float = 5.0,
     heartbeat_timeout: float = DEFAULT_HEARTBEAT_TIMEOUT,
-    record_refresh_period: float = 30.0,
+    record_refresh_period: float = 15.0,
     join_after: float = 0.0,
     observe_period: float = 0.0,
     final_sleep: float = 0.0,
@@ -337,14 +340,22 @@ async def lifecycler(
     )  # fmt: skip
     lc = Lifecycler(kv, config, rng or kv.child_rng(instance_id))
     await lc.register()
+    body_error: BaseException | None = None
     try:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(lc.join)
             nursery.start_soon(lc.heartbeat_loop)
             try:
                 yield lc
+            except BaseException as exc:
+                body_error = exc
+                raise
             finally:
                 nursery.cancel_scope.cancel()
+    except BaseExceptionGroup as group:
+        if body_error is not None and only(group, body_error):
+            raise body_error from None  # the caller's own exception, not a group of it
+        raise
     finally:
         with trio.CancelScope(shield=True), trio.move_on_after(_leave_bound(config)):
             try:

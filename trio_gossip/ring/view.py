@@ -12,10 +12,13 @@ import datetime
 import hashlib
 import struct
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trio_gossip.ring.lookup import DEFAULT_HEARTBEAT_TIMEOUT
 from trio_gossip.ring.model import Ring
+
+if TYPE_CHECKING:
+    from trio_gossip.kv.store import KVStore
 
 
 def ring_digest(ring: Ring) -> str:
@@ -95,3 +98,18 @@ def _date(seconds: float) -> str:
         return "-"
     moment = datetime.datetime.fromtimestamp(seconds, tz=datetime.UTC)
     return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def ring_page(
+    kv: KVStore,
+    key: str = "ring",
+    *,
+    heartbeat_timeout: float = DEFAULT_HEARTBEAT_TIMEOUT,
+    tokens: bool = False,
+) -> dict[str, Any]:
+    """`ring_to_json` of ``kv[key]`` as this node sees it now (the HTTP ring endpoint)."""
+    ring = kv.get(key)
+    page = ring_to_json(ring if isinstance(ring, Ring) else Ring(), now=kv.now(),
+                        heartbeat_timeout=heartbeat_timeout, tokens=tokens)  # fmt: skip
+    page["key"] = key
+    return page

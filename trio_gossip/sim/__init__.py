@@ -72,7 +72,32 @@ _EXPORTS = {
     "UpdateMeta": "scenario",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "Cluster",
+    "ClusterSpec",
+    "Fact",
+    "FactKind",
+    "Heal",
+    "History",
+    "Kill",
+    "Leave",
+    "NodeStatus",
+    "Partition",
+    "Pause",
+    "Resume",
+    "SetLoss",
+    "SimNode",
+    "Slow",
+    "Step",
+    "UpdateMeta",
+    "detection_formula",
+    "deterministic_scheduler",
+    "epidemic_rounds",
+    "epidemic_time",
+    "open_cluster",
+    "run_simulation",
+    "suspicion_window",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from trio_gossip.config import Config
+from trio_gossip.membership.schedule import push_pull_scale
 from trio_gossip.membership.suspicion import suspicion_timeout
 
 
@@ -33,3 +34,16 @@ def detection_formula(config: Config, n: int, *, confirmed: bool = True) -> floa
     k = suspicion_mult - 2 others, its maximum otherwise)."""
     low, high = suspicion_window(config, n)
     return config.probe_interval + config.probe_timeout + (low if confirmed else high)
+
+
+def anti_entropy_time(config: Config, n: int) -> float:
+    """By when every node has done at least one periodic push/pull: its random start stagger
+    (up to one interval) plus the interval scaled for n nodes (spec 10.4). Gossip misses a
+    node now and then (a broadcast is sent a fixed number of times); this repairs it."""
+    return config.push_pull_interval + push_pull_scale(config.push_pull_interval, n)
+
+
+def join_timeout(config: Config, n: int) -> float:
+    """A generous limit for n nodes to converge after joining: gossip, then two rounds of
+    anti-entropy for whatever gossip missed."""
+    return 10 * epidemic_time(config, n) + 2 * anti_entropy_time(config, n)

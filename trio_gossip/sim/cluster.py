@@ -196,6 +196,22 @@ class Cluster:
         times = self.history.first_times(name, kind, observers=self.live_names(), since=stopped)
         return {observer: t - stopped for observer, t in times.items()}
 
+    async def wait_detected(
+        self,
+        name: str,
+        kind: FactKind = FactKind.DEAD,
+        *,
+        timeout: float,
+        poll: float | None = None,
+    ) -> dict[str, float]:
+        """Wait until every running node has seen the stopped node ``name`` as ``kind``;
+        then ``detection_times``. Raises trio.TooSlowError after ``timeout``."""
+        await self.wait_until(
+            lambda: len(self.detection_times(name, kind)) == len(self.live_names()),
+            timeout=timeout, poll=poll,
+        )  # fmt: skip
+        return self.detection_times(name, kind)
+
     def reach_times(self, subject: str, incarnation: int, since: float) -> dict[str, float]:
         """Seconds after ``since`` at which each node first knew ``subject`` at
         ``incarnation`` or later (via a metadata update or a (re)join)."""

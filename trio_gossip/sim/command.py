@@ -23,6 +23,9 @@ def configure_demo(parser: argparse.ArgumentParser) -> None:
                         help="packet loss on every simulated link, 0..0.5 (default 0)")  # fmt: skip
     parser.add_argument("--real", action="store_true",
                         help="real UDP + TCP sockets on 127.0.0.1, in real time")  # fmt: skip
+    parser.add_argument("--ring", action="store_true",
+                        help="the hash-ring story instead: every node registers an instance in a"
+                        " replicated ring (trio_gossip/ring/demo.py)")  # fmt: skip
 
 
 def demo_options(args: argparse.Namespace) -> DemoOptions:
@@ -42,6 +45,12 @@ def run_demo_command(args: argparse.Namespace) -> int:
 
     try:
         options = demo_options(args)
+        if getattr(args, "ring", False) and options.real:
+            raise ValueError("--ring runs on the simulated network only, not with --real")
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
+    if getattr(args, "ring", False):
+        from trio_gossip.ring.demo import run_ring_demo  # noqa: PLC0415
+
+        return run_ring_demo(options.nodes, options.seed, options.loss)
     return run(options)

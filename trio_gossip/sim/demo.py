@@ -18,7 +18,12 @@ import attrs
 import trio
 
 from trio_gossip.config import Config
-from trio_gossip.sim.bounds import detection_formula, epidemic_rounds, suspicion_window
+from trio_gossip.sim.bounds import (
+    detection_formula,
+    epidemic_rounds,
+    join_timeout,
+    suspicion_window,
+)
 from trio_gossip.sim.cluster import Cluster, ClusterSpec, open_cluster
 from trio_gossip.sim.command import DemoOptions
 from trio_gossip.sim.display import Display
@@ -78,21 +83,38 @@ class DemoReport:
         return "\n".join(lines)
 
 
-def _sees(cluster: Cluster, victim: str, states: tuple[NodeState, ...]) -> list[bool]:
-    seen = []
+def _seen(cluster: Cluster, victim: str, states: tuple[NodeState, ...]) -> int:
+    """How many running nodes see ``victim`` in one of ``states``."""
+    count = 0
     for sim in cluster.running():
         member = sim.memberlist.member(victim)
-        seen.append(member is not None and member.state in states)
-    return seen
+        count += member is not None and member.state in states
+    return count
 
 
-async def _frames(cluster: Cluster, display: Display, phase: list[str], header: str,
-                  every: float, pause: float) -> None:  # fmt: skip
-    while True:
-        display.frame(cluster.nodes, trio.current_time(), phase[0], header)
-        if pause:
-            time.sleep(pause)  # blocks on purpose: the mock clock stands still meanwhile
-        await trio.sleep(every)
+@attrs.define
+class _Frames:
+    """Redraws the table every ``every`` simulated seconds while the demo goes on."""
+
+    cluster: Cluster
+    display: Display
+    header: str
+    every: float
+    pause: float  # wall seconds per frame
+    phase: str = "joining"
+
+    async def run(self) -> None:
+        while True:
+            self.show()
+            if self.pause:
+                time.sleep(self.pause)  # blocks on purpose: the mock clock stands still
+            await trio.sleep(self.every)
+
+    def show(self) -> None:
+        self.display.frame(self.cluster.nodes, trio.current_time(), self.phase, self.header)
+
+    def milestone(self, text: str) -> None:
+        self.display.milestone(self.cluster.nodes, trio.current_time(), self.phase, text)
 
 
 async def demo(options: DemoOptions, display: Display) -> DemoReport:
@@ -107,52 +129,41 @@ async def demo(options: DemoOptions, display: Display) -> DemoReport:
     header = f"trio-gossip demo: {options.nodes} nodes ({where})"
     display.text(header)
     n = options.nodes
+    poll = config.gossip_interval / 2
     async with open_cluster(spec, real=options.real) as cluster:
-        nodes = cluster.nodes
-        phase = ["joining"]
         pause = FRAME_PAUSE if display.tty and not options.real else 0.0
-        every = max(config.gossip_interval, 0.2)
-        cluster.nursery.start_soon(_frames, cluster, display, phase, header, every, pause)
-        start = trio.current_time()
+        frames = _Frames(cluster, display, header, max(config.gossip_interval, 0.2), pause)
+        start = display.origin = trio.current_time()
+        cluster.nursery.start_soon(frames.run)
 
-        cluster.start_joins()
-        await cluster.wait_joined()
+        await cluster.join()
         joins_done = trio.current_time() - start
-        display.milestone(nodes, trio.current_time(), phase[0], "every join() has returned")
-        converged = await cluster.wait_converged(
-            timeout=2 * config.push_pull_interval + n * config.probe_interval,
-            poll=config.gossip_interval / 2,
-        )
-        phase[0] = "converged"
-        display.milestone(nodes, converged, phase[0], f"every node sees all {n}")
+        frames.milestone("every join() has returned")
+        converged = await cluster.wait_converged(timeout=join_timeout(config, n), poll=poll)
+        frames.phase = "converged"
+        frames.milestone(f"every node sees all {n}")
         await trio.sleep(2 * config.probe_interval)  # let the table show a calm cluster
 
-        victim = cluster.rng.choice(nodes[1:]).name
-        phase[0] = "failure"
+        victim = cluster.rng.choice(cluster.nodes[1:]).name
+        frames.phase = "failure"
         await cluster.kill(victim)
         killed_at = trio.current_time()
-        display.milestone(nodes, killed_at, phase[0], f"{victim} killed")
+        frames.milestone(f"{victim} killed")
+        # However long it takes (no confirmations, the longest suspicion, a slow first probe).
         _, high = suspicion_window(config, n)
-        limit = detection_formula(config, n, confirmed=False) + n * config.probe_interval + high
-        await cluster.wait_until(
-            lambda: any(_sees(cluster, victim, (NodeState.SUSPECT, NodeState.DEAD))),
-            timeout=limit, poll=config.gossip_interval / 2,
-        )  # fmt: skip
-        display.milestone(nodes, trio.current_time(), phase[0], f"{victim} suspected")
-        await cluster.wait_until(
-            lambda: any(_sees(cluster, victim, (NodeState.DEAD,))),
-            timeout=limit, poll=config.gossip_interval / 2,
-        )  # fmt: skip
-        display.milestone(nodes, trio.current_time(), phase[0], f"{victim} declared dead")
-        done = await cluster.wait_until(
-            lambda: all(_sees(cluster, victim, (NodeState.DEAD,))),
-            timeout=limit, poll=config.gossip_interval / 2,
-        )  # fmt: skip
-        phase[0] = "agreed"
-        display.milestone(nodes, done, phase[0], f"every survivor has {victim} dead")
-        display.frame(nodes, done, phase[0], header)
+        limit = n * config.probe_interval + high + join_timeout(config, n)
+        suspect_or_dead = (NodeState.SUSPECT, NodeState.DEAD)
+        await cluster.wait_until(lambda: _seen(cluster, victim, suspect_or_dead) > 0,
+                                 timeout=limit, poll=poll)  # fmt: skip
+        frames.milestone(f"{victim} suspected")
+        await cluster.wait_until(lambda: _seen(cluster, victim, (NodeState.DEAD,)) > 0,
+                                 timeout=limit, poll=poll)  # fmt: skip
+        frames.milestone(f"{victim} declared dead")
+        detection = await cluster.wait_detected(victim, timeout=limit, poll=poll)
+        frames.phase = "agreed"
+        frames.milestone(f"every survivor has {victim} dead")
+        frames.show()
 
-        detection = cluster.detection_times(victim)
         suspected = cluster.history.first_times(victim, FactKind.SUSPECT, since=killed_at)
         return DemoReport(
             options=options,

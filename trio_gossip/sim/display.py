@@ -6,6 +6,7 @@ elsewhere (a pipe, a log, a test) each snapshot is one plain line of counts.
 
 from __future__ import annotations
 
+import shutil
 import statistics
 from collections.abc import Sequence
 from typing import TextIO
@@ -42,21 +43,27 @@ def view(sim: SimNode, subjects: Sequence[SimNode]) -> list[NodeState | None]:
     return states
 
 
-def grid(nodes: Sequence[SimNode], *, colour: bool) -> list[str]:
-    """One line per node (at most MAX_ROWS): its counts, then its view of every member."""
-    subjects = nodes[:MAX_COLUMNS]
+def grid(nodes: Sequence[SimNode], *, colour: bool, rows: int = MAX_ROWS,
+         columns: int = MAX_COLUMNS) -> list[str]:  # fmt: skip
+    """One line per node (up to ``rows``): its counts, then its view of the first ``columns``
+    members."""
+    subjects = nodes[:columns]
     width = max(len(sim.name) for sim in nodes)
     lines = [f"{'node':<{width}}  alive susp dead | {LEGEND}"]
-    for sim in nodes[:MAX_ROWS]:
+    for sim in nodes[:rows]:
         if sim.status == NodeStatus.KILLED or sim.node is None:
-            lines.append(f"{sim.name:<{width}}  {'(killed)' if sim.status == NodeStatus.KILLED else '(gone)'}")
+            gone = "(killed)" if sim.status == NodeStatus.KILLED else "(gone)"
+            lines.append(f"{sim.name:<{width}}  {gone}")
             continue
         states = view(sim, subjects)
-        counts = [sum(1 for s in states if s == k) for k in (NodeState.ALIVE, NodeState.SUSPECT, NodeState.DEAD)]
+        counts = [
+            sum(1 for s in states if s == k)
+            for k in (NodeState.ALIVE, NodeState.SUSPECT, NodeState.DEAD)
+        ]
         cells = "".join(_cell(s, colour) for s in states)
         lines.append(f"{sim.name:<{width}}  {counts[0]:5d} {counts[1]:4d} {counts[2]:4d} | {cells}")
-    if len(nodes) > MAX_ROWS:
-        lines.append(f"... and {len(nodes) - MAX_ROWS} more nodes")
+    if len(nodes) > rows:
+        lines.append(f"... and {len(nodes) - rows} more nodes")
     return lines
 
 
@@ -83,13 +90,19 @@ class Display:
     def __init__(self, out: TextIO, *, tty: bool) -> None:
         self.out = out
         self.tty = tty
+        self.origin = 0.0  # the clock reading shown as t=0 (real time has an arbitrary base)
         self._drawn = 0
+        size = shutil.get_terminal_size()
+        # Redrawing in place only works while the whole frame fits on the screen.
+        self.rows = max(5, min(MAX_ROWS, size.lines - 6))
+        self.columns = max(10, min(MAX_COLUMNS, size.columns - 30))
 
     def frame(self, nodes: Sequence[SimNode], now: float, phase: str, header: str) -> None:
         """A live frame: only drawn on a terminal."""
         if not self.tty:
             return
-        lines = [header, summary_line(nodes, now, phase), *grid(nodes, colour=True)]
+        lines = [header, summary_line(nodes, now - self.origin, phase),
+                 *grid(nodes, colour=True, rows=self.rows, columns=self.columns)]  # fmt: skip
         up = f"\x1b[{self._drawn}F" if self._drawn else ""
         self.out.write(up + "".join(f"{line}\x1b[K\n" for line in lines))
         self.out.flush()
@@ -100,7 +113,7 @@ class Display:
         already show it)."""
         if self.tty:
             return
-        self.out.write(f"{summary_line(nodes, now, phase)}  | {text}\n")
+        self.out.write(f"{summary_line(nodes, now - self.origin, phase)}  | {text}\n")
         self.out.flush()
 
     def text(self, text: str = "") -> None:

@@ -113,11 +113,15 @@ class History:
 
     def _select(self, subject: str, kind: FactKind, min_incarnation: int) -> Iterator[Fact]:
         for fact in self.facts:
-            if fact.subject == subject and fact.kind == kind and fact.incarnation >= min_incarnation:
+            if (
+                fact.subject == subject
+                and fact.kind == kind
+                and fact.incarnation >= min_incarnation
+            ):
                 yield fact
 
     def trace(self) -> list[tuple[float, str, str, str, int]]:
         """The whole history as plain tuples: equal for two runs of the same seed."""
-        return [(f.time, f.observer, f.subject, f.kind.value, f.incarnation) for f in self.facts] + [
-            (n.time, "", n.what, "note", 0) for n in self.notes
-        ]
+        return [
+            (f.time, f.observer, f.subject, f.kind.value, f.incarnation) for f in self.facts
+        ] + [(n.time, "", n.what, "note", 0) for n in self.notes]

@@ -6,6 +6,8 @@ their simulation names ("node-07"); the cluster maps names to network hosts.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import attrs
 
 
@@ -48,14 +50,16 @@ class Slow:
     delay: float
 
 
+def _groups(groups: Iterable[Iterable[str]]) -> tuple[tuple[str, ...], ...]:
+    return tuple(tuple(group) for group in groups)
+
+
 @attrs.frozen
 class Partition:
     """Nodes in different groups cannot reach each other; unnamed nodes reach everyone."""
 
     at: float
-    groups: tuple[tuple[str, ...], ...] = attrs.field(
-        converter=lambda gs: tuple(tuple(g) for g in gs)
-    )
+    groups: tuple[tuple[str, ...], ...] = attrs.field(converter=_groups)
 
 
 @attrs.frozen

@@ -1,4 +1,11 @@
-"""Helpers for the KV/ring cluster tests: real nodes with KV stores on a MemoryNetwork."""
+"""Simulated ring clusters: N nodes, each with a KV store (and a lifecycler), on one
+MemoryNetwork, for tests, benchmarks and the ring demo.
+
+    async with ring_cluster(MemoryNetwork(seed=1), 50, lifecyclers=True) as nodes:
+        await wait_until(lambda: rings_converged(nodes, {n.name for n in nodes}), 60)
+
+Run it under a MockClock (and `seed_trio`) and the same seed replays the same history.
+"""
 
 from __future__ import annotations
 
@@ -29,7 +36,7 @@ def seed_trio(seed: int) -> None:
 
 
 @attrs.define
-class KVNode:
+class RingNode:
     name: str
     host: str
     kv: KVStore
@@ -45,7 +52,7 @@ class KVNode:
 
 
 @asynccontextmanager
-async def kv_cluster(
+async def ring_cluster(
     net: MemoryNetwork,
     n: int,
     *,
@@ -54,21 +61,23 @@ async def kv_cluster(
     seed: int = 0,
     lifecyclers: bool = False,
     lifecycler_options: dict[str, Any] | None = None,
-) -> AsyncIterator[list[KVNode]]:
+    join_random: bool = False,
+) -> AsyncIterator[list[RingNode]]:
     """`n` nodes n0.. each with a running KV store (and a lifecycler registering instance
-    ``n<i>`` when asked); n1.. join n0 one after the other. Each node lives in its own
-    task, so at the end they all shut down at once, as a fleet would."""
+    ``n<i>`` when asked); n1.. join n0 one after the other (or, with `join_random`, a
+    random earlier node: no single seed answers a thousand push/pulls). Each node lives
+    in its own task, so at the end they all shut down at once, as a fleet would."""
     config = config or Config.lan(name="template")
-    nodes: list[KVNode] = []
+    nodes: list[RingNode] = []
     stop = trio.Event()
     registering = trio.Event()
 
-    async def run(i: int, task_status: trio.TaskStatus[KVNode]) -> None:
+    async def run(i: int, task_status: trio.TaskStatus[RingNode]) -> None:
         rng = random.Random(seed * 1000 + i)
         kv = KVStore([RING_CODEC, LWW_CODEC], settings, rng=random.Random(rng.getrandbits(64)))
         transport = net.add_node()
         name = f"n{i}"
-        me = KVNode(name, transport.local_address[0], kv)
+        me = RingNode(name, transport.local_address[0], kv)
         async with (
             open_memberlist(attrs.evolve(config, name=name), transport=transport, delegate=kv,
                             rng=rng) as node,
@@ -90,9 +99,10 @@ async def kv_cluster(
     async with trio.open_nursery() as nursery:
         for i in range(n):
             nodes.append(await nursery.start(run, i))
-        seed_address = nodes[0].kv.node.local_member.address
-        for kv_node in nodes[1:]:
-            await kv_node.kv.node.join([seed_address])
+        pick = random.Random(seed)
+        for i, kv_node in enumerate(nodes[1:], start=1):
+            target = nodes[pick.randrange(i) if join_random else 0]
+            await kv_node.kv.node.join([target.kv.node.local_member.address])
         registering.set()
         if lifecyclers:
             await wait_until(lambda: all(kv_node.lc is not None for kv_node in nodes), 60)
@@ -116,25 +126,25 @@ async def wait_until(predicate: Callable[[], bool], timeout: float, step: float 
     return trio.current_time() - start
 
 
-_digests: dict[int, tuple[Ring, str]] = {}
+_DIGESTS: dict[int, tuple[Ring, str]] = {}
 
 
 def digest(ring: Ring) -> str:
     """`ring_digest`, memoized per ring object (rings are immutable; polling many nodes
     would otherwise hash every token of every ring on each poll)."""
-    hit = _digests.get(id(ring))
+    hit = _DIGESTS.get(id(ring))
     if hit is None or hit[0] is not ring:
-        if len(_digests) > 10_000:
-            _digests.clear()
-        hit = _digests[id(ring)] = (ring, ring_digest(ring))
+        if len(_DIGESTS) > 10_000:
+            _DIGESTS.clear()
+        hit = _DIGESTS[id(ring)] = (ring, ring_digest(ring))
     return hit[1]
 
 
-def digests(nodes: Sequence[KVNode]) -> set[str]:
+def digests(nodes: Sequence[RingNode]) -> set[str]:
     return {digest(n.ring()) for n in nodes}
 
 
-def rings_converged(nodes: Sequence[KVNode], expected: set[str]) -> bool:
+def rings_converged(nodes: Sequence[RingNode], expected: set[str]) -> bool:
     """Every node holds the same ring, whose live instances are exactly `expected`, all
     ACTIVE (records compared by digest, so versions must agree too)."""
     if len(digests(nodes)) != 1:

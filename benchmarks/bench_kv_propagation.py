@@ -1,0 +1,218 @@
+"""KV propagation benchmark: how long a ring change takes to reach every node.
+
+Run from the repository root: ``python benchmarks/bench_kv_propagation.py`` (about 1-2
+minutes; ``--quick`` runs N = 100 only). Writes benchmarks/results/kv_propagation.json and
+.md and prints the markdown table.
+
+Each run simulates N nodes (memberlist defaults: gossip to 3 nodes every 200 ms, push/pull
+every 30 s scaled with N) on a MemoryNetwork under the mock clock, each with a KV store
+as its delegate and no lifecyclers, so nothing else writes. Once membership has
+converged and a ring of 10 instances is everywhere, one node makes a change (a new
+instance with 128 tokens, about 650 bytes on the wire) and every node records when its
+copy shows it. Then another node marks an instance LEAVING (a change of one record).
+"Reach" is the time until the last node has it; the bound is the epidemic estimate
+``log_{f+1}(N) + ln(N) / f`` gossip rounds (f = fanout) used across this project.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import random
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import attrs
+import trio
+import trio.testing
+
+from trio_gossip.config import Config
+from trio_gossip.kv.store import KVStore
+from trio_gossip.memberlist import Memberlist, open_memberlist
+from trio_gossip.ring import RING_CODEC, InstanceDesc, InstanceState, Ring, random_tokens
+from trio_gossip.transport.memory import LinkConfig, MemoryNetwork
+
+RESULTS = Path(__file__).resolve().parent / "results"
+TIMEOUT = 120.0  # simulated seconds a change may take before the run reports a miss
+
+
+def epidemic_rounds(n: int, fanout: int) -> float:
+    return math.log(n, fanout + 1) + math.log(n) / fanout
+
+
+async def _node(
+    net: MemoryNetwork,
+    config: Config,
+    rng: random.Random,
+    stop: trio.Event,
+    task_status: trio.TaskStatus[KVStore],
+) -> None:
+    kv = KVStore([RING_CODEC], rng=random.Random(rng.getrandbits(64)))
+    transport = net.add_node()
+    async with open_memberlist(config, transport=transport, delegate=kv, rng=rng) as node:
+        async with kv.running(node):
+            task_status.started(kv)
+            await stop.wait()
+
+
+async def _reach(
+    kvs: list[KVStore], seen: Callable[[Ring], bool], change: Callable[[], Any]
+) -> list[float]:
+    """Make `change`, then the delay until each node's ring satisfies `seen` (inf: never,
+    within TIMEOUT)."""
+    delays = [math.inf] * len(kvs)
+    start = trio.current_time()
+
+    async def watch(i: int) -> None:
+        with kvs[i].watch_key("ring") as updates:
+            async for ring in updates:
+                if ring is not None and seen(ring):
+                    delays[i] = trio.current_time() - start
+                    return
+
+    with trio.move_on_after(TIMEOUT):
+        async with trio.open_nursery() as nursery:
+            for i in range(len(kvs)):
+                nursery.start_soon(watch, i)
+            await change()
+    return delays
+
+
+async def _run(n: int, push_pull: bool, loss: float, seed: int) -> dict[str, Any]:
+    import trio._core._run  # noqa: PLC0415 (Trio's scheduling shuffle, seeded for replay)
+
+    trio._core._run._r.seed(seed)
+    rng = random.Random(seed)
+    net = MemoryNetwork(seed=seed, default_link=LinkConfig(loss=loss))
+    config = Config.lan(name="bench", push_pull_interval=30.0 if push_pull else 0.0)
+    stop = trio.Event()
+    result: dict[str, Any] = {}
+    async with trio.open_nursery() as nursery:
+        kvs: list[KVStore] = []
+        for i in range(n):
+            node_config = attrs.evolve(config, name=f"n{i}")
+            kvs.append(await nursery.start(_node, net, node_config, random.Random(rng.random()),
+                                           stop))  # fmt: skip
+        nodes: list[Memberlist] = [kv.node for kv in kvs]
+        for i, node in enumerate(nodes[1:], start=1):
+            # Join a random earlier node: no single seed answers a thousand push/pulls.
+            await node.join([nodes[rng.randrange(i)].local_member.address])
+        started = trio.current_time()
+        while not all(node.num_members() == n for node in nodes):
+            await trio.sleep(0.5)
+        result["membership_converged_s"] = round(trio.current_time() - started, 1)
+
+        # A ring of ten instances everywhere, written by node 0 before anything is timed.
+        now = kvs[0].now()
+        base = Ring()
+        for i in range(10):
+            tokens = random_tokens(128, rng, base.taken_tokens())
+            base = base.put(InstanceDesc(id=f"i{i}", addr=f"10.1.0.{i}:9095",
+                                         state=InstanceState.ACTIVE, tokens=tokens), now=now)
+        await kvs[0].cas("ring", lambda _: base)
+        setup = await _reach(kvs, lambda r: len(r.instances) == 10, trio.lowlevel.checkpoint)
+        result["setup_reached"] = sum(math.isfinite(d) for d in setup)
+        await trio.sleep(5.0)  # let queues drain: the timed changes travel alone
+
+        writer, other = kvs[rng.randrange(n)], kvs[rng.randrange(n)]
+        tokens = random_tokens(128, rng, base.taken_tokens())
+        newcomer = InstanceDesc(id="new", addr="10.2.0.1:9095", state=InstanceState.ACTIVE,
+                                tokens=tokens)  # fmt: skip
+
+        async def register() -> None:
+            await writer.cas("ring", lambda r: r.put(newcomer, now=writer.now()))
+
+        async def retire() -> None:
+            await other.cas("ring", lambda r: r.put(
+                attrs.evolve(r.instances["i3"], state=InstanceState.LEAVING), now=other.now()))
+
+        changes = {
+            "register (128 tokens)": await _reach(kvs, lambda r: "new" in r.instances, register),
+        }
+        await trio.sleep(5.0)
+        changes["state change"] = await _reach(
+            kvs, lambda r: r.instances["i3"].state is InstanceState.LEAVING, retire
+        )
+        result["changes"] = changes
+        result["kv"] = attrs.asdict(kvs[0].statistics())
+        stop.set()
+    return result
+
+
+def simulate(n: int, push_pull: bool, loss: float, seed: int) -> dict[str, Any]:
+    clock = trio.testing.MockClock(autojump_threshold=0)
+    wall = time.perf_counter()
+    result = trio.run(_run, n, push_pull, loss, seed, clock=clock)
+    result["wall_s"] = round(time.perf_counter() - wall, 1)
+    return result
+
+
+def summarize(n: int, push_pull: bool, loss: float, seed: int, run: dict[str, Any]) -> list[dict[str, Any]]:
+    gossip_interval, fanout = 0.2, 3
+    bound = epidemic_rounds(n, fanout) * gossip_interval
+    rows = []
+    for change, delays in run["changes"].items():
+        reached = [d for d in delays if math.isfinite(d)]
+        rows.append({
+            "n": n, "push_pull": push_pull, "loss": loss, "seed": seed, "change": change,
+            "reached": len(reached),
+            "p50_s": round(statistics.median(reached), 3) if reached else None,
+            "p90_s": round(sorted(reached)[int(0.9 * (len(reached) - 1))], 3) if reached else None,
+            "all_s": round(max(delays), 3) if len(reached) == n else None,
+            "bound_s": round(bound, 3),
+            "rounds": round(max(delays) / gossip_interval, 1) if len(reached) == n else None,
+            "bound_rounds": round(epidemic_rounds(n, fanout), 2),
+            "wall_s": run["wall_s"],
+        })  # fmt: skip
+    return rows
+
+
+def markdown(rows: list[dict[str, Any]]) -> str:
+    head = ("| N | push/pull | loss | change | reached | p50 s | p90 s | all s | rounds "
+            "| bound s (rounds) | wall s |")  # fmt: skip
+    lines = [head, "|" + "---|" * 11]
+    for r in rows:
+        lines.append(
+            f"| {r['n']} | {'on' if r['push_pull'] else 'off'} | {r['loss']:.0%} | {r['change']} "
+            f"| {r['reached']}/{r['n']} | {r['p50_s']} | {r['p90_s']} | {r['all_s']} "
+            f"| {r['rounds']} | {r['bound_s']} ({r['bound_rounds']}) | {r['wall_s']} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="N = 100 only")
+    parser.add_argument("--loss", type=float, default=0.0, help="packet loss (default 0)")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args(argv)
+    sizes = [100] if args.quick else [100, 1000]
+    rows: list[dict[str, Any]] = []
+    for n in sizes:
+        for push_pull in (True, False):
+            run = simulate(n, push_pull, args.loss, args.seed)
+            rows.extend(summarize(n, push_pull, args.loss, args.seed, run))
+            print(f"N={n} push/pull={'on' if push_pull else 'off'}: {run['wall_s']} s wall, "
+                  f"membership converged after {run['membership_converged_s']} s simulated",
+                  file=sys.stderr)  # fmt: skip
+    table = markdown(rows)
+    RESULTS.mkdir(exist_ok=True)
+    meta = {"python": platform.python_version(), "machine": platform.machine(),
+            "command": "python benchmarks/bench_kv_propagation.py " + " ".join(argv or sys.argv[1:])}  # fmt: skip
+    (RESULTS / "kv_propagation.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
+    (RESULTS / "kv_propagation.md").write_text(
+        "# KV propagation: time for a ring change to reach every node\n\n"
+        f"Command: `{meta['command'].strip()}`\n\n{table}\n"
+    )
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,115 @@
+"""Simulation speed: simulated seconds per wall second on the memory network + mock clock.
+
+    python benchmarks/bench_sim_speed.py [--nodes 100,1000] [--seconds 60] [--compress]
+                                         [--profile]
+
+For each cluster size: join every node through node 0 and wait until every view is complete
+(the join phase, timed on its own: every node's alive announcement reaches every node about
+retransmit-limit times, n^2 log n messages), then run ``--seconds`` of simulated steady state.
+Compression is off unless --compress (the pure-Python LZW then dominates). --profile runs the
+steady phase of the largest size under cProfile and lists the hot spots. The goal: 1,000 nodes
+for 60 simulated seconds in under 60 wall seconds. Writes results/sim_speed.{json,md}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import pstats
+import sys
+import time
+
+import trio
+from sim_results import write
+
+from trio_gossip.config import Config
+from trio_gossip.sim import Cluster, ClusterSpec, open_cluster, run_simulation
+from trio_gossip.sim.bounds import join_timeout
+
+
+def quiet(cluster: Cluster) -> bool:
+    return all(sim.memberlist.statistics().queued_broadcasts == 0 for sim in cluster.running())
+
+
+def measure(nodes: int, seconds: float, compress: bool, profile: cProfile.Profile | None
+            ) -> dict[str, float]:  # fmt: skip
+    config = Config.lan(name="sim", enable_compression=compress)
+    spec = ClusterSpec(nodes=nodes, seed=1, config=config, join_spacing=0.005)
+    out: dict[str, float] = {}
+
+    async def main() -> None:
+        async with open_cluster(spec) as cluster:
+            cluster.history.enabled = False  # n^2 join facts are not what we time
+            wall, cpu = time.perf_counter(), time.process_time()
+            await cluster.join()
+            converged = await cluster.wait_converged(timeout=join_timeout(config, nodes),
+                                                     poll=1.0)  # fmt: skip
+            # The join's announcements are still being retransmitted: let the queues drain.
+            settled = await cluster.wait_until(lambda: quiet(cluster),
+                                               timeout=join_timeout(config, nodes), poll=1.0)  # fmt: skip
+            out["join_wall"] = time.perf_counter() - wall
+            out["join_cpu"] = time.process_time() - cpu
+            out["join_sim"] = converged
+            out["settled_sim"] = settled
+            before = cluster.net.statistics().packets_sent
+            wall, cpu = time.perf_counter(), time.process_time()
+            if profile is not None:
+                profile.enable()
+            await trio.sleep(seconds)
+            if profile is not None:
+                profile.disable()
+            out["steady_wall"] = time.perf_counter() - wall
+            out["steady_cpu"] = time.process_time() - cpu
+            out["packets_per_sim_s"] = (cluster.net.statistics().packets_sent - before) / seconds
+
+    run_simulation(main, seed=1)
+    return out
+
+
+def hot_spots(profile: cProfile.Profile, count: int = 15) -> list[str]:
+    text = io.StringIO()
+    pstats.Stats(profile, stream=text).sort_stats("tottime").print_stats(count)
+    lines = text.getvalue().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.strip().startswith("ncalls"))
+    return ["```", *(line.replace(sys.prefix, "") for line in lines[start:] if line.strip()),
+            "```"]  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--nodes", default="100,1000")
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--compress", action="store_true")
+    parser.add_argument("--profile", action="store_true")
+    args = parser.parse_args()
+    sizes = [int(x) for x in args.nodes.split(",")]
+    rows = []
+    profile = None
+    for n in sizes:
+        if args.profile and n == max(sizes):
+            profile = cProfile.Profile()
+        r = measure(n, args.seconds, args.compress, profile)
+        ratio = args.seconds / r["steady_cpu"]
+        rows.append((n, "on" if args.compress else "off", r["join_sim"], r["settled_sim"],
+                     r["join_cpu"],
+                     r["join_wall"], args.seconds, r["steady_cpu"], r["steady_wall"], ratio,
+                     ratio * n, r["packets_per_sim_s"]))  # fmt: skip
+    notes = ["Join phase: from the first join until every node lists all n (converged), and",
+             "until no broadcast is queued anywhere (settled), in simulated seconds; its cpu and",
+             "wall seconds run to settled. Steady: the simulated seconds after that. Ratios use",
+             "CPU time (the machine is shared; wall time is shown too).",
+             "Goal: 1,000 nodes x 60 simulated s in < 60 wall s (ratio >= 1 at n = 1,000)."]  # fmt: skip  # noqa: E501
+    if profile is not None:
+        notes += ["", f"Hot spots, steady phase at n = {max(sizes)} (cProfile, by own time):",
+                  "", *hot_spots(profile)]  # fmt: skip
+    command = "python benchmarks/bench_sim_speed.py " + " ".join(sys.argv[1:])
+    write("sim_speed", "Simulation speed (memory network, mock clock, LAN config)",
+          ["nodes", "compression", "converged at sim s", "settled at sim s", "join cpu s", "join wall s", "steady sim s",
+           "steady cpu s", "steady wall s", "sim s / cpu s", "node-s / cpu s",
+           "packets / sim s"],
+          rows, command=command.strip(), notes=notes)  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

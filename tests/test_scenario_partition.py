@@ -1,0 +1,105 @@
+"""A partition splits a 30-node cluster in two halves; after the heal it reconverges.
+
+What heals a split in memberlist: push/pull only picks alive peers and probes skip dead ones,
+so once each half holds the other as dead, news crosses only through broadcasts still queued
+(gossip also goes to nodes dead for less than gossip_to_the_dead_time) and through refutations
+they trigger; the first push/pull across then spreads the rest. Once the halves have reaped
+each other, nothing crosses at all until someone joins across, as Serf's reconnect loop does.
+"""
+
+from __future__ import annotations
+
+import trio
+
+from trio_gossip.config import Config
+from trio_gossip.membership.schedule import push_pull_scale
+from trio_gossip.sim import Cluster, ClusterSpec, Heal, Partition, open_cluster, run_simulation
+from trio_gossip.sim.bounds import epidemic_time, suspicion_window
+from trio_gossip.wire.messages import NodeState
+
+CONFIG = Config.lan(name="sim")
+N = 30
+
+
+def halves(cluster: Cluster) -> tuple[list[str], list[str]]:
+    names = cluster.live_names()
+    return names[: N // 2], names[N // 2 :]
+
+
+def cross_states(cluster: Cluster, a: list[str], b: list[str]) -> list[NodeState | None]:
+    """How each node sees each node of the other half (None: forgotten)."""
+    states: list[NodeState | None] = []
+    for side, other in ((a, b), (b, a)):
+        for x in side:
+            node = cluster[x].memberlist
+            for y in other:
+                member = node.member(y)
+                states.append(member.state if member is not None else None)
+    return states
+
+
+async def settled(cluster: Cluster) -> None:
+    await cluster.join()
+    await cluster.wait_converged(timeout=2 * CONFIG.push_pull_interval)
+    await trio.sleep(N * CONFIG.probe_interval + 1)  # one full probe round: a steady cluster
+
+
+def test_partition_long_enough_for_dead_verdicts_heals_within_a_push_pull_interval() -> None:
+    """The partition outlasts the shortest suspicion (so many cross pairs are dead at the heal)
+    but not gossip_to_the_dead_time. Bound: one scaled push/pull interval, no extra margin.
+    Measured over seeds 0-19: 1.8 to 10 s (all alive again everywhere)."""
+    seed = 3
+    low, _ = suspicion_window(CONFIG, N)
+    duration = low + 4 * CONFIG.probe_interval  # ~10 s at the LAN defaults
+    assert duration < CONFIG.gossip_to_the_dead_time
+    bound = push_pull_scale(CONFIG.push_pull_interval, N)
+
+    async def main() -> None:
+        async with open_cluster(ClusterSpec(nodes=N, seed=seed, config=CONFIG)) as cluster:
+            await settled(cluster)
+            a, b = halves(cluster)
+            await cluster.run_scenario([Partition(at=0.0, groups=(a, b)), Heal(at=duration)])
+            states = cross_states(cluster, a, b)
+            assert states.count(NodeState.DEAD) >= len(states) // 4, "the split had bitten"
+            assert not cluster.converged(all_alive=True)
+            healed = trio.current_time()
+            done = await cluster.wait_converged(timeout=bound, poll=CONFIG.gossip_interval,
+                                                all_alive=True)  # fmt: skip
+            assert done - healed <= bound
+            assert all(sim.memberlist.num_members() == N for sim in cluster.nodes)
+
+    run_simulation(main, seed=seed)
+
+
+def test_halves_that_reaped_each_other_stay_apart_until_one_node_rejoins() -> None:
+    """memberlist alone never heals this (Serf adds a reconnect loop for it). After one join
+    across, the rest spreads by gossip and push/pull: bound one scaled push/pull interval
+    plus twice the epidemic time. Measured over seeds 0-11: 0.6 to 24 s."""
+    seed = 5
+    _, high = suspicion_window(CONFIG, N)
+    # Dead verdicts (at most the longest suspicion after a probe interval), then
+    # gossip_to_the_dead_time, then the end of a probe round (reaping runs at its wrap).
+    duration = (
+        (CONFIG.probe_interval + high)
+        + CONFIG.gossip_to_the_dead_time
+        + N * (CONFIG.probe_interval)
+    )
+    bound = push_pull_scale(CONFIG.push_pull_interval, N) + 2 * epidemic_time(CONFIG, N)
+
+    async def main() -> None:
+        async with open_cluster(ClusterSpec(nodes=N, seed=seed, config=CONFIG)) as cluster:
+            await settled(cluster)
+            a, b = halves(cluster)
+            await cluster.run_scenario([Partition(at=0.0, groups=(a, b)), Heal(at=duration)])
+            assert set(cross_states(cluster, a, b)) == {None}, "each half forgot the other"
+            await trio.sleep(push_pull_scale(CONFIG.push_pull_interval, N) * 2)
+            assert set(cross_states(cluster, a, b)) == {None}, "nothing crossed on its own"
+            assert all(cluster[x].memberlist.num_members() == len(a) for x in a)
+
+            start = trio.current_time()
+            await cluster[a[0]].memberlist.join([cluster[b[0]].transport.local_address])
+            done = await cluster.wait_converged(timeout=bound, poll=CONFIG.gossip_interval,
+                                                all_alive=True)  # fmt: skip
+            assert done - start <= bound
+
+    run_simulation(main, seed=seed)
