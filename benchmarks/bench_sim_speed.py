@@ -46,8 +46,8 @@ def measure(nodes: int, seconds: float, compress: bool, profile: cProfile.Profil
             converged = await cluster.wait_converged(timeout=join_timeout(config, nodes),
                                                      poll=1.0)  # fmt: skip
             # The join's announcements are still being retransmitted: let the queues drain.
-            settled = await cluster.wait_until(lambda: quiet(cluster),
-                                               timeout=join_timeout(config, nodes), poll=1.0)  # fmt: skip
+            limit = join_timeout(config, nodes)
+            settled = await cluster.wait_until(lambda: quiet(cluster), timeout=limit, poll=1.0)
             out["join_wall"] = time.perf_counter() - wall
             out["join_cpu"] = time.process_time() - cpu
             out["join_sim"] = converged
@@ -105,9 +105,9 @@ def main() -> None:
                   "", *hot_spots(profile)]  # fmt: skip
     command = "python benchmarks/bench_sim_speed.py " + " ".join(sys.argv[1:])
     write("sim_speed", "Simulation speed (memory network, mock clock, LAN config)",
-          ["nodes", "compression", "converged at sim s", "settled at sim s", "join cpu s", "join wall s", "steady sim s",
-           "steady cpu s", "steady wall s", "sim s / cpu s", "node-s / cpu s",
-           "packets / sim s"],
+          ["nodes", "compression", "converged at sim s", "settled at sim s", "join cpu s",
+           "join wall s", "steady sim s", "steady cpu s", "steady wall s", "sim s / cpu s",
+           "node-s / cpu s", "packets / sim s"],
           rows, command=command.strip(), notes=notes)  # fmt: skip
 
 

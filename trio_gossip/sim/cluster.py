@@ -17,6 +17,7 @@ import math
 import random
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
+from typing import Literal
 
 import attrs
 import trio
@@ -40,11 +41,6 @@ LOOPBACK = "127.0.0.1"
 _NO_WAIT = 1e-9
 
 
-def _check_join(_: object, __: object, value: str) -> None:
-    if value not in ("seed", "staggered"):
-        raise ValueError(f"join: {value!r} is neither 'seed' nor 'staggered'")
-
-
 @attrs.frozen(kw_only=True)
 class ClusterSpec:
     """How to build a simulated cluster.
@@ -58,7 +54,9 @@ class ClusterSpec:
     seed: int = 0
     config: Config = attrs.field(factory=lambda: Config.lan(name="sim"))
     link: LinkConfig = attrs.field(factory=LinkConfig)
-    join: str = attrs.field(default="seed", validator=_check_join)
+    join: Literal["seed", "staggered"] = attrs.field(
+        default="seed", validator=attrs.validators.in_(("seed", "staggered"))
+    )
     join_spacing: float = attrs.field(default=0.01, validator=attrs.validators.ge(0))
     sample_interval: float = attrs.field(default=0.1, validator=attrs.validators.gt(0))
 

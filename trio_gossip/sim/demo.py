@@ -8,6 +8,7 @@ replays exactly from ``--seed``. ``--real`` runs the same story on UDP + TCP soc
 
 from __future__ import annotations
 
+import math
 import statistics
 import sys
 import time
@@ -18,6 +19,7 @@ import attrs
 import trio
 
 from trio_gossip.config import Config
+from trio_gossip.membership.broadcast import retransmit_limit
 from trio_gossip.sim.bounds import (
     detection_formula,
     epidemic_rounds,
@@ -42,7 +44,7 @@ class DemoReport:
     options: DemoOptions
     config: Config
     joins_done: float  # seconds from start until every join() returned
-    converged: float  # seconds from start until every view was complete
+    complete: tuple[float, ...]  # per node, seconds from start until it knew all n; sorted
     victim: str
     first_suspected: float | None  # seconds after the kill
     first_dead: float
@@ -52,7 +54,6 @@ class DemoReport:
         cfg, n = self.config, self.options.nodes
         f, gi = cfg.gossip_nodes, cfg.gossip_interval
         bound_rounds = epidemic_rounds(n, f)
-        after_join = self.converged - self.joins_done
         times = sorted(self.detection.values())
         low, _ = suspicion_window(cfg, n)
         formula = detection_formula(cfg, n)
@@ -62,25 +63,69 @@ class DemoReport:
             "",
             f"Join: {n} nodes joined through node 0; every join() returned after "
             f"{self.joins_done:.2f} s",
-            f"  every node saw all {n} after {self.converged:.2f} s: {after_join:.2f} s = "
-            f"{after_join / gi:.1f} gossip rounds after the last join",
-            f"  epidemic bound log_{f + 1}({n}) + ln({n})/{f} = {bound_rounds:.1f} rounds "
+            f"  nodes that knew all {n}: half after {self._complete(0.5):.2f} s, 90% after "
+            f"{self._complete(0.9):.2f} s, all after {self._complete(1.0):.2f} s,",
+            f"    that is {self._rounds(0.5):.1f} / {self._rounds(0.9):.1f} / "
+            f"{self._rounds(1.0):.1f} gossip rounds after the last join",
+            f"  epidemic bound: log_{f + 1}({n}) + ln({n})/{f} = {bound_rounds:.1f} rounds "
             f"({bound_rounds * gi:.2f} s at {gi:g} s per round)",
+            *self._stragglers(bound_rounds),
             f"Failure: {self.victim} killed; first suspected after "
             + (f"{self.first_suspected:.2f} s" if self.first_suspected is not None else "(unseen)")
             + f", first declared dead after {self.first_dead:.2f} s",
-            f"  the dead verdict reached all {len(times)} survivors {spread:.2f} s later: "
+            f"  the verdict reached all {len(times)} survivors {spread:.2f} s later: "
             f"{spread / gi:.1f} gossip rounds (epidemic bound {bound_rounds:.1f})",
             f"  detection per observer: min {times[0]:.2f} s, median "
             f"{statistics.median(times):.2f} s, max {times[-1]:.2f} s",
-            f"  formula bound: probe interval {cfg.probe_interval:g} s + probe timeout "
-            f"{cfg.probe_timeout:g} s + suspicion timeout {low:g} s (n={n}) = {formula:.2f} s; "
-            f"{within}/{len(times)} observers within it",
+            f"  formula: probe interval {cfg.probe_interval:g} s + probe timeout "
+            f"{cfg.probe_timeout:g} s + suspicion timeout {low:g} s (n={n})",
+            f"    = {formula:.2f} s; {within}/{len(times)} observers within it",
+            *self._measured(),
         ]
         per_observer = [f"{name} {t:6.2f}" for name, t in sorted(self.detection.items())]
         for i in range(0, len(per_observer), 6):
             lines.append("    " + "   ".join(per_observer[i : i + 6]))
         return "\n".join(lines)
+
+    def _measured(self) -> list[str]:
+        if self.first_suspected is None:
+            return []
+        suspicion = self.first_dead - self.first_suspected
+        return [
+            f"  measured: {self.first_suspected:.2f} s to the first suspicion (until someone "
+            f"probed it, plus the probe",
+            f"    round: a probe fails at the end of its {self.config.probe_interval:g} s "
+            f"interval, not at the timeout) + {suspicion:.2f} s of suspicion",
+        ]
+
+    def _complete(self, share: float) -> float:
+        return self.complete[max(0, math.ceil(share * len(self.complete)) - 1)]
+
+    def _rounds(self, share: float) -> float:
+        return (self._complete(share) - self.joins_done) / self.config.gossip_interval
+
+    def _stragglers(self, bound_rounds: float) -> list[str]:
+        cfg = self.config
+        late = self.joins_done + 3 * bound_rounds * cfg.gossip_interval
+        count = sum(1 for t in self.complete if t > late)
+        if not count:
+            return []
+        limit = retransmit_limit(cfg.retransmit_mult, self.options.nodes)
+        return [
+            f"  {count} node(s) missed every copy of some announcement (each node passes one",
+            f"    on {limit} times) and caught up by push/pull anti-entropy (every "
+            f"{cfg.push_pull_interval:g} s, scaled for n)",
+        ]
+
+
+def _complete_times(cluster: Cluster, start: float) -> tuple[float, ...]:
+    """Per node, when it had first heard of every node (sorted, seconds after ``start``)."""
+    first = cluster.history.first
+    times = []
+    for observer in cluster.nodes:
+        heard = [first(observer.name, subject.name, FactKind.ALIVE) for subject in cluster.nodes]
+        times.append(max(t if t is not None else math.inf for t in heard) - start)
+    return tuple(sorted(times))
 
 
 def _seen(cluster: Cluster, victim: str, states: tuple[NodeState, ...]) -> int:
@@ -105,13 +150,14 @@ class _Frames:
 
     async def run(self) -> None:
         while True:
-            self.show()
-            if self.pause:
+            if self.show() and self.pause:
                 time.sleep(self.pause)  # blocks on purpose: the mock clock stands still
             await trio.sleep(self.every)
 
-    def show(self) -> None:
-        self.display.frame(self.cluster.nodes, trio.current_time(), self.phase, self.header)
+    def show(self) -> bool:
+        """Draw a frame; True if anyone's view changed since the last one."""
+        return self.display.frame(self.cluster.nodes, trio.current_time(), self.phase,
+                                  self.header)  # fmt: skip
 
     def milestone(self, text: str) -> None:
         self.display.milestone(self.cluster.nodes, trio.current_time(), self.phase, text)
@@ -139,10 +185,15 @@ async def demo(options: DemoOptions, display: Display) -> DemoReport:
         await cluster.join()
         joins_done = trio.current_time() - start
         frames.milestone("every join() has returned")
-        converged = await cluster.wait_converged(timeout=join_timeout(config, n), poll=poll)
+        await cluster.wait_converged(timeout=join_timeout(config, n), poll=poll)
         frames.phase = "converged"
         frames.milestone(f"every node sees all {n}")
-        await trio.sleep(2 * config.probe_interval)  # let the table show a calm cluster
+        complete = _complete_times(cluster, start)
+        # Right after a join every node walks its probe list in about the join order, so the
+        # first probe of any one node comes late; one full round reshuffles them (steady
+        # state). Real time cannot wait that long.
+        calm = 2 if options.real else n
+        await trio.sleep(calm * config.probe_interval)
 
         victim = cluster.rng.choice(cluster.nodes[1:]).name
         frames.phase = "failure"
@@ -169,7 +220,7 @@ async def demo(options: DemoOptions, display: Display) -> DemoReport:
             options=options,
             config=config,
             joins_done=joins_done,
-            converged=converged - start,
+            complete=complete,
             victim=victim,
             first_suspected=min(suspected.values()) - killed_at if suspected else None,
             first_dead=min(detection.values()),
@@ -177,8 +228,9 @@ async def demo(options: DemoOptions, display: Display) -> DemoReport:
         )
 
 
-def run(options: DemoOptions, out: TextIO = sys.stdout) -> int:
-    """Run the demo, writing to ``out``; the exit status."""
+def run(options: DemoOptions, out: TextIO | None = None) -> int:
+    """Run the demo, writing to ``out`` (default: stdout); the exit status."""
+    out = out if out is not None else sys.stdout
     display = Display(out, tty=out.isatty())
     main = partial(demo, options, display)
     try:

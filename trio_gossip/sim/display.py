@@ -92,21 +92,25 @@ class Display:
         self.tty = tty
         self.origin = 0.0  # the clock reading shown as t=0 (real time has an arbitrary base)
         self._drawn = 0
+        self._last_grid: list[str] = []
         size = shutil.get_terminal_size()
         # Redrawing in place only works while the whole frame fits on the screen.
         self.rows = max(5, min(MAX_ROWS, size.lines - 6))
         self.columns = max(10, min(MAX_COLUMNS, size.columns - 30))
 
-    def frame(self, nodes: Sequence[SimNode], now: float, phase: str, header: str) -> None:
-        """A live frame: only drawn on a terminal."""
+    def frame(self, nodes: Sequence[SimNode], now: float, phase: str, header: str) -> bool:
+        """A live frame, only drawn on a terminal; False if it showed nothing new."""
         if not self.tty:
-            return
-        lines = [header, summary_line(nodes, now - self.origin, phase),
-                 *grid(nodes, colour=True, rows=self.rows, columns=self.columns)]  # fmt: skip
+            return False
+        grid_lines = grid(nodes, colour=True, rows=self.rows, columns=self.columns)
+        lines = [header, summary_line(nodes, now - self.origin, phase), *grid_lines]
+        changed = grid_lines != self._last_grid
+        self._last_grid = grid_lines
         up = f"\x1b[{self._drawn}F" if self._drawn else ""
         self.out.write(up + "".join(f"{line}\x1b[K\n" for line in lines))
         self.out.flush()
         self._drawn = len(lines)
+        return changed
 
     def milestone(self, nodes: Sequence[SimNode], now: float, phase: str, text: str) -> None:
         """A moment worth a line of its own in a log (ignored on a terminal, whose frames

@@ -51,6 +51,7 @@ class History:
         self.notes: list[Note] = []
         self._seen: set[tuple[str, str, FactKind, int]] = set()
         self._first: dict[tuple[str, str, FactKind], float] = {}
+        self._about: dict[tuple[str, FactKind], list[Fact]] = {}  # by (subject, kind)
         self.enabled = True
 
     def record(
@@ -63,7 +64,9 @@ class History:
         if key in self._seen:
             return False
         self._seen.add(key)
-        self.facts.append(Fact(time, observer, subject, kind, incarnation))
+        fact = Fact(time, observer, subject, kind, incarnation)
+        self.facts.append(fact)
+        self._about.setdefault((subject, kind), []).append(fact)
         first = (observer, subject, kind)
         # Sampled suspicions arrive with their (earlier) start time, so keep the minimum.
         if first not in self._first or time < self._first[first]:

@@ -1,0 +1,66 @@
+"""False positives with and without Lifeguard (the scenario of tests/test_scenario_lifeguard).
+
+    python benchmarks/bench_sim_lifeguard.py [--seeds 0,1] [--minutes 10] [--delay S]
+                                             [--loss 0.1]
+
+50 nodes, every tenth slowed (everything reaches it --delay late, default probe timeout +
+0.1 s), --loss packet loss on every link; nobody dies, so every dead verdict is false. "off"
+is plain SWIM: awareness_max_multiplier=1, suspicion_max_timeout_mult=1 (the buddy system
+stays on: the node has no switch for it). About 2.5 wall minutes per run of 10 simulated
+minutes. Writes results/sim_lifeguard.{json,md}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import attrs
+from sim_results import write
+
+from trio_gossip.sim.studies import FalsePositives, false_positive_study
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seeds", default="0,1")
+    parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--delay", type=float, default=None)
+    parser.add_argument("--loss", type=float, default=0.1)
+    args = parser.parse_args()
+    runs: list[FalsePositives] = []
+    rows: list[tuple[object, ...]] = []
+    for seed in (int(x) for x in args.seeds.split(",")):
+        pair = []
+        for lifeguard in (True, False):
+            r = false_positive_study(seed=seed, minutes=args.minutes, lifeguard=lifeguard,
+                                     delay=args.delay, loss=args.loss)  # fmt: skip
+            runs.append(r)
+            pair.append(r)
+            rows.append((seed, "on" if lifeguard else "off", r.healthy_nodes, r.healthy_verdicts,
+                         r.slow_nodes, r.slow_verdicts, r.suspicions))  # fmt: skip
+        on, off = pair
+        rows.append((seed, "on / off", _ratio(on.healthy_nodes, off.healthy_nodes),
+                     _ratio(on.healthy_verdicts, off.healthy_verdicts),
+                     _ratio(on.slow_nodes, off.slow_nodes),
+                     _ratio(on.slow_verdicts, off.slow_verdicts),
+                     _ratio(on.suspicions, off.suspicions)))  # fmt: skip
+    notes = [
+        f"{args.minutes:g} simulated minutes per run, 50 nodes, 5 slowed, loss {args.loss:g}.",
+        "healthy/slow nodes: distinct nodes some survivor declared dead; verdicts: distinct",
+        "(observer, node) pairs; suspicions: suspicions started, all nodes together.",
+    ]
+    command = "python benchmarks/bench_sim_lifeguard.py " + " ".join(sys.argv[1:])
+    write("sim_lifeguard", "False positives with and without Lifeguard",
+          ["seed", "lifeguard", "healthy nodes", "healthy verdicts", "slow nodes",
+           "slow verdicts", "suspicions"],
+          rows, command=command.strip(), notes=notes,
+          extra={"runs": [attrs.asdict(r) for r in runs]})  # fmt: skip
+
+
+def _ratio(a: int, b: int) -> str:
+    return f"{a / b:.2f}" if b else ("-" if a == 0 else "inf")
+
+
+if __name__ == "__main__":
+    main()

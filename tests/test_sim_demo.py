@@ -1,0 +1,89 @@
+"""``trio-gossip demo``: the README's main command, on the simulated network."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from trio_gossip.cli import main
+from trio_gossip.sim.command import DemoOptions
+from trio_gossip.sim.demo import run
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_demo_prints_snapshots_and_a_summary(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--nodes", "12", "--seed", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b[" not in out  # not a terminal: plain lines only
+    assert out.startswith("trio-gossip demo: 12 nodes (simulated network, seed 3, loss 0%)")
+    for milestone in ("every join() has returned", "every node sees all 12", "killed",
+                      "suspected", "declared dead", "every survivor has"):  # fmt: skip
+        assert milestone in out
+    assert "epidemic bound: log_4(12) + ln(12)/3 = 2.6 rounds" in out
+    # Detection is compared with 1 s + 0.5 s + the minimum suspicion for n = 12 (4.316 s).
+    assert "= 5.82 s; " in out
+    observers = re.findall(r"node-\d\d +\d+\.\d\d", out)
+    assert len(observers) == 11  # every survivor's detection time
+
+
+def test_demo_is_reproducible_from_its_seed(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--nodes", "8", "--seed", "5"]) == 0
+    first = capsys.readouterr().out
+    assert main(["demo", "--nodes", "8", "--seed", "5"]) == 0
+    assert capsys.readouterr().out == first
+    assert main(["demo", "--nodes", "8", "--seed", "6"]) == 0
+    assert capsys.readouterr().out != first
+
+
+def test_demo_redraws_in_place_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("trio_gossip.sim.demo.FRAME_PAUSE", 0.0)
+    out = FakeTerminal()
+    assert run(DemoOptions(nodes=6, seed=2), out) == 0
+    text = out.getvalue()
+    assert re.search(r"\x1b\[\d+F", text)  # cursor up: frames overwrite each other
+    assert "(killed)" in text
+    assert "Failure:" in text
+
+
+def test_demo_with_loss_still_finishes() -> None:
+    out = io.StringIO()
+    assert run(DemoOptions(nodes=10, seed=4, loss=0.2), out) == 0
+    assert "loss 20%" in out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--nodes", "2"], "--nodes must be within 3..2000"),
+        (["--loss", "0.9"], "--loss must be within 0..0.5"),
+        (["--real", "--loss", "0.1"], "--loss only applies to the simulated network"),
+    ],
+)
+def test_demo_rejects_bad_arguments(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["demo", *args]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_demo_replays_the_same_in_another_process(capsys: pytest.CaptureFixture[str]) -> None:
+    """Another interpreter, another str hash seed, and no Hypothesis loaded (which switches
+    Trio to its deterministic batch order under pytest): the same seed, the same story."""
+    assert main(["demo", "--nodes", "8", "--seed", "5"]) == 0
+    here = capsys.readouterr().out
+    for hash_seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        done = subprocess.run(
+            [sys.executable, "-m", "trio_gossip.cli", "demo", "--nodes", "8", "--seed", "5"],
+            capture_output=True, text=True, env=env, timeout=120, check=True,
+        )  # fmt: skip
+        assert done.stdout == here
