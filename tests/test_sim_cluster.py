@@ -9,6 +9,7 @@ import pytest
 import trio
 from trio._core import _run as trio_run_internals
 
+from trio_gossip import BaseDelegate, Member, MemberEvent
 from trio_gossip.config import Config
 from trio_gossip.sim import (
     ClusterSpec,
@@ -225,3 +226,38 @@ def test_spec_validation() -> None:
         ClusterSpec(nodes=0)
     assert ClusterSpec(nodes=100).name(7) == "node-07"
     assert ClusterSpec(nodes=1000).name(7) == "node-007"
+
+
+class Inner(BaseDelegate):
+    def __init__(self) -> None:
+        self.messages: list[bytes] = []
+        self.events: list[MemberEvent] = []
+        self.pings = 0
+
+    def notify_msg(self, message: bytes) -> None:
+        self.messages.append(message)
+
+    def notify_event(self, event: MemberEvent) -> None:
+        self.events.append(event)
+
+    def notify_ping_complete(self, member: Member, rtt: float, payload: bytes | None) -> None:
+        self.pings += 1
+
+
+def test_nodes_own_delegates_still_get_everything() -> None:
+    n = 4
+    inners = [Inner() for _ in range(n)]
+    spec = ClusterSpec(nodes=n, seed=8, config=CONFIG)
+
+    async def main() -> None:
+        async with open_cluster(spec, delegates=inners.__getitem__) as cluster:
+            await cluster.join()
+            await cluster.wait_converged(timeout=join_timeout(CONFIG, n))
+            await cluster["node-00"].memberlist.send_reliable("node-03", b"hi")
+            await trio.sleep(3 * CONFIG.probe_interval)
+            assert inners[3].messages == [b"hi"]
+            assert all(len(i.events) == n for i in inners)  # everyone joined, self included
+            assert all(i.pings > 0 for i in inners)  # optional hooks are passed on
+            assert len(cluster.history.facts) == n * n  # and recorded all the same
+
+    run_simulation(main, seed=spec.seed)

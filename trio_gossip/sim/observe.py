@@ -70,19 +70,27 @@ class SimNode:
         return self.node
 
 
+# The node's optional hooks (BaseDelegate's) besides notify_event, which we wrap.
+_PASSED_ON = ("notify_alive", "notify_merge", "notify_conflict", "ack_payload",
+              "notify_ping_complete")  # fmt: skip
+
+
 class RecordingDelegate:
     """Records the node's membership events into the history, then passes everything on to
     an optional inner delegate.
 
-    Only the hooks we need are defined here; the node looks optional hooks up by name, and
-    ``__getattr__`` hands it the inner delegate's (or nothing). Defining ``notify_alive`` would
-    make the node filter every alive message through us, a cost on the hot path.
+    The node looks optional hooks up by name and skips a missing (or None) one, so each is
+    copied from the inner delegate, None when it has none: a notify_alive of ours would put
+    a call on every alive message, and ``__getattr__`` (for hooks added later) raises per
+    lookup.
     """
 
     def __init__(self, sim: SimNode, history: History, inner: Delegate | None) -> None:
         self._sim = sim
         self._history = history
         self._inner = inner
+        for name in _PASSED_ON:
+            setattr(self, name, getattr(inner, name, None))
 
     def notify_event(self, event: MemberEvent) -> None:
         if self._sim.status != NodeStatus.KILLED:
