@@ -43,10 +43,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
+from interop.nft import add_output_chain, add_output_rule, nft  # noqa: E402
 from interop.procs import (  # noqa: E402
     Process,
     cpu_seconds,
-    in_netns,
     network_namespace,
 )
 from interop.serf import SerfAgent  # noqa: E402
@@ -59,65 +59,12 @@ CONTROL_BASE = 9000
 TABLE = "bench"
 
 
-def nft(ns: str, *args: str) -> str:
-    done = subprocess.run(in_netns(ns, ["nft", *args]), check=True, capture_output=True, text=True)
-    return done.stdout
-
-
 def setup_counters(ns: str) -> None:
+    """Count gossip traffic leaving the namespace: UDP by destination port, TCP both ways."""
+    add_output_chain(ns, TABLE)
     ports = f"{GOSSIP_BASE}-{GOSSIP_BASE + 99}"
-    nft(ns, "add", "table", "inet", TABLE)
-    nft(
-        ns,
-        "add",
-        "chain",
-        "inet",
-        TABLE,
-        "out",
-        "{ type filter hook output priority 0; policy accept; }",
-    )
-    nft(
-        ns,
-        "add",
-        "rule",
-        "inet",
-        TABLE,
-        "out",
-        "udp",
-        "dport",
-        ports,
-        "counter",
-        "comment",
-        '"udp"',
-    )
-    nft(
-        ns,
-        "add",
-        "rule",
-        "inet",
-        TABLE,
-        "out",
-        "tcp",
-        "dport",
-        ports,
-        "counter",
-        "comment",
-        '"tcp"',
-    )
-    nft(
-        ns,
-        "add",
-        "rule",
-        "inet",
-        TABLE,
-        "out",
-        "tcp",
-        "sport",
-        ports,
-        "counter",
-        "comment",
-        '"tcp"',
-    )
+    for proto, direction in (("udp", "dport"), ("tcp", "dport"), ("tcp", "sport")):
+        add_output_rule(ns, TABLE, proto, direction, ports, "counter", "comment", f'"{proto}"')
 
 
 def read_counters(ns: str) -> dict[str, tuple[int, int]]:

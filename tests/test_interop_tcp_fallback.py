@@ -7,13 +7,13 @@ tcp-fallback.pcap: senders get EPERM from sendto, TCP still passes.
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from interop.lab import Lab, alive
-from interop.procs import in_netns, network_namespace, require, wait_until
+from interop.nft import add_output_chain, add_output_rule, flush_output_chain
+from interop.procs import network_namespace, require, wait_until
 
 pytestmark = pytest.mark.interop
 
@@ -27,35 +27,18 @@ def netns_lab(tmp_path: Path) -> Iterator[Lab]:
     with network_namespace() as ns:
         lab = Lab(tmp_path, netns=ns)
         try:
-            nft(ns, "add", "table", "inet", TABLE)
-            nft(
-                ns,
-                "add",
-                "chain",
-                "inet",
-                TABLE,
-                "out",
-                "{ type filter hook output priority 0; policy accept; }",
-            )
+            add_output_chain(ns, TABLE)
             yield lab
         finally:
             lab.close()
 
 
-def nft(ns: str, *args: str) -> None:
-    subprocess.run(in_netns(ns, ["nft", *args]), check=True, capture_output=True)
-
-
 def drop_udp_to(lab: Lab, address: tuple[str, int]) -> None:
     assert lab.netns
-    nft(lab.netns, "flush", "chain", "inet", TABLE, "out")
-    nft(
+    flush_output_chain(lab.netns, TABLE)
+    add_output_rule(
         lab.netns,
-        "add",
-        "rule",
-        "inet",
         TABLE,
-        "out",
         "ip",
         "daddr",
         address[0],
@@ -99,4 +82,4 @@ def test_tcp_fallback_keeps_nodes_alive_both_ways(netns_lab: Lab) -> None:
     )
     wait_until(lambda: tcp_successes() > before, 15.0, what="py-1 to reach serf-a by TCP")
     assert strictly_alive(lab, names), lab.views()
-    nft(lab.netns or "", "flush", "chain", "inet", TABLE, "out")
+    flush_output_chain(lab.netns or "", TABLE)

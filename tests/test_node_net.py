@@ -36,7 +36,7 @@ async def _run_node(
 
 
 async def test_loopback_join_detect_failure_and_leave() -> None:
-    n = 4
+    n = 5  # as the issue asks: five nodes on real loopback sockets
     with trio.fail_after(30):
         async with trio.open_nursery() as nursery:
             running = []
@@ -53,14 +53,17 @@ async def test_loopback_join_detect_failure_and_leave() -> None:
 
             # n3 stops without leaving (its sockets close): the others declare it dead.
             running[3][1].cancel()
-            live = nodes[:3]
+            live = [node for i, node in enumerate(nodes) if i != 3]
             await wait_for(lambda: all(sees(node, "n3", NodeState.DEAD) for node in live),
                            detection_bound(CONFIG, n) + 2.0)  # fmt: skip
 
             # n2 leaves gracefully on exit: the others record it as left.
             running[2][1].cancel()
-            await wait_for(lambda: all(sees(node, "n2", NodeState.LEFT) for node in nodes[:2]),
-                           2.0)  # fmt: skip
-            assert [m.name for m in sorted(nodes[0].members(), key=lambda m: m.name)] == [
-                "n0", "n1"]  # fmt: skip
+            remaining = [nodes[0], nodes[1], nodes[4]]
+            # The leave is a broadcast sent retransmit_limit times (2 here), so a peer can miss
+            # every copy; the next push/pull then tells it n2 left (not failed).
+            await wait_for(lambda: all(sees(node, "n2", NodeState.LEFT) for node in remaining),
+                           CONFIG.push_pull_interval + 2.0)  # fmt: skip
+            for node in remaining:
+                assert sorted(m.name for m in node.members()) == ["n0", "n1", "n4"]
             nursery.cancel_scope.cancel()

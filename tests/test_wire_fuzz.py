@@ -3,11 +3,10 @@ else."""
 
 from __future__ import annotations
 
-import base64
-import json
 import random
 from collections.abc import Callable
-from pathlib import Path
+
+from vectors_support import capture_key, captured_metas, synthetic_vectors
 
 from trio_gossip.errors import DecodeError
 from trio_gossip.wire import (
@@ -33,9 +32,7 @@ from trio_gossip.wire import (
 from trio_gossip.wire.crypto import encrypt_payload
 from trio_gossip.wire.packet import open_packet
 
-VECTORS = Path(__file__).resolve().parents[1].parent / "shared" / "vectors" / "memberlist"
-CAPTURED = VECTORS / "captured" / "vectors"
-KEY = base64.b64decode((VECTORS / "captured" / "encrypt-key.txt").read_text().strip())
+KEY = capture_key()
 KEYRING = Keyring([KEY, bytes(range(16))])
 LABEL = b"fuzz"
 
@@ -47,12 +44,11 @@ Seed = tuple[bytes, Keyring | None, bytes]  # data, keyring, label
 
 def packet_seeds() -> list[Seed]:
     seeds: list[Seed] = []
-    for v in json.loads((VECTORS / "synthetic.json").read_text()):
+    for v in synthetic_vectors():
         if v["hex"] and v["name"] != "encrypt_v1_stream_frame":
             key = Keyring([bytes.fromhex(v["key_hex"])]) if "key_hex" in v else None
             seeds.append((bytes.fromhex(v["hex"]), key, (v.get("label") or "").encode()))
-    for path in sorted(CAPTURED.glob("*.json")):
-        meta = json.loads(path.read_text())
+    for meta in captured_metas():
         if meta["transport"] == "udp":
             key = KEYRING if meta["capture"] == "encrypted.pcap" else None
             seeds.append((bytes.fromhex(meta["outer_payload_hex"]), key, b""))
@@ -79,8 +75,7 @@ def packet_seeds() -> list[Seed]:
 
 def stream_seeds() -> list[Seed]:
     seeds: list[Seed] = []
-    for path in sorted(CAPTURED.glob("*.json")):
-        meta = json.loads(path.read_text())
+    for meta in captured_metas():
         if meta["transport"] == "tcp":
             key = KEYRING if meta["capture"] == "encrypted.pcap" else None
             seeds.append((bytes.fromhex(meta["outer_payload_hex"]), key, b""))

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import json
-from pathlib import Path
 from typing import Any
 
 import msgpack
 import pytest
+from vectors_support import (
+    VECTORS,
+    capture_key,
+    captured_names,
+    load_captured,
+    synthetic_vectors,
+)
 
 from trio_gossip.errors import DecodeError
 from trio_gossip.wire import (
@@ -46,10 +50,8 @@ from trio_gossip.wire.codec import decode_push_node_state, encode_push_node_stat
 from trio_gossip.wire.packet import decompress_body, split_compound
 from trio_gossip.wire.stream import decode_stream_body, encode_stream_body
 
-VECTORS = Path(__file__).resolve().parents[1].parent / "shared" / "vectors" / "memberlist"
-CAPTURED = VECTORS / "captured" / "vectors"
-SYNTHETIC = {v["name"]: v for v in json.loads((VECTORS / "synthetic.json").read_text())}
-CAPTURE_KEY = base64.b64decode((VECTORS / "captured" / "encrypt-key.txt").read_text().strip())
+SYNTHETIC = {v["name"]: v for v in synthetic_vectors()}
+CAPTURE_KEY = capture_key()
 
 LOCALHOST = b"\x7f\x00\x00\x01"
 VSN_DEFAULT = bytes.fromhex("010502000000")
@@ -85,13 +87,9 @@ def vector(name: str) -> bytes:
     return bytes.fromhex(SYNTHETIC[name]["hex"])
 
 
-def captured_vectors() -> list[str]:
-    return sorted(p.stem for p in CAPTURED.glob("*.json"))
-
-
 def test_vector_files_are_present() -> None:
     assert len(SYNTHETIC) == 43
-    assert len(captured_vectors()) == 64
+    assert len(captured_names()) == 64
 
 
 # --- synthetic: message bodies ---------------------------------------------------------------
@@ -305,11 +303,6 @@ def assert_fields(message: object, fields: dict[str, Any]) -> None:
             assert getattr(message, GO_FIELDS[key]) == expected_value(value), key
 
 
-def load_captured(name: str) -> tuple[dict[str, Any], bytes]:
-    meta = json.loads((CAPTURED / f"{name}.json").read_text())
-    return meta, bytes.fromhex((CAPTURED / f"{name}.hex").read_text().strip())
-
-
 def check_captured_message(meta: dict[str, Any], data: bytes) -> None:
     kind = meta["message_type_name"]
     fields = meta["fields"]
@@ -363,7 +356,7 @@ def check_captured_container(name: str, meta: dict[str, Any], data: bytes) -> No
 CONTAINERS = {"compound", "compress", "hasCrc", "encrypt", "encryptedPacket"}
 
 
-@pytest.mark.parametrize("name", captured_vectors())
+@pytest.mark.parametrize("name", captured_names())
 def test_captured_vector(name: str) -> None:
     meta, data = load_captured(name)
     if meta["message_type_name"] in CONTAINERS:
@@ -372,7 +365,7 @@ def test_captured_vector(name: str) -> None:
         check_captured_message(meta, data)
 
 
-@pytest.mark.parametrize("name", captured_vectors())
+@pytest.mark.parametrize("name", captured_names())
 def test_captured_payload_traces_to_documented_layering(name: str) -> None:
     meta, data = load_captured(name)
     outer = bytes.fromhex(meta["outer_payload_hex"])

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
+from typing import Any, Final
 
 import attrs
 
@@ -35,6 +36,35 @@ def _key_tuple(keys: Iterable[bytes]) -> tuple[bytes, ...]:
 
 def _default_name() -> str:
     return socket.gethostname()
+
+
+# Where memberlist's DefaultWANConfig and DefaultLocalConfig differ from DefaultLANConfig (the
+# field defaults of Config below).
+_WAN: Final[Mapping[str, Any]] = MappingProxyType(
+    {
+        "tcp_timeout": 30.0,
+        "suspicion_mult": 6,
+        "push_pull_interval": 60.0,
+        "probe_timeout": 3.0,
+        "probe_interval": 5.0,
+        "gossip_nodes": 4,
+        "gossip_interval": 0.5,
+        "gossip_to_the_dead_time": 60.0,
+    }
+)
+_LOCAL: Final[Mapping[str, Any]] = MappingProxyType(
+    {
+        "tcp_timeout": 1.0,
+        "indirect_checks": 1,
+        "retransmit_mult": 2,
+        "suspicion_mult": 3,
+        "push_pull_interval": 15.0,
+        "probe_timeout": 0.2,
+        "probe_interval": 1.0,
+        "gossip_interval": 0.1,
+        "gossip_to_the_dead_time": 15.0,
+    }
+)
 
 
 @attrs.frozen(kw_only=True)
@@ -93,35 +123,12 @@ class Config:
     @classmethod
     def wan(cls, **overrides: Any) -> Config:
         """memberlist's DefaultWANConfig: slower timers for high-latency links."""
-        values: dict[str, Any] = {
-            "tcp_timeout": 30.0,
-            "suspicion_mult": 6,
-            "push_pull_interval": 60.0,
-            "probe_timeout": 3.0,
-            "probe_interval": 5.0,
-            "gossip_nodes": 4,
-            "gossip_interval": 0.5,
-            "gossip_to_the_dead_time": 60.0,
-        }
-        values.update(overrides)
-        return cls(**values)
+        return cls(**{**_WAN, **overrides})
 
     @classmethod
     def local(cls, **overrides: Any) -> Config:
         """memberlist's DefaultLocalConfig: loopback or a very fast, reliable network."""
-        values: dict[str, Any] = {
-            "tcp_timeout": 1.0,
-            "indirect_checks": 1,
-            "retransmit_mult": 2,
-            "suspicion_mult": 3,
-            "push_pull_interval": 15.0,
-            "probe_timeout": 0.2,
-            "probe_interval": 1.0,
-            "gossip_interval": 0.1,
-            "gossip_to_the_dead_time": 15.0,
-        }
-        values.update(overrides)
-        return cls(**values)
+        return cls(**{**_LOCAL, **overrides})
 
     def build_vsn(self) -> bytes:
         """The 6-byte Vsn ``[PMin, PMax, PCur, DMin, DMax, DCur]`` sent in alive and push/pull."""

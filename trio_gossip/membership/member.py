@@ -13,7 +13,8 @@ from trio_gossip.wire.messages import NodeState
 def ip_string(addr: bytes) -> str:
     """Go's ``net.IP(addr).String()``: an IPv4-mapped 16-byte address prints as plain IPv4."""
     if len(addr) == 4:
-        return str(ipaddress.IPv4Address(addr))
+        # Same text as str(IPv4Address(addr)), without the object (this runs per ping).
+        return f"{addr[0]}.{addr[1]}.{addr[2]}.{addr[3]}"
     if len(addr) == 16:
         v6 = ipaddress.IPv6Address(addr)
         return str(v6.ipv4_mapped) if v6.ipv4_mapped is not None else str(v6)

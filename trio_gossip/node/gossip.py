@@ -27,7 +27,7 @@ async def gossip_loop(rt: Runtime) -> None:
     tick = trio.current_time() + rt.rng.random() * interval
     while True:
         tick = await ticker_sleep(tick, interval)
-        if rt.delegate is None and not len(rt.queue):
+        if not rt.delegate_broadcasts and not len(rt.queue):
             # Nothing to say: rather than waking every interval for nothing (a large share
             # of a big simulation's cost), wait until something is queued, then carry on at
             # the next tick of the same grid, exactly when the idle ticker would have sent it.

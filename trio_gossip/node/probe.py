@@ -51,6 +51,15 @@ def _ping(rt: Runtime, seq: int, target: Member) -> Ping:
     return Ping(seq, target.name, rt.advertise_addr, rt.advertise_port, rt.config.name)
 
 
+def _earned_back(rt: Runtime) -> None:
+    """A successful probe's AwarenessDelta(-1), left out when it cannot change anything (the
+    score is 0 and no queued command may raise it first): saves the state task a wake-up on
+    nearly every probe of a healthy cluster."""
+    if rt.state.awareness == 0 and rt.inbox_send.statistics().current_buffer_used == 0:
+        return
+    rt.submit(AwarenessDelta(-1))
+
+
 async def probe_node(rt: Runtime, target: Member) -> None:
     """Direct ping, then indirect pings and a TCP ping; a suspicion if nothing answers."""
     cfg = rt.config
@@ -60,7 +69,18 @@ async def probe_node(rt: Runtime, target: Member) -> None:
     deadline = start + probe_interval
     seq = rt.next_seq()
     outcome = _Outcome()
-    rt.expect_ack(seq, probe_interval, outcome.on_ack, outcome.on_nack)
+    # The round ends at an ack or at ``deadline`` (start + probe_interval, where the ack
+    # handler would expire): dropping the handler on the way out replaces its timer.
+    rt.expect_ack(seq, None, outcome.on_ack, outcome.on_nack)
+    try:
+        await _probe_round(rt, target, outcome, seq, start, deadline)
+    finally:
+        rt.forget_ack(seq, outcome.on_ack)
+
+
+async def _probe_round(rt: Runtime, target: Member, outcome: _Outcome, seq: int,
+                       start: float, deadline: float) -> None:  # fmt: skip
+    cfg = rt.config
     ping = encode_message(_ping(rt, seq, target))
 
     sent = True
@@ -83,7 +103,7 @@ async def probe_node(rt: Runtime, target: Member) -> None:
         with trio.move_on_at(trio.current_time() + cfg.probe_timeout):
             await outcome.acked.wait()
         if outcome.acked.is_set():
-            rt.submit(AwarenessDelta(-1))
+            _earned_back(rt)
             hook = rt.hook("notify_ping_complete")
             if hook is not None:
                 hook(target, outcome.ack_time - start, outcome.payload)
@@ -122,7 +142,7 @@ async def probe_node(rt: Runtime, target: Member) -> None:
         if sent:
             # As memberlist: once the ping went out, any ack (late, relayed or over TCP) is a
             # successful probe and earns the point back; after a send error it earns nothing.
-            rt.submit(AwarenessDelta(-1))
+            _earned_back(rt)
         return
 
     rt.stats.failed_probes += 1

@@ -60,6 +60,11 @@ class Runtime:
         self.config = config
         self.transport = transport
         self.delegate = delegate
+        # A delegate may declare ``sends_broadcasts = False`` (its get_broadcasts is always
+        # empty): the gossip loop can then park while our own queue is empty.
+        self.delegate_broadcasts = delegate is not None and bool(
+            getattr(delegate, "sends_broadcasts", True)
+        )
         self.rng = rng
         self.codec = Codec(config)
         self.state = MembershipState(config.name)
@@ -182,18 +187,31 @@ class Runtime:
     def expect_ack(
         self,
         seq: int,
-        timeout: float,
+        timeout: float | None,
         on_ack: Callable[[bytes | None, float], None],
         on_nack: Callable[[], None] | None = None,
     ) -> None:
+        """Route the ack (and nacks) of ``seq`` to the callbacks until ``timeout``; with None,
+        until the caller calls ``forget_ack`` (a probe round that ends at its own deadline
+        anyway, so it needs no timer)."""
         handler = AckHandler(on_ack, on_nack)
         self.acks[seq] = handler
+        if timeout is None:
+            return
 
         def expire() -> None:
             if self.acks.get(seq) is handler:
                 del self.acks[seq]
 
         handler.timer = self.timers.call_later(timeout, expire)
+
+    def forget_ack(self, seq: int, on_ack: Callable[[bytes | None, float], None]) -> None:
+        """Stop waiting for ``seq``'s ack, if the handler there is still ``on_ack``'s."""
+        handler = self.acks.get(seq)
+        if handler is not None and handler.on_ack == on_ack:
+            del self.acks[seq]
+            if handler.timer is not None:
+                handler.timer.cancel()
 
     def deliver_ack(self, seq: int, payload: bytes | None) -> None:
         handler = self.acks.pop(seq, None)

@@ -91,6 +91,9 @@ class RecordingDelegate:
         self._inner = inner
         for name in _PASSED_ON:
             setattr(self, name, getattr(inner, name, None))
+        # Without an inner delegate we never have user broadcasts: say so, so that an idle
+        # node's gossip loop parks instead of waking every gossip_interval.
+        self.sends_broadcasts = inner is not None and bool(getattr(inner, "sends_broadcasts", True))
 
     def notify_event(self, event: MemberEvent) -> None:
         if self._sim.status != NodeStatus.KILLED:

@@ -48,19 +48,13 @@ def trace_packet(
     """
     data = bytes(data)
     out: list[TracedMessage] = []
-    path: tuple[str, ...] = ()
-    if data[:1] == bytes((HAS_LABEL,)):
-        path = ("hasLabel",)
-        try:
-            found, data = split_label(data)
-        except DecodeError as exc:
-            return [TracedMessage(path, None, str(exc), data)]
-        if found != label:
-            out.append(TracedMessage(path, None, f"label {found!r} is not ours ({label!r})", b""))
-        label = found  # decrypt with the label the packet carries
-    elif label:
+    if label and data[:1] != bytes((HAS_LABEL,)):
         out.append(TracedMessage((), None, f"packet has no label, expected {label!r}", b""))
         label = b""
+    stripped = _strip_label(data, label, out)
+    if stripped is None:
+        return out
+    path, data, label = stripped  # decrypt with the label the packet carries
     if keyring is None:
         traced = _trace_plaintext(data, path)
         if data[:1] in (b"\x00", b"\x01") and any(t.error for t in traced):
@@ -77,6 +71,25 @@ def trace_packet(
             return out + traced
         return [*out, TracedMessage((*path, "encrypt"), None, str(exc), data)]
     return out + _trace_plaintext(plain, (*path, "encrypt"))
+
+
+def _strip_label(
+    data: bytes, label: bytes, out: list[TracedMessage]
+) -> tuple[tuple[str, ...], bytes, bytes] | None:
+    """The path so far, the bytes after a label header and the label they carry; None when the
+    header itself is bad. A label other than ``label`` is reported in ``out`` but still read,
+    so a capture from another cluster traces in full."""
+    if data[:1] != bytes((HAS_LABEL,)):
+        return (), data, label
+    path = ("hasLabel",)
+    try:
+        found, rest = split_label(data)
+    except DecodeError as exc:
+        out.append(TracedMessage(path, None, str(exc), data))
+        return None
+    if found != label:
+        out.append(TracedMessage(path, None, f"label {found!r} is not ours ({label!r})", b""))
+    return path, rest, found
 
 
 def _trace_plaintext(data: bytes, path: tuple[str, ...]) -> list[TracedMessage]:
@@ -154,16 +167,10 @@ def trace_stream(
     """
     data = bytes(data)
     out: list[TracedMessage] = []
-    path: tuple[str, ...] = ()
-    if data[:1] == bytes((HAS_LABEL,)):
-        path = ("hasLabel",)
-        try:
-            found, data = split_label(data)
-        except DecodeError as exc:
-            return [TracedMessage(path, None, str(exc), data)]
-        if found != label:
-            out.append(TracedMessage(path, None, f"label {found!r} is not ours ({label!r})", b""))
-        label = found
+    stripped = _strip_label(data, label, out)
+    if stripped is None:
+        return out
+    path, data, label = stripped
     decoder = StreamDecoder(keyring=keyring, label=label, verify_incoming=False)
     try:
         message = decoder.feed(data)
