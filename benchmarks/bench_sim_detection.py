@@ -11,6 +11,7 @@ results/sim_detection.{json,md} (distributions over all survivors of all kills).
 from __future__ import annotations
 
 import argparse
+import logging
 import statistics
 import sys
 
@@ -28,6 +29,7 @@ def quantile(values: list[float], q: float) -> float:
 
 
 def main() -> None:
+    logging.disable(logging.WARNING)  # lost probes under loss are expected here, not news
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="10,30,100")
     parser.add_argument("--seeds", type=int, default=10)

@@ -13,6 +13,7 @@ minutes. Writes results/sim_lifeguard.{json,md}.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 
 import attrs
@@ -22,6 +23,7 @@ from trio_gossip.sim.studies import FalsePositives, false_positive_study
 
 
 def main() -> None:
+    logging.disable(logging.WARNING)  # lost probes under loss are expected here, not news
     parser = argparse.ArgumentParser()
     parser.add_argument("--seeds", default="0,1")
     parser.add_argument("--minutes", type=float, default=10.0)

@@ -1,14 +1,16 @@
 """Simulation speed: simulated seconds per wall second on the memory network + mock clock.
 
     python benchmarks/bench_sim_speed.py [--nodes 100,1000] [--seconds 60] [--compress]
-                                         [--profile]
+                                         [--profile] [--name sim_speed]
 
 For each cluster size: join every node through node 0 and wait until every view is complete
 (the join phase, timed on its own: every node's alive announcement reaches every node about
 retransmit-limit times, n^2 log n messages), then run ``--seconds`` of simulated steady state.
 Compression is off unless --compress (the pure-Python LZW then dominates). --profile runs the
-steady phase of the largest size under cProfile and lists the hot spots. The goal: 1,000 nodes
-for 60 simulated seconds in under 60 wall seconds. Writes results/sim_speed.{json,md}.
+join and steady phases of the largest size under cProfile and lists the hot spots. The goal: 1,000 nodes
+for 60 simulated seconds in under 60 wall seconds. Writes results/sim_speed.{json,md} (or
+--name). The figures in results/: ``--nodes 100,1000`` and, for the hot spots,
+``--nodes 200 --seconds 30 --profile --name sim_speed_profile``.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
+import logging
 import pstats
 import sys
 import time
@@ -32,8 +35,10 @@ def quiet(cluster: Cluster) -> bool:
     return all(sim.memberlist.statistics().queued_broadcasts == 0 for sim in cluster.running())
 
 
-def measure(nodes: int, seconds: float, compress: bool, profile: cProfile.Profile | None
-            ) -> dict[str, float]:  # fmt: skip
+Profiles = tuple[cProfile.Profile, cProfile.Profile] | None  # (join, steady)
+
+
+def measure(nodes: int, seconds: float, compress: bool, profiles: Profiles) -> dict[str, float]:
     config = Config.lan(name="sim", enable_compression=compress)
     spec = ClusterSpec(nodes=nodes, seed=1, config=config, join_spacing=0.005)
     out: dict[str, float] = {}
@@ -42,23 +47,27 @@ def measure(nodes: int, seconds: float, compress: bool, profile: cProfile.Profil
         async with open_cluster(spec) as cluster:
             cluster.history.enabled = False  # n^2 join facts are not what we time
             wall, cpu = time.perf_counter(), time.process_time()
+            if profiles is not None:
+                profiles[0].enable()
             await cluster.join()
             converged = await cluster.wait_converged(timeout=join_timeout(config, nodes),
                                                      poll=1.0)  # fmt: skip
             # The join's announcements are still being retransmitted: let the queues drain.
             limit = join_timeout(config, nodes)
             settled = await cluster.wait_until(lambda: quiet(cluster), timeout=limit, poll=1.0)
+            if profiles is not None:
+                profiles[0].disable()
             out["join_wall"] = time.perf_counter() - wall
             out["join_cpu"] = time.process_time() - cpu
             out["join_sim"] = converged
             out["settled_sim"] = settled
             before = cluster.net.statistics().packets_sent
             wall, cpu = time.perf_counter(), time.process_time()
-            if profile is not None:
-                profile.enable()
+            if profiles is not None:
+                profiles[1].enable()
             await trio.sleep(seconds)
-            if profile is not None:
-                profile.disable()
+            if profiles is not None:
+                profiles[1].disable()
             out["steady_wall"] = time.perf_counter() - wall
             out["steady_cpu"] = time.process_time() - cpu
             out["packets_per_sim_s"] = (cluster.net.statistics().packets_sent - before) / seconds
@@ -77,19 +86,21 @@ def hot_spots(profile: cProfile.Profile, count: int = 15) -> list[str]:
 
 
 def main() -> None:
+    logging.disable(logging.WARNING)  # lost probes under loss are expected here, not news
     parser = argparse.ArgumentParser()
     parser.add_argument("--nodes", default="100,1000")
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--compress", action="store_true")
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--name", default="sim_speed", help="results/<name>.{json,md}")
     args = parser.parse_args()
     sizes = [int(x) for x in args.nodes.split(",")]
     rows = []
-    profile = None
+    profiles: Profiles = None
     for n in sizes:
         if args.profile and n == max(sizes):
-            profile = cProfile.Profile()
-        r = measure(n, args.seconds, args.compress, profile)
+            profiles = (cProfile.Profile(), cProfile.Profile())
+        r = measure(n, args.seconds, args.compress, profiles)
         ratio = args.seconds / r["steady_cpu"]
         rows.append((n, "on" if args.compress else "off", r["join_sim"], r["settled_sim"],
                      r["join_cpu"],
@@ -100,11 +111,13 @@ def main() -> None:
              "wall seconds run to settled. Steady: the simulated seconds after that. Ratios use",
              "CPU time (the machine is shared; wall time is shown too).",
              "Goal: 1,000 nodes x 60 simulated s in < 60 wall s (ratio >= 1 at n = 1,000)."]  # fmt: skip  # noqa: E501
-    if profile is not None:
-        notes += ["", f"Hot spots, steady phase at n = {max(sizes)} (cProfile, by own time):",
-                  "", *hot_spots(profile)]  # fmt: skip
+    if profiles is not None:
+        for phase, profile in zip(("join", "steady"), profiles, strict=True):
+            notes += ["", f"Hot spots, {phase} phase at n = {max(sizes)} (cProfile, by own time;",
+                      "the profiler slows everything several times):", "",
+                      *hot_spots(profile)]  # fmt: skip
     command = "python benchmarks/bench_sim_speed.py " + " ".join(sys.argv[1:])
-    write("sim_speed", "Simulation speed (memory network, mock clock, LAN config)",
+    write(args.name, "Simulation speed (memory network, mock clock, LAN config)",
           ["nodes", "compression", "converged at sim s", "settled at sim s", "join cpu s",
            "join wall s", "steady sim s", "steady cpu s", "steady wall s", "sim s / cpu s",
            "node-s / cpu s", "packets / sim s"],

@@ -169,14 +169,18 @@ def test_network_steps_reach_the_network() -> None:
             suspected = cluster.history.first_times("node-03", FactKind.SUSPECT)
             assert suspected, "a node paused for 3 probe intervals gets suspected"
             await cluster.wait_converged(timeout=kill_timeout(n), all_alive=True)
+            before = cluster.net.statistics()
             await cluster.run_scenario([
                 Slow(at=0.0, node="node-01", delay=0.1),
                 SetLoss(at=0.0, loss=0.2),
-                Partition(at=0.0, groups=(("node-00", "node-01"),)),
+                Partition(at=0.0, groups=(("node-00", "node-01"), ("node-02", "node-03"))),
                 Heal(at=1.0),
                 SetLoss(at=1.0, loss=0.0),
                 Slow(at=1.0, node="node-01", delay=0.0),
             ])  # fmt: skip
+            after = cluster.net.statistics()
+            assert after.dropped_loss > before.dropped_loss
+            assert after.dropped_partition > before.dropped_partition
             assert cluster.net.default_link.loss == 0.0
             assert len(cluster.history.notes) == 8
 

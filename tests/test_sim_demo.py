@@ -87,3 +87,14 @@ def test_demo_replays_the_same_in_another_process(capsys: pytest.CaptureFixture[
             capture_output=True, text=True, env=env, timeout=120, check=True,
         )  # fmt: skip
         assert done.stdout == here
+
+
+def test_demo_on_real_sockets() -> None:
+    """--real: UDP + TCP on 127.0.0.1 in real time (about 8 s: a join, a calm spell of two
+    probe intervals, then detection under Config.local's timers)."""
+    out = io.StringIO()
+    assert run(DemoOptions(nodes=4, real=True), out) == 0
+    text = out.getvalue()
+    assert "UDP + TCP on 127.0.0.1" in text
+    assert "every survivor has" in text
+    assert len(re.findall(r"node-\d\d +\d+\.\d\d", text)) == 3

@@ -104,6 +104,12 @@ class Runtime:
     def submit(self, command: Command) -> None:
         self.inbox_send.send_nowait(command)
 
+    def state_task_idle(self) -> bool:
+        """True while the state task is blocked on an empty inbox: no command is queued or
+        already handed to it, so one submitted now would be the next thing it handles."""
+        stats = self.inbox_send.statistics()
+        return stats.current_buffer_used == 0 and stats.tasks_waiting_receive > 0
+
     def handoff(self, msg: Handoff) -> bool:
         """Queue a message from the network for the state task; False if its queue is full
         (the message is dropped and counted, as memberlist does)."""
@@ -144,7 +150,7 @@ class Runtime:
     def get_broadcasts(self, overhead: int, limit: int) -> list[bytes]:
         """Our broadcasts first, then the delegate's in whatever space is left."""
         parts = self.queue.get_broadcasts(overhead, limit)
-        if self.delegate is not None:
+        if self.delegate is not None and self.delegate_broadcasts:
             avail = limit - sum(len(p) + overhead for p in parts)
             if avail > overhead + USER_MSG_OVERHEAD:
                 user = self.delegate.get_broadcasts(overhead + USER_MSG_OVERHEAD, avail)
@@ -153,6 +159,8 @@ class Runtime:
 
     def with_piggyback(self, message: bytes) -> list[bytes]:
         """Datagrams for ``message`` with as many queued broadcasts as fit behind it."""
+        if not self.delegate_broadcasts and not len(self.queue):
+            return self.codec.packets([message])  # nothing to add: skip the budget sums
         extra = self.get_broadcasts(COMPOUND_OVERHEAD, self.codec.piggyback_budget(len(message)))
         return self.codec.packets([message, *extra])
 
