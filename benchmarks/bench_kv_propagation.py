@@ -1,9 +1,10 @@
 """KV propagation benchmark: how long a ring change takes to reach every node.
 
 Run from the repository root: ``python benchmarks/bench_kv_propagation.py`` (N = 100
-with 0% and 10% loss, N = 1,000 loss-free; most of the time goes to the 1,000-node runs,
-``--quick`` skips them). Writes benchmarks/results/kv_propagation.json and
-.md and prints the markdown table.
+with 0% and 10% loss, N = 1,000 loss-free). Slow: the four N = 100 runs take about 2
+minutes, each N = 1,000 run about 20 minutes on a busy 2-core machine (44 minutes in all,
+nearly all of it simulating 1,000 memberlist nodes); ``--quick`` skips N = 1,000.
+Writes benchmarks/results/kv_propagation.json and .md and prints the markdown table.
 
 Each run simulates N nodes (memberlist defaults: gossip to 3 nodes every 200 ms, push/pull
 every 30 s scaled with N) on a MemoryNetwork under the mock clock, each with a KV store
