@@ -16,9 +16,9 @@ from contextlib import AsyncExitStack
 
 import trio
 import trio.testing
-from trio_gossip.transport.memory import MemoryNetwork
 
 from trio_gossip import Config, Memberlist, NodeState, open_memberlist
+from trio_gossip.transport.memory import MemoryNetwork
 
 
 async def run(n: int, seconds: float, compress: bool) -> None:

@@ -7,10 +7,10 @@ For each cluster size: join every node through node 0 and wait until every view 
 (the join phase, timed on its own: every node's alive announcement reaches every node about
 retransmit-limit times, n^2 log n messages), then run ``--seconds`` of simulated steady state.
 Compression is off unless --compress (the pure-Python LZW then dominates). --profile runs the
-join and steady phases of the largest size under cProfile and lists the hot spots. The goal: 1,000 nodes
-for 60 simulated seconds in under 60 wall seconds. Writes results/sim_speed.{json,md} (or
---name). The figures in results/: ``--nodes 100,1000`` and, for the hot spots,
-``--nodes 200 --seconds 30 --profile --name sim_speed_profile``.
+join and steady phases of the largest size under cProfile and lists the hot spots. The goal:
+1,000 nodes for 60 simulated seconds in under 60 wall seconds. Writes
+results/sim_speed.{json,md} (or --name). The figures in results/: ``--nodes 100,1000`` and,
+for the hot spots, ``--nodes 200 --seconds 30 --profile --name sim_speed_profile``.
 """
 
 from __future__ import annotations

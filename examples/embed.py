@@ -1,4 +1,4 @@
-"""Three nodes on loopback: join, watch events, send a message, leave. Run: python examples/embed.py"""
+"""Three nodes on loopback: join, watch events, send, leave. Run: python examples/embed.py"""
 
 import trio
 
@@ -45,7 +45,7 @@ async def main() -> None:
             while a.statistics().probes < 2:  # a probes one peer per probe_interval
                 await trio.sleep(0.05)
         stats = a.statistics()
-        print(f"a: {stats.probes} probes, {stats.packets_sent} packets sent, health {a.health_score}")
+        print(f"a: {stats.probes} probes, {stats.packets_sent} packets, health {a.health_score}")
     # Leaving the block: each node gossips that it left, then every task and socket is closed.
 
 

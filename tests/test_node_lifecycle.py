@@ -16,9 +16,9 @@ from node_support import (
     start_cluster,
     wait_for,
 )
-from trio_gossip.transport.memory import MemoryNetwork
 
 from trio_gossip import BaseDelegate, EventKind, open_memberlist
+from trio_gossip.transport.memory import MemoryNetwork
 from trio_gossip.wire.messages import NodeState, User
 
 

@@ -14,11 +14,11 @@ from node_support import (
     start_cluster,
     wait_for,
 )
-from trio_gossip.transport.memory import MemoryNetwork
 
 from trio_gossip.memberlist import Memberlist
 from trio_gossip.membership.member import ip_bytes
 from trio_gossip.membership.suspicion import suspicion_timeout
+from trio_gossip.transport.memory import MemoryNetwork
 from trio_gossip.wire.messages import Alive, NodeState, Ping, Suspect
 
 
