@@ -87,16 +87,13 @@ def test_kill_is_detected_by_every_survivor_and_not_before_suspicion() -> None:
 
     async def main() -> None:
         async with open_cluster(spec) as cluster:
-            await cluster.join()
-            await cluster.wait_converged(timeout=join_timeout(CONFIG, n))
+            await cluster.form()
             victim = "node-04"
             await cluster.run_scenario([Kill(at=1.0, node=victim)])
             assert cluster[victim].status == NodeStatus.KILLED
             assert cluster.live_names() == [s.name for s in cluster.nodes if s.name != victim]
-            await cluster.wait_until(
-                lambda: len(cluster.detection_times(victim)) == n - 1, timeout=kill_timeout(n)
-            )
-            times = cluster.detection_times(victim)
+            times = await cluster.wait_detected(victim, timeout=kill_timeout(n))
+            assert len(times) == n - 1
             low, _ = suspicion_window(CONFIG, n)
             # Nobody can call it dead before a probe failed and the shortest suspicion ran.
             assert min(times.values()) >= CONFIG.probe_timeout + low
@@ -116,13 +113,14 @@ def test_graceful_leave_is_recorded_as_left() -> None:
 
     async def main() -> None:
         async with open_cluster(spec) as cluster:
-            await cluster.join()
-            await cluster.wait_converged(timeout=join_timeout(CONFIG, n))
+            await cluster.form()
             await cluster.apply(Leave(at=0.0, node="node-05"))
-            await cluster.wait_until(
-                lambda: len(cluster.detection_times("node-05", FactKind.LEFT)) == n - 1,
-                timeout=CONFIG.leave_timeout + epidemic_time(CONFIG, n) * 5,
+            seen = await cluster.wait_detected(
+                "node-05",
+                FactKind.LEFT,
+                timeout=CONFIG.leave_timeout + 5 * epidemic_time(CONFIG, n),
             )
+            assert len(seen) == n - 1
             assert cluster["node-05"].status == NodeStatus.LEFT
             assert cluster.history.count(FactKind.DEAD, subjects=["node-05"]) == 0
 
@@ -135,8 +133,7 @@ def test_metadata_update_reach_times() -> None:
 
     async def main() -> None:
         async with open_cluster(spec) as cluster:
-            await cluster.join()
-            await cluster.wait_converged(timeout=join_timeout(CONFIG, n))
+            await cluster.form()
             start = trio.current_time()
             await cluster.run_scenario([UpdateMeta(at=0.0, node="node-02", meta=b"v2")])
             incarnation = 2  # the start-up alive was incarnation 1
@@ -160,8 +157,7 @@ def test_network_steps_reach_the_network() -> None:
 
     async def main() -> None:
         async with open_cluster(spec) as cluster:
-            await cluster.join()
-            await cluster.wait_converged(timeout=join_timeout(CONFIG, n))
+            await cluster.form()
             await cluster.run_scenario([
                 Pause(at=0.0, node="node-03"),
                 Resume(at=3 * CONFIG.probe_interval, node="node-03"),
@@ -193,17 +189,13 @@ def _history_of_a_small_run(seed: int) -> list[tuple[float, str, str, str, int]]
 
     async def main() -> list[tuple[float, str, str, str, int]]:
         async with open_cluster(spec) as cluster:
-            await cluster.join()
-            await cluster.wait_converged(timeout=join_timeout(CONFIG, n))
+            await cluster.form()
             await cluster.run_scenario([
                 SetLoss(at=0.0, loss=0.1),
                 Kill(at=0.5, node="node-07"),
                 UpdateMeta(at=1.0, node="node-03", meta=b"x"),
             ])  # fmt: skip
-            await cluster.wait_until(
-                lambda: len(cluster.detection_times("node-07")) == n - 1,
-                timeout=kill_timeout(n),
-            )
+            await cluster.wait_detected("node-07", timeout=kill_timeout(n))
             return cluster.history.trace()
 
     return run_simulation(main, seed=seed)
@@ -255,8 +247,7 @@ def test_nodes_own_delegates_still_get_everything() -> None:
 
     async def main() -> None:
         async with open_cluster(spec, delegates=inners.__getitem__) as cluster:
-            await cluster.join()
-            await cluster.wait_converged(timeout=join_timeout(CONFIG, n))
+            await cluster.form()
             await cluster["node-00"].memberlist.send_reliable("node-03", b"hi")
             await trio.sleep(3 * CONFIG.probe_interval)
             assert inners[3].messages == [b"hi"]

@@ -27,6 +27,7 @@ from trio_gossip.errors import JoinError
 from trio_gossip.memberlist import open_memberlist
 from trio_gossip.node.delegate import Delegate
 from trio_gossip.sim import scenario as sc
+from trio_gossip.sim.bounds import join_timeout
 from trio_gossip.sim.history import FactKind, History
 from trio_gossip.sim.observe import NodeStatus, RecordingDelegate, SimNode, sample_suspicions
 from trio_gossip.transport.base import Transport
@@ -115,6 +116,14 @@ class Cluster:
 
     async def wait_joined(self) -> None:
         await self._joins_done.wait()
+
+    async def form(self, *, timeout: float | None = None, poll: float | None = None) -> float:
+        """Join everyone, then wait until every view is complete (by default within
+        ``bounds.join_timeout``); the simulated time it was."""
+        await self.join()
+        if timeout is None:
+            timeout = join_timeout(self.config, len(self.nodes))
+        return await self.wait_converged(timeout=timeout, poll=poll)
 
     async def _join_all(self) -> None:
         spacing = self.spec.join_spacing

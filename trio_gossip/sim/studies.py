@@ -64,8 +64,7 @@ def false_positive_study(
 
     async def main() -> FalsePositives:
         async with open_cluster(spec) as cluster:
-            await cluster.join()
-            await cluster.wait_converged(timeout=join_timeout(cfg, nodes))
+            await cluster.form()
             step = max(1, round(1 / slow_fraction))
             slow = {sim.name for sim in cluster.nodes[::step]}
             start = trio.current_time()
@@ -161,8 +160,7 @@ def detection_study(*, nodes: int, seed: int, kills: int = 3,
 
     async def main() -> Detection:
         async with open_cluster(spec) as cluster:
-            await cluster.join()
-            await cluster.wait_converged(timeout=join_timeout(cfg, nodes))
+            await cluster.form()
             await trio.sleep(nodes * cfg.probe_interval + 1)
             victims = [sim.name for sim in cluster.rng.sample(cluster.nodes[1:], kills)]
             times, suspected = [], []
