@@ -22,6 +22,7 @@ import logging
 import pstats
 import sys
 import time
+from pathlib import Path
 
 import trio
 from sim_results import write
@@ -76,12 +77,18 @@ def measure(nodes: int, seconds: float, compress: bool, profiles: Profiles) -> d
     return out
 
 
+def _unrooted(line: str) -> str:
+    """A profile line without this machine's install or checkout paths."""
+    repo = str(Path(__file__).resolve().parents[1]) + "/"
+    return line.replace(sys.prefix, "").replace(repo, "")
+
+
 def hot_spots(profile: cProfile.Profile, count: int = 15) -> list[str]:
     text = io.StringIO()
     pstats.Stats(profile, stream=text).sort_stats("tottime").print_stats(count)
     lines = text.getvalue().splitlines()
     start = next(i for i, line in enumerate(lines) if line.strip().startswith("ncalls"))
-    return ["```", *(line.replace(sys.prefix, "") for line in lines[start:] if line.strip()),
+    return ["```", *(_unrooted(line) for line in lines[start:] if line.strip()),
             "```"]  # fmt: skip
 
 
