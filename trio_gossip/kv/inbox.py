@@ -12,35 +12,12 @@ from __future__ import annotations
 
 import collections
 import enum
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 import attrs
 import trio
 
-T = TypeVar("T")
-
-
-class Reply(Generic[T]):
-    """A one-shot answer from the merge task to a waiting caller."""
-
-    def __init__(self) -> None:
-        self._done = trio.Event()
-        self._value: T | None = None
-        self._error: BaseException | None = None
-
-    def set(self, value: T) -> None:
-        self._value = value
-        self._done.set()
-
-    def fail(self, error: BaseException) -> None:
-        self._error = error
-        self._done.set()
-
-    async def wait(self) -> T:
-        await self._done.wait()
-        if self._error is not None:
-            raise self._error
-        return self._value  # type: ignore[return-value]
+from trio_gossip.node.commands import Reply
 
 
 class Outcome(enum.Enum):

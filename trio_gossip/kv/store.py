@@ -42,7 +42,6 @@ from trio_gossip.kv.inbox import (
     MergeInbox,
     Outcome,
     Remote,
-    Reply,
     Sweep,
 )
 from trio_gossip.kv.label import add_label, strip_label
@@ -51,6 +50,7 @@ from trio_gossip.kv.scope import only
 from trio_gossip.kv.settings import KVSettings
 from trio_gossip.kv.state import KeyDeletedError, KVState, Queues, log
 from trio_gossip.kv.watch import KeyWatch, PrefixWatch, WatchHub
+from trio_gossip.node.commands import Reply
 from trio_gossip.node.delegate import BaseDelegate
 from trio_gossip.node.streams import STREAM_ERRORS
 
