@@ -34,10 +34,10 @@ import attrs
 import trio
 import trio.testing
 
-from trio_gossip.config import Config
-from trio_gossip.kv.store import KVStore
-from trio_gossip.ring import InstanceDesc, InstanceState, Ring, random_tokens
-from trio_gossip.ring.cluster import ring_cluster, seed_trio
+from trio_gossip.apps.sim.ring_cluster import ring_cluster, seed_trio
+from trio_gossip.core.config import Config
+from trio_gossip.core.ring import InstanceDesc, InstanceState, Ring, random_tokens
+from trio_gossip.shell.kv.store import KVStore
 from trio_gossip.transport.memory import LinkConfig, MemoryNetwork
 
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -9,10 +9,10 @@ from __future__ import annotations
 import random
 import time
 
-from trio_gossip.config import Config
-from trio_gossip.membership import rules, schedule
-from trio_gossip.membership.broadcast import TransmitLimitedQueue
-from trio_gossip.membership.state import MembershipState
+from trio_gossip.core.config import Config
+from trio_gossip.core.membership import rules, schedule
+from trio_gossip.core.membership.broadcast import TransmitLimitedQueue
+from trio_gossip.core.membership.state import MembershipState
 from trio_gossip.wire.messages import Alive, Suspect
 
 CFG = Config(name="me")

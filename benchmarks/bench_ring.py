@@ -19,8 +19,8 @@ from pathlib import Path
 
 import attrs
 
-from trio_gossip.kv.message import KeyValuePair, encode_pair
-from trio_gossip.ring import (
+from trio_gossip.core.kv.message import KeyValuePair, encode_pair
+from trio_gossip.core.ring import (
     READ,
     RING_CODEC,
     WRITE,
@@ -29,7 +29,7 @@ from trio_gossip.ring import (
     Operation,
     Ring,
 )
-from trio_gossip.ring.index import TokenIndex
+from trio_gossip.core.ring.index import TokenIndex
 
 RESULTS = Path(__file__).resolve().parent / "results"
 NOW = 1_700_000_000.0

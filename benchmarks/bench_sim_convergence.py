@@ -22,8 +22,8 @@ import time
 import attrs
 from sim_results import write
 
-from trio_gossip.config import Config
-from trio_gossip.sim.studies import Spread, spread_study
+from trio_gossip.apps.sim.studies import Spread, spread_study
+from trio_gossip.core.config import Config
 
 BIG = 1000
 

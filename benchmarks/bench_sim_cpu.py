@@ -17,9 +17,9 @@ import time
 import trio
 from sim_results import write
 
-from trio_gossip.config import Config
-from trio_gossip.sim import ClusterSpec, open_cluster
-from trio_gossip.sim.bounds import join_timeout
+from trio_gossip.apps.sim import ClusterSpec, open_cluster
+from trio_gossip.core.config import Config
+from trio_gossip.core.membership.bounds import join_timeout
 
 
 async def measure(nodes: int, seconds: float, config: Config) -> dict[str, float]:

@@ -18,9 +18,9 @@ import sys
 import attrs
 from sim_results import write
 
-from trio_gossip.config import Config
-from trio_gossip.sim.bounds import detection_formula, suspicion_window
-from trio_gossip.sim.studies import detection_study
+from trio_gossip.apps.sim.studies import detection_study
+from trio_gossip.core.config import Config
+from trio_gossip.core.membership.bounds import detection_formula, suspicion_window
 
 
 def quantile(values: list[float], q: float) -> float:

@@ -19,7 +19,7 @@ import sys
 import attrs
 from sim_results import write
 
-from trio_gossip.sim.studies import FalsePositives, false_positive_study
+from trio_gossip.apps.sim.studies import FalsePositives, false_positive_study
 
 
 def main() -> None:

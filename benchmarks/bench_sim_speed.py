@@ -27,9 +27,9 @@ from pathlib import Path
 import trio
 from sim_results import write
 
-from trio_gossip.config import Config
-from trio_gossip.sim import Cluster, ClusterSpec, open_cluster, run_simulation
-from trio_gossip.sim.bounds import join_timeout
+from trio_gossip.apps.sim import Cluster, ClusterSpec, open_cluster, run_simulation
+from trio_gossip.core.config import Config
+from trio_gossip.core.membership.bounds import join_timeout
 
 
 def quiet(cluster: Cluster) -> bool:

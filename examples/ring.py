@@ -4,11 +4,7 @@ import zlib
 
 import trio
 
-from trio_gossip import Config
-from trio_gossip.kv import open_kv
-from trio_gossip.ring import READ, RING_CODEC, InstanceState
-from trio_gossip.ring.client import RingClient
-from trio_gossip.ring.lifecycler import lifecycler
+from trio_gossip import READ, RING_CODEC, Config, InstanceState, RingClient, lifecycler, open_kv
 
 
 async def ingester(name: str, zone: str, seed: str, ready: trio.Event) -> None:

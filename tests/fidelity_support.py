@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 import trio
 
-from trio_gossip.config import Config
-from trio_gossip.membership.member import ip_bytes
+from trio_gossip.core.config import Config
+from trio_gossip.core.membership.member import ip_bytes
 from trio_gossip.transport.base import Address, Transport
 from trio_gossip.wire import StreamDecoder, decode_packet_lenient, encode_packet, encode_stream
 from trio_gossip.wire.messages import Alive, Message, PacketMessage

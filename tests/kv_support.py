@@ -14,16 +14,16 @@ from typing import TYPE_CHECKING, Any, cast
 
 import trio
 
-from trio_gossip.config import Config
-from trio_gossip.kv import LWW_CODEC, LWWMap
-from trio_gossip.kv.settings import KVSettings
-from trio_gossip.kv.store import KVStore
-from trio_gossip.membership.member import Member
-from trio_gossip.ring import RING_CODEC
+from trio_gossip.core.config import Config
+from trio_gossip.core.kv import LWW_CODEC, LWWMap
+from trio_gossip.core.kv.settings import KVSettings
+from trio_gossip.core.membership.member import Member
+from trio_gossip.core.ring import RING_CODEC
+from trio_gossip.shell.kv.store import KVStore
 from trio_gossip.wire.messages import NodeState
 
 if TYPE_CHECKING:
-    from trio_gossip.memberlist import Memberlist
+    from trio_gossip.shell.memberlist import Memberlist
 
 OVERHEAD = 3  # what a gossip packet spends per user broadcast: part length + type byte
 

@@ -11,7 +11,7 @@ import attrs
 import trio
 
 from trio_gossip import BaseDelegate, Config, Member, Memberlist, open_memberlist
-from trio_gossip.membership.suspicion import suspicion_timeout
+from trio_gossip.core.membership.suspicion import suspicion_timeout
 from trio_gossip.transport.base import Address, Transport
 from trio_gossip.wire import decode_packet, encode_packet
 from trio_gossip.wire.messages import NodeState, PacketMessage

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 from hypothesis import strategies as st
 
-from trio_gossip.kv.hlc import Version
-from trio_gossip.ring import (
+from trio_gossip.core.kv.hlc import Version
+from trio_gossip.core.ring import (
     EmptyRingError,
     InstanceDesc,
     InstanceState,

@@ -11,11 +11,11 @@ from typing import Any
 import trio
 import trio.testing
 
-from trio_gossip.agent.api import AgentAPI
-from trio_gossip.agent.http import Request
-from trio_gossip.agent.options import AgentOptions
-from trio_gossip.agent.runner import Agent, open_agent
-from trio_gossip.agent.serf import decode_intent
+from trio_gossip.apps.agent.api import AgentAPI
+from trio_gossip.apps.agent.http import Request
+from trio_gossip.apps.agent.options import AgentOptions
+from trio_gossip.apps.agent.runner import Agent, open_agent
+from trio_gossip.apps.agent.serf import decode_intent
 from trio_gossip.transport.memory import MemoryNetwork
 
 K1 = bytes(range(32))

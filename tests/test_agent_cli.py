@@ -6,13 +6,13 @@ import socket
 
 import pytest
 
-from trio_gossip.agent.options import (
+from trio_gossip.apps.agent.options import (
     AgentOptions,
     parse_host_port,
     parse_join_target,
     parse_key,
 )
-from trio_gossip.cli import main
+from trio_gossip.apps.cli import main
 
 KEY = "5K9OtfP7efFrNKe5WCQvXvnaXJ5cWP0SvXiwe0kkjM4="  # what `serf keygen` prints (32 bytes)
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import msgpack
 import pytest
 
-from trio_gossip.agent.delegate import AgentDelegate
-from trio_gossip.agent.serf import Intent, decode_intent, encode_intent
-from trio_gossip.agent.tags import decode_tags
-from trio_gossip.errors import DecodeError
+from trio_gossip.apps.agent.delegate import AgentDelegate
+from trio_gossip.apps.agent.serf import Intent, decode_intent, encode_intent
+from trio_gossip.apps.agent.tags import decode_tags
+from trio_gossip.wire.errors import DecodeError
 
 
 def _state(ltime: int, event_ltime: int = 1, query_ltime: int = 1, extra: bytes = b"") -> bytes:

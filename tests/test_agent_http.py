@@ -9,8 +9,8 @@ import pytest
 import trio
 import trio.testing
 
-from trio_gossip.agent.http import Request, Response, error, handle_connection, serve_http
-from trio_gossip.agent.members import EndpointError, fetch_json, format_table, print_members
+from trio_gossip.apps.agent.http import Request, Response, error, handle_connection, serve_http
+from trio_gossip.apps.agent.members import EndpointError, fetch_json, format_table, print_members
 
 MEMBERS = [
     {

@@ -8,9 +8,9 @@ from pathlib import Path
 import msgpack
 import pytest
 
-from trio_gossip.agent.keyquery import KeyQueryAnswerer, decode_query
-from trio_gossip.errors import DecodeError
+from trio_gossip.apps.agent.keyquery import KeyQueryAnswerer, decode_query
 from trio_gossip.wire import Keyring
+from trio_gossip.wire.errors import DecodeError
 
 CAPTURED = Path(__file__).resolve().parents[1].parent / "shared/vectors/memberlist/captured"
 K_NEW = bytes(range(16))

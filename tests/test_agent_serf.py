@@ -8,7 +8,7 @@ from pathlib import Path
 import msgpack
 import pytest
 
-from trio_gossip.agent.serf import (
+from trio_gossip.apps.agent.serf import (
     Intent,
     LamportClock,
     PushPullClocks,
@@ -19,8 +19,8 @@ from trio_gossip.agent.serf import (
     message_type,
     push_pull_clocks,
 )
-from trio_gossip.agent.tags import decode_tags, encode_tags, parse_tags
-from trio_gossip.errors import ConfigError, DecodeError
+from trio_gossip.apps.agent.tags import decode_tags, encode_tags, parse_tags
+from trio_gossip.wire.errors import ConfigError, DecodeError
 
 VECTORS = Path(__file__).resolve().parents[1].parent / "shared/vectors/memberlist/captured/vectors"
 

@@ -5,8 +5,8 @@ from typing import Any
 import attrs
 import pytest
 
-from trio_gossip.config import Config
-from trio_gossip.errors import ConfigError
+from trio_gossip.core.config import Config
+from trio_gossip.wire.errors import ConfigError
 
 
 def test_lan_defaults_match_memberlist() -> None:

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from trio_gossip.dissect.decode import decode_capture
-from trio_gossip.dissect.pcap import read_capture
-from trio_gossip.dissect.record import Record, count_types
+from trio_gossip.apps.dissect.decode import decode_capture
+from trio_gossip.apps.dissect.pcap import read_capture
+from trio_gossip.apps.dissect.record import Record, count_types
 from trio_gossip.wire import REMOTE_ENCRYPTED, Keyring
 
 pytest.importorskip("scapy")
@@ -108,7 +108,7 @@ def _vector_value(value: object) -> object:
     "vector", sorted(p.stem for p in (CAPTURED / "vectors").glob("*.json")), ids=str
 )
 def test_captured_vector_is_found(vector: str) -> None:
-    from trio_gossip.dissect.render import fields  # noqa: PLC0415
+    from trio_gossip.apps.dissect.render import fields  # noqa: PLC0415
 
     meta = json.loads((CAPTURED / "vectors" / f"{vector}.json").read_text())
     records = dissect(meta["capture"].removesuffix(".pcap"))

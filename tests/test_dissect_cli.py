@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from trio_gossip.cli import EXIT_OK, EXIT_USAGE, SUBCOMMANDS, main
+from trio_gossip.apps.cli import EXIT_OK, EXIT_USAGE, SUBCOMMANDS, main
 
 pytest.importorskip("scapy")
 
@@ -148,7 +148,7 @@ def test_fresh_process_is_light_and_reads_captures() -> None:
     # register scapy's link layers itself (no test module has imported scapy.all there).
     code = (
         "import sys\n"
-        "from trio_gossip.cli import main\n"
+        "from trio_gossip.apps.cli import main\n"
         "assert main(['--help']) == 0\n"
         "assert 'scapy' not in sys.modules and 'trio' not in sys.modules, 'heavy import'\n"
         f"sys.exit(main(['dissect', {str(CAPTURED / 'cluster.pcap')!r}, '--summary']))\n"

@@ -7,11 +7,11 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from trio_gossip.dissect.decode import decode_datagram, decode_stream, trailing_bytes
-from trio_gossip.dissect.pcap import Datagram
-from trio_gossip.dissect.reassembly import StreamDirection
-from trio_gossip.dissect.record import Record, count_types
-from trio_gossip.dissect.render import to_json, to_text
+from trio_gossip.apps.dissect.decode import decode_datagram, decode_stream, trailing_bytes
+from trio_gossip.apps.dissect.pcap import Datagram
+from trio_gossip.apps.dissect.reassembly import StreamDirection
+from trio_gossip.apps.dissect.record import Record, count_types
+from trio_gossip.apps.dissect.render import to_json, to_text
 from trio_gossip.wire import (
     Ack,
     Alive,

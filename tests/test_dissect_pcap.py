@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from trio_gossip.dissect.pcap import CaptureError, read_capture
+from trio_gossip.apps.dissect.pcap import CaptureError, read_capture
 
 CAPTURED = Path(__file__).resolve().parents[1].parent / "shared" / "vectors/memberlist/captured"
 

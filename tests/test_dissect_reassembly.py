@@ -8,7 +8,7 @@ import random
 from hypothesis import given
 from hypothesis import strategies as st
 
-from trio_gossip.dissect.reassembly import Address, Segment, StreamDirection, reassemble
+from trio_gossip.apps.dissect.reassembly import Address, Segment, StreamDirection, reassemble
 
 CLIENT = ("127.0.0.1", 51208)
 SERVER = ("127.0.0.1", 7946)

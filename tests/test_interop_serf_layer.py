@@ -15,8 +15,8 @@ from interop.aio import eventually, in_thread, options
 from interop.lab import Lab, open_lab
 from interop.serf import SerfAgent
 
-from trio_gossip.agent.runner import Agent, open_agent
-from trio_gossip.agent.serf import SerfMessageType, message_type
+from trio_gossip.apps.agent.runner import Agent, open_agent
+from trio_gossip.apps.agent.serf import SerfMessageType, message_type
 
 pytestmark = pytest.mark.interop
 

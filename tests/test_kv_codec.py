@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from trio_gossip.errors import ConfigError, DecodeError
-from trio_gossip.kv import LWW_CODEC, CodecRegistry, LWWMap, MsgpackCodec
-from trio_gossip.ring import RING_CODEC, Ring
+from trio_gossip.core.kv import LWW_CODEC, CodecRegistry, LWWMap, MsgpackCodec
+from trio_gossip.core.ring import RING_CODEC, Ring
+from trio_gossip.wire.errors import ConfigError, DecodeError
 
 
 def int_from_plain(plain: Any) -> int:

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from trio_gossip.errors import DecodeError
-from trio_gossip.kv.hlc import Version, quantize, to_ms, version_from_plain, version_to_plain
+from trio_gossip.core.kv.hlc import Version, quantize, to_ms, version_from_plain, version_to_plain
+from trio_gossip.wire.errors import DecodeError
 
 versions = st.builds(Version, st.integers(0, 10**13), st.integers(0, 5), st.text(max_size=3))
 times = st.floats(0, 10**10, allow_nan=False)

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from trio_gossip.errors import DecodeError
-from trio_gossip.kv import LWW_CODEC, LWWEntry, LWWMap, Mergeable, Version
-from trio_gossip.kv.codec import pack
+from trio_gossip.core.kv import LWW_CODEC, LWWEntry, LWWMap, Mergeable, Version
+from trio_gossip.core.kv.codec import pack
+from trio_gossip.wire.errors import DecodeError
 
 entries = st.builds(
     LWWEntry,

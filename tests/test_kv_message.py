@@ -6,9 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from trio_gossip.errors import DecodeError
-from trio_gossip.kv.codec import pack
-from trio_gossip.kv.message import (
+from trio_gossip.core.kv.codec import pack
+from trio_gossip.core.kv.message import (
     MAX_KEY_BYTES,
     KeyValuePair,
     decode_pair,
@@ -16,6 +15,7 @@ from trio_gossip.kv.message import (
     encode_pair,
     encode_state,
 )
+from trio_gossip.wire.errors import DecodeError
 
 pairs = st.builds(
     KeyValuePair,

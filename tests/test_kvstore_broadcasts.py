@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from trio_gossip import DecodeError
-from trio_gossip.kv.broadcasts import BroadcastQueue, retransmit_limit
-from trio_gossip.kv.label import add_label, strip_label
+from trio_gossip.core.kv.broadcasts import BroadcastQueue, retransmit_limit
+from trio_gossip.core.kv.label import add_label, strip_label
 
 
 def queue(n: int = 1, **kw: object) -> BroadcastQueue:

@@ -6,8 +6,8 @@ import pytest
 from kv_support import FakeClock, fake_cluster, lww_put, settle
 
 from trio_gossip import BaseDelegate, DecodeError
-from trio_gossip.kv.compose import with_kv
-from trio_gossip.membership.member import EventKind, Member, MemberEvent
+from trio_gossip.core.membership.member import EventKind, Member, MemberEvent
+from trio_gossip.shell.kv.compose import with_kv
 from trio_gossip.wire.messages import NodeState
 
 

@@ -7,9 +7,9 @@ import random
 import trio
 import trio.testing
 
-import trio_gossip.kv
+import trio_gossip
 from trio_gossip import Config
-from trio_gossip.kv import LWW_CODEC, LWWMap
+from trio_gossip.core.kv import LWW_CODEC, LWWMap
 from trio_gossip.transport.memory import MemoryNetwork
 
 
@@ -17,11 +17,11 @@ async def test_open_kv_replicates_between_two_nodes(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     net = MemoryNetwork(seed=81)
-    settings = trio_gossip.kv.KVSettings(cluster_label="test")
+    settings = trio_gossip.KVSettings(cluster_label="test")
     async with (
-        trio_gossip.kv.open_kv(Config.lan(name="a"), codecs=[LWW_CODEC], settings=settings,
+        trio_gossip.open_kv(Config.lan(name="a"), codecs=[LWW_CODEC], settings=settings,
                                transport=net.add_node(), rng=random.Random(1)) as a,
-        trio_gossip.kv.open_kv(Config.lan(name="b"), codecs=[LWW_CODEC], settings=settings,
+        trio_gossip.open_kv(Config.lan(name="b"), codecs=[LWW_CODEC], settings=settings,
                                transport=net.add_node(), rng=random.Random(2)) as b,
     ):  # fmt: skip
         await b.node.join([a.node.local_member.address])

@@ -21,10 +21,10 @@ from kv_support import (
 )
 
 from trio_gossip import Config, GossipError
-from trio_gossip.kv import LWW_CODEC, LWWMap
-from trio_gossip.kv.store import KeyDeletedError
-from trio_gossip.ring import RING_CODEC, InstanceDesc, InstanceState, Ring, random_tokens
-from trio_gossip.ring.lifecycler import lifecycler
+from trio_gossip.core.kv import LWW_CODEC, LWWMap
+from trio_gossip.core.ring import RING_CODEC, InstanceDesc, InstanceState, Ring, random_tokens
+from trio_gossip.shell.kv.store import KeyDeletedError
+from trio_gossip.shell.ring.lifecycler import lifecycler
 
 
 def instance(name: str, rng: random.Random, tokens: int = 128) -> InstanceDesc:

@@ -6,7 +6,7 @@ import trio
 import trio.testing
 from kv_support import FakeClock, fake_cluster, lww_put, settle
 
-from trio_gossip.kv import LWWMap
+from trio_gossip.core.kv import LWWMap
 
 
 async def test_watch_key_gives_current_then_latest_after_a_burst(

@@ -10,10 +10,10 @@ import trio
 import trio.testing
 from kv_support import fake_cluster, pump, ring_store
 
-from trio_gossip.errors import ConfigError
-from trio_gossip.kv.store import KVStore
-from trio_gossip.ring import InstanceDesc, InstanceState, Ring
-from trio_gossip.ring.lifecycler import LifecyclerConfig, lifecycler
+from trio_gossip.core.ring import InstanceDesc, InstanceState, Ring
+from trio_gossip.shell.kv.store import KVStore
+from trio_gossip.shell.ring.lifecycler import LifecyclerConfig, lifecycler
+from trio_gossip.wire.errors import ConfigError
 
 S = InstanceState
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from trio_gossip.membership.broadcast import TransmitLimitedQueue, retransmit_limit
+from trio_gossip.core.membership.broadcast import TransmitLimitedQueue, retransmit_limit
 
 
 @pytest.mark.parametrize(

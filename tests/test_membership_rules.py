@@ -5,10 +5,10 @@ import random
 import attrs
 import pytest
 
-from trio_gossip.config import Config
-from trio_gossip.membership import rules
-from trio_gossip.membership.member import EventKind, MemberEvent
-from trio_gossip.membership.state import (
+from trio_gossip.core.config import Config
+from trio_gossip.core.membership import rules
+from trio_gossip.core.membership.member import EventKind, MemberEvent
+from trio_gossip.core.membership.state import (
     Broadcast,
     Conflict,
     MembershipState,
@@ -16,7 +16,7 @@ from trio_gossip.membership.state import (
     SuspicionTimer,
     Transition,
 )
-from trio_gossip.membership.version import ProtocolVersionError
+from trio_gossip.core.membership.version import ProtocolVersionError
 from trio_gossip.wire.messages import Alive, Dead, NodeState, PushNodeState, Suspect
 
 CFG = Config(name="me", bind_port=7946)

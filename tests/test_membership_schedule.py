@@ -5,10 +5,10 @@ import random
 import attrs
 import pytest
 
-from trio_gossip.config import Config
-from trio_gossip.membership import rules, schedule
-from trio_gossip.membership.state import MembershipState
-from trio_gossip.membership.version import ProtocolVersionError, verify_protocol
+from trio_gossip.core.config import Config
+from trio_gossip.core.membership import rules, schedule
+from trio_gossip.core.membership.state import MembershipState
+from trio_gossip.core.membership.version import ProtocolVersionError, verify_protocol
 from trio_gossip.wire.messages import Alive, Dead, NodeState, PushNodeState, Suspect
 
 CFG = Config(name="me", gossip_to_the_dead_time=30.0)

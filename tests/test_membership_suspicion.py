@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from trio_gossip.membership.awareness import apply_awareness_delta, scale_timeout
-from trio_gossip.membership.suspicion import (
+from trio_gossip.core.membership.awareness import apply_awareness_delta, scale_timeout
+from trio_gossip.core.membership.suspicion import (
     Suspicion,
     confirmations_wanted,
     remaining_suspicion_time,

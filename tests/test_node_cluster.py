@@ -19,7 +19,7 @@ from node_support import (
 )
 
 from trio_gossip import EventKind, open_memberlist
-from trio_gossip.membership.suspicion import suspicion_timeout
+from trio_gossip.core.membership.suspicion import suspicion_timeout
 from trio_gossip.transport.memory import MemoryNetwork
 from trio_gossip.wire.messages import NodeState, Ping
 

@@ -10,7 +10,7 @@ from fidelity_support import Reply, ScriptedPeer
 from node_support import Recorder, base_config, sees, start_cluster, wait_for
 
 from trio_gossip import EventKind
-from trio_gossip.membership.member import ip_string
+from trio_gossip.core.membership.member import ip_string
 from trio_gossip.transport.memory import MemoryNetwork
 from trio_gossip.wire import encode_message, make_compound
 from trio_gossip.wire.messages import Ack, NodeState, PacketMessage, Ping, Suspect, User

@@ -11,8 +11,8 @@ import trio.testing
 from fidelity_support import Reply, ScriptedPeer
 from node_support import base_config, sees, start_cluster, wait_for
 
-from trio_gossip.membership.member import ip_string
-from trio_gossip.node.commands import AwarenessDelta, Command
+from trio_gossip.core.membership.member import ip_string
+from trio_gossip.shell.node.commands import AwarenessDelta, Command
 from trio_gossip.transport.memory import MemoryNetwork
 from trio_gossip.wire.messages import (
     Ack,

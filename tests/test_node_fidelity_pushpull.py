@@ -12,8 +12,8 @@ from fidelity_support import ScriptedPeer
 from node_support import base_config, sees, start_cluster
 
 from trio_gossip import BaseDelegate, JoinError, Member, open_memberlist
-from trio_gossip.membership.member import ip_bytes
-from trio_gossip.node.pushpull import parse_join_address
+from trio_gossip.core.membership.member import ip_bytes
+from trio_gossip.shell.node.pushpull import parse_join_address
 from trio_gossip.transport.memory import MemoryNetwork
 from trio_gossip.wire.messages import Message, NodeState, PushNodeState, PushPull
 

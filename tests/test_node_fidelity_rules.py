@@ -11,9 +11,9 @@ import trio.testing
 from node_support import start_cluster
 
 from trio_gossip import BaseDelegate, Config, Member
-from trio_gossip.membership import rules
-from trio_gossip.membership.schedule import gossip_targets, reap_and_shuffle
-from trio_gossip.membership.state import MembershipState
+from trio_gossip.core.membership import rules
+from trio_gossip.core.membership.schedule import gossip_targets, reap_and_shuffle
+from trio_gossip.core.membership.state import MembershipState
 from trio_gossip.transport.memory import MemoryNetwork
 from trio_gossip.wire.messages import Alive, NodeState
 

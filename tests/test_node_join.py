@@ -9,7 +9,7 @@ import trio.testing
 from node_support import base_config, converged, convergence_bound, start_cluster, wait_for
 
 from trio_gossip import JoinError, open_memberlist
-from trio_gossip.node.pushpull import parse_join_address
+from trio_gossip.shell.node.pushpull import parse_join_address
 from trio_gossip.transport.memory import MemoryNetwork
 
 

@@ -15,9 +15,9 @@ from node_support import (
     wait_for,
 )
 
-from trio_gossip.memberlist import Memberlist
-from trio_gossip.membership.member import ip_bytes
-from trio_gossip.membership.suspicion import suspicion_timeout
+from trio_gossip.core.membership.member import ip_bytes
+from trio_gossip.core.membership.suspicion import suspicion_timeout
+from trio_gossip.shell.memberlist import Memberlist
 from trio_gossip.transport.memory import MemoryNetwork
 from trio_gossip.wire.messages import Alive, NodeState, Ping, Suspect
 

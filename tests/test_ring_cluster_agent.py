@@ -10,15 +10,15 @@ from typing import Any
 import trio
 import trio.testing
 
-from trio_gossip.agent.http import Request
-from trio_gossip.agent.options import AgentOptions
-from trio_gossip.agent.runner import Agent, open_agent
-from trio_gossip.cli import main
-from trio_gossip.kv.compose import KVWithDelegate
-from trio_gossip.kv.store import KVStore
-from trio_gossip.ring.agent import ring_handler
-from trio_gossip.ring.cluster import wait_until
-from trio_gossip.ring.view import render_table
+from trio_gossip.apps.agent.http import Request
+from trio_gossip.apps.agent.options import AgentOptions
+from trio_gossip.apps.agent.ring import ring_handler
+from trio_gossip.apps.agent.runner import Agent, open_agent
+from trio_gossip.apps.cli import main
+from trio_gossip.apps.sim.ring_cluster import wait_until
+from trio_gossip.core.ring.view import render_table
+from trio_gossip.shell.kv.compose import KVWithDelegate
+from trio_gossip.shell.kv.store import KVStore
 from trio_gossip.transport.memory import MemoryNetwork
 
 

@@ -7,11 +7,11 @@ from functools import partial
 import trio
 import trio.testing
 
-from trio_gossip.config import Config
-from trio_gossip.kv import LWWMap
-from trio_gossip.membership.schedule import push_pull_scale
-from trio_gossip.ring import InstanceDesc, InstanceState, Ring
-from trio_gossip.ring.cluster import RingNode, digests, ring_cluster, seed_trio, wait_until
+from trio_gossip.apps.sim.ring_cluster import RingNode, digests, ring_cluster, seed_trio, wait_until
+from trio_gossip.core.config import Config
+from trio_gossip.core.kv import LWWMap
+from trio_gossip.core.membership.schedule import push_pull_scale
+from trio_gossip.core.ring import InstanceDesc, InstanceState, Ring
 from trio_gossip.transport.memory import LinkConfig, MemoryNetwork
 
 NODES = 10

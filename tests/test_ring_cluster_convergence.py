@@ -17,10 +17,10 @@ import pytest
 import trio
 import trio.testing
 
-from trio_gossip.config import Config
-from trio_gossip.ring import WRITE
-from trio_gossip.ring.client import RingClient
-from trio_gossip.ring.cluster import ring_cluster, rings_converged, seed_trio, wait_until
+from trio_gossip.apps.sim.ring_cluster import ring_cluster, rings_converged, seed_trio, wait_until
+from trio_gossip.core.config import Config
+from trio_gossip.core.ring import WRITE
+from trio_gossip.shell.ring.client import RingClient
 from trio_gossip.transport.memory import LinkConfig, MemoryNetwork
 
 N = 50

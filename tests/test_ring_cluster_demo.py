@@ -8,8 +8,8 @@ from contextlib import redirect_stdout
 
 import pytest
 
-from trio_gossip.ring.demo import run_ring_demo
-from trio_gossip.sim.command import configure_demo, run_demo_command
+from trio_gossip.apps.demo_command import configure_demo, run_demo_command
+from trio_gossip.apps.sim.ring_demo import run_ring_demo
 
 
 def test_ring_demo_tells_the_whole_story() -> None:

@@ -5,10 +5,7 @@ from __future__ import annotations
 import trio
 import trio.testing
 
-from trio_gossip.config import Config
-from trio_gossip.membership.schedule import push_pull_scale
-from trio_gossip.ring import InstanceDesc, InstanceState, Ring
-from trio_gossip.ring.cluster import (
+from trio_gossip.apps.sim.ring_cluster import (
     RingNode,
     digests,
     ring_cluster,
@@ -16,6 +13,9 @@ from trio_gossip.ring.cluster import (
     seed_trio,
     wait_until,
 )
+from trio_gossip.core.config import Config
+from trio_gossip.core.membership.schedule import push_pull_scale
+from trio_gossip.core.ring import InstanceDesc, InstanceState, Ring
 from trio_gossip.transport.memory import MemoryNetwork
 
 N = 20

@@ -7,9 +7,9 @@ import hashlib
 import trio
 import trio.testing
 
-from trio_gossip.config import Config
-from trio_gossip.ring import Ring
-from trio_gossip.ring.cluster import RingNode, ring_cluster, seed_trio
+from trio_gossip.apps.sim.ring_cluster import RingNode, ring_cluster, seed_trio
+from trio_gossip.core.config import Config
+from trio_gossip.core.ring import Ring
 from trio_gossip.transport.memory import LinkConfig, MemoryNetwork
 
 OPTIONS = {"heartbeat_period": 2.0, "record_refresh_period": 6.0}

@@ -8,8 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from ring_support import lookup_rings, rings
 
-from trio_gossip.errors import DecodeError
-from trio_gossip.ring import RING_CODEC, InstanceDesc, InstanceState, Ring
+from trio_gossip.core.ring import RING_CODEC, InstanceDesc, InstanceState, Ring
+from trio_gossip.wire.errors import DecodeError
 
 any_ring = st.one_of(rings(), lookup_rings())
 

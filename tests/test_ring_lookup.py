@@ -9,8 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from ring_support import brute_get, brute_owner, lookup_rings
 
-from trio_gossip.errors import ConfigError
-from trio_gossip.ring import (
+from trio_gossip.core.ring import (
     READ,
     REPORTING,
     WRITE,
@@ -23,6 +22,7 @@ from trio_gossip.ring import (
     RingError,
     TooManyUnhealthyError,
 )
+from trio_gossip.wire.errors import ConfigError
 
 ACTIVE, LEAVING, JOINING = InstanceState.ACTIVE, InstanceState.LEAVING, InstanceState.JOINING
 NOW = 100.0

@@ -6,10 +6,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from ring_support import IDS, rings
 
-from trio_gossip.kv.hlc import Version
-from trio_gossip.kv.mergeable import Mergeable
-from trio_gossip.ring import InstanceDesc, InstanceState, Ring
-from trio_gossip.ring.index import TokenIndex
+from trio_gossip.core.kv.hlc import Version
+from trio_gossip.core.kv.mergeable import Mergeable
+from trio_gossip.core.ring import InstanceDesc, InstanceState, Ring
+from trio_gossip.core.ring.index import TokenIndex
 
 ACTIVE, LEAVING, LEFT = InstanceState.ACTIVE, InstanceState.LEAVING, InstanceState.LEFT
 

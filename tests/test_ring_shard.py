@@ -8,9 +8,9 @@ import attrs
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trio_gossip.ring import WRITE, InstanceDesc, InstanceState, Ring, random_tokens
-from trio_gossip.ring.codec import RING_CODEC
-from trio_gossip.ring.shard import draws
+from trio_gossip.core.ring import WRITE, InstanceDesc, InstanceState, Ring, random_tokens
+from trio_gossip.core.ring.codec import RING_CODEC
+from trio_gossip.core.ring.shard import draws
 
 ZONES = ("zone-a", "zone-b", "zone-c")
 

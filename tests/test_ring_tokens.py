@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from trio_gossip.ring import (
+from trio_gossip.core.ring import (
     InstanceDesc,
     InstanceState,
     Ring,

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from ring_support import IDS, rings
 
-from trio_gossip.ring import InstanceDesc, InstanceState, Ring
+from trio_gossip.core.ring import InstanceDesc, InstanceState, Ring
 
 LEFT_TIMEOUT = 300.0  # dskit -memberlist.left-ingesters-timeout
 

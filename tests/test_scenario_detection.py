@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import trio
 
-from trio_gossip.config import Config
-from trio_gossip.sim import ClusterSpec, FactKind, Kill, open_cluster, run_simulation
-from trio_gossip.sim.bounds import detection_formula, epidemic_time, suspicion_window
+from trio_gossip.apps.sim import ClusterSpec, FactKind, Kill, open_cluster, run_simulation
+from trio_gossip.core.config import Config
+from trio_gossip.core.membership.bounds import detection_formula, epidemic_time, suspicion_window
 
 CONFIG = Config.lan(name="sim")
 N = 30

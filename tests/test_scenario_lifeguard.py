@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import pytest
 
-from trio_gossip.sim.studies import false_positive_study
+from trio_gossip.apps.sim.studies import false_positive_study
 
 
 def test_lifeguard_cuts_false_positives_in_the_first_minute() -> None:

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import trio
 
-from trio_gossip.config import Config
-from trio_gossip.membership.schedule import push_pull_scale
-from trio_gossip.sim import Cluster, ClusterSpec, Heal, Partition, open_cluster, run_simulation
-from trio_gossip.sim.bounds import epidemic_time, suspicion_window
+from trio_gossip.apps.sim import Cluster, ClusterSpec, Heal, Partition, open_cluster, run_simulation
+from trio_gossip.core.config import Config
+from trio_gossip.core.membership.bounds import epidemic_time, suspicion_window
+from trio_gossip.core.membership.schedule import push_pull_scale
 from trio_gossip.wire.messages import NodeState
 
 CONFIG = Config.lan(name="sim")

@@ -10,8 +10,7 @@ import trio
 from trio._core import _run as trio_run_internals
 
 from trio_gossip import BaseDelegate, Member, MemberEvent
-from trio_gossip.config import Config
-from trio_gossip.sim import (
+from trio_gossip.apps.sim import (
     ClusterSpec,
     FactKind,
     Heal,
@@ -27,7 +26,8 @@ from trio_gossip.sim import (
     open_cluster,
     run_simulation,
 )
-from trio_gossip.sim.bounds import epidemic_time, join_timeout, suspicion_window
+from trio_gossip.core.config import Config
+from trio_gossip.core.membership.bounds import epidemic_time, join_timeout, suspicion_window
 
 CONFIG = Config.lan(name="sim")
 

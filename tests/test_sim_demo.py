@@ -10,9 +10,9 @@ import sys
 
 import pytest
 
-from trio_gossip.cli import main
-from trio_gossip.sim.command import DemoOptions
-from trio_gossip.sim.demo import run
+from trio_gossip.apps.cli import main
+from trio_gossip.apps.demo_options import DemoOptions
+from trio_gossip.apps.sim.demo import run
 
 
 class FakeTerminal(io.StringIO):
@@ -45,7 +45,7 @@ def test_demo_is_reproducible_from_its_seed(capsys: pytest.CaptureFixture[str]) 
 
 
 def test_demo_redraws_in_place_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("trio_gossip.sim.demo.FRAME_PAUSE", 0.0)
+    monkeypatch.setattr("trio_gossip.apps.sim.demo.FRAME_PAUSE", 0.0)
     out = FakeTerminal()
     assert run(DemoOptions(nodes=6, seed=2), out) == 0
     text = out.getvalue()
@@ -83,7 +83,7 @@ def test_demo_replays_the_same_in_another_process(capsys: pytest.CaptureFixture[
     for hash_seed in ("1", "2"):
         env = {**os.environ, "PYTHONHASHSEED": hash_seed}
         done = subprocess.run(
-            [sys.executable, "-m", "trio_gossip.cli", "demo", "--nodes", "8", "--seed", "5"],
+            [sys.executable, "-m", "trio_gossip.apps.cli", "demo", "--nodes", "8", "--seed", "5"],
             capture_output=True, text=True, env=env, timeout=120, check=True,
         )  # fmt: skip
         assert done.stdout == here

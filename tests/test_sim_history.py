@@ -6,15 +6,15 @@ import math
 
 import pytest
 
-from trio_gossip.config import Config
-from trio_gossip.sim.bounds import (
+from trio_gossip.apps.sim.history import FactKind, History
+from trio_gossip.apps.sim.scenario import Partition
+from trio_gossip.core.config import Config
+from trio_gossip.core.membership.bounds import (
     detection_formula,
     epidemic_rounds,
     epidemic_time,
     suspicion_window,
 )
-from trio_gossip.sim.history import FactKind, History
-from trio_gossip.sim.scenario import Partition
 
 
 def test_history_keeps_the_first_time_per_incarnation() -> None:

@@ -13,17 +13,17 @@ import trio.testing
 from hypothesis import given
 from hypothesis import strategies as st
 
-import trio_gossip.node.gossip as gossip_module
+import trio_gossip.shell.node.gossip as gossip_module
 from trio_gossip import BaseDelegate
-from trio_gossip.config import Config
-from trio_gossip.membership.member import ip_string
-from trio_gossip.membership.schedule import gossip_targets
-from trio_gossip.node.commands import AwarenessDelta
-from trio_gossip.node.runtime import Runtime
-from trio_gossip.sim import Cluster, ClusterSpec, open_cluster, run_simulation
-from trio_gossip.sim.bounds import join_timeout, suspicion_window
-from trio_gossip.sim.history import History
-from trio_gossip.sim.observe import RecordingDelegate, SimNode
+from trio_gossip.apps.sim import Cluster, ClusterSpec, open_cluster, run_simulation
+from trio_gossip.apps.sim.history import History
+from trio_gossip.apps.sim.observe import RecordingDelegate, SimNode
+from trio_gossip.core.config import Config
+from trio_gossip.core.membership.bounds import join_timeout, suspicion_window
+from trio_gossip.core.membership.member import ip_string
+from trio_gossip.core.membership.schedule import gossip_targets
+from trio_gossip.shell.node.commands import AwarenessDelta
+from trio_gossip.shell.node.runtime import Runtime
 from trio_gossip.transport.base import Transport
 
 CONFIG = Config.lan(name="sim")

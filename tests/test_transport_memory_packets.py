@@ -11,7 +11,6 @@ import pytest
 import trio
 from transport_support import serving, start_node
 
-from trio_gossip.errors import ConfigError
 from trio_gossip.transport import (
     Address,
     LinkConfig,
@@ -19,6 +18,7 @@ from trio_gossip.transport import (
     MemoryTransport,
     NetworkStatistics,
 )
+from trio_gossip.wire.errors import ConfigError
 
 
 def _balanced(stats: NetworkStatistics) -> bool:

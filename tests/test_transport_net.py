@@ -11,8 +11,8 @@ import pytest
 import trio
 from transport_support import Inbox, read_all, upper_echo
 
-from trio_gossip.errors import ConfigError
 from trio_gossip.transport import NetTransport, TransportError, create_net_transport
+from trio_gossip.wire.errors import ConfigError
 
 TIMEOUT = 10  # generous: the machine is shared; nothing here should take more than a blink
 

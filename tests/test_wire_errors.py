@@ -8,7 +8,6 @@ from collections.abc import Callable
 
 import pytest
 
-from trio_gossip.errors import ConfigError, DecodeError
 from trio_gossip.wire import (
     REMOTE_ENCRYPTED,
     REMOTE_NOT_ENCRYPTED,
@@ -43,6 +42,7 @@ from trio_gossip.wire import (
     trace_stream,
 )
 from trio_gossip.wire.codec import pack
+from trio_gossip.wire.errors import ConfigError, DecodeError
 
 PING = Ping(1, "node-b")
 PING_BYTES = encode_message(PING)

@@ -8,7 +8,6 @@ from collections.abc import Callable
 
 from vectors_support import capture_key, captured_metas, synthetic_vectors
 
-from trio_gossip.errors import DecodeError
 from trio_gossip.wire import (
     Ack,
     Alive,
@@ -30,6 +29,7 @@ from trio_gossip.wire import (
     trace_stream,
 )
 from trio_gossip.wire.crypto import encrypt_payload
+from trio_gossip.wire.errors import DecodeError
 from trio_gossip.wire.packet import open_packet
 
 KEY = capture_key()

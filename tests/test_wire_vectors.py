@@ -15,7 +15,6 @@ from vectors_support import (
     synthetic_vectors,
 )
 
-from trio_gossip.errors import DecodeError
 from trio_gossip.wire import (
     Ack,
     Alive,
@@ -47,6 +46,7 @@ from trio_gossip.wire import (
     trace_stream,
 )
 from trio_gossip.wire.codec import decode_push_node_state, encode_push_node_state
+from trio_gossip.wire.errors import DecodeError
 from trio_gossip.wire.packet import decompress_body, split_compound
 from trio_gossip.wire.stream import decode_stream_body, encode_stream_body
 

@@ -8,7 +8,7 @@ from typing import TypeVar
 
 import trio
 
-from trio_gossip.agent.options import AgentOptions
+from trio_gossip.apps.agent.options import AgentOptions
 
 T = TypeVar("T")
 

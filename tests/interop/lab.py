@@ -9,8 +9,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from trio_gossip.config import Config
-from trio_gossip.membership.suspicion import confirmations_wanted, suspicion_timeout
+from trio_gossip.core.config import Config
+from trio_gossip.core.membership.suspicion import confirmations_wanted, suspicion_timeout
 
 from .procs import ProcessGroup, free_port, loopback_block, require, wait_until
 from .serf import SerfAgent, SerfRPC

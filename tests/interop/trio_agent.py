@@ -15,7 +15,7 @@ from typing import Any
 from .procs import Process, in_netns, netns_socket, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
-_MAIN = "import sys; from trio_gossip.cli import main; sys.exit(main())"
+_MAIN = "import sys; from trio_gossip.apps.cli import main; sys.exit(main())"
 
 
 def http_get(address: tuple[str, int], path: str, netns: str | None = None) -> Any:

@@ -8,7 +8,7 @@ from typing import Any
 
 import attrs
 
-from ..errors import ConfigError
+from trio_gossip.wire.errors import ConfigError
 
 
 def _in_range(low: float, high: float) -> Callable[[Any, attrs.Attribute[float], float], None]:

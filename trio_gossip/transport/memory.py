@@ -16,7 +16,8 @@ from collections.abc import Iterable
 
 import trio
 
-from ..errors import ConfigError
+from trio_gossip.wire.errors import ConfigError
+
 from .addr import canonical_host
 from .base import Address
 from .link import LinkConfig

@@ -19,7 +19,8 @@ from typing import Protocol, cast
 
 import trio
 
-from ..errors import ConfigError
+from trio_gossip.wire.errors import ConfigError
+
 from .base import Address
 
 

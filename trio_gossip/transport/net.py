@@ -11,7 +11,8 @@ from functools import lru_cache, partial
 
 import trio
 
-from ..errors import ConfigError
+from trio_gossip.wire.errors import ConfigError
+
 from .addr import canonical_host, check_address, unmap_host
 from .base import Address, PacketHandler, StreamHandler, TransportError
 from .handlers import run_stream_handler

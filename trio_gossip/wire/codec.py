@@ -16,7 +16,7 @@ from typing import Any
 
 import msgpack
 
-from trio_gossip.errors import DecodeError
+from trio_gossip.wire.errors import DecodeError
 from trio_gossip.wire.messages import (
     Ack,
     Alive,

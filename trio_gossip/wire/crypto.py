@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from trio_gossip.errors import ConfigError, DecodeError
+from trio_gossip.wire.errors import ConfigError, DecodeError
 
 NONCE_SIZE = 12
 TAG_SIZE = 16

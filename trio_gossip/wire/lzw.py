@@ -14,7 +14,7 @@ from __future__ import annotations
 import sys
 from array import array
 
-from trio_gossip.errors import DecodeError
+from trio_gossip.wire.errors import DecodeError
 
 _CLEAR = 256
 _EOF = 257

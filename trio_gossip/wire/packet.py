@@ -12,7 +12,6 @@ from collections.abc import Sequence
 
 import attrs
 
-from trio_gossip.errors import ConfigError, DecodeError
 from trio_gossip.wire import limits
 from trio_gossip.wire.codec import (
     MESSAGE_NAMES,
@@ -25,6 +24,7 @@ from trio_gossip.wire.codec import (
     unpack_body,
 )
 from trio_gossip.wire.crypto import Keyring, decrypt_payload, encrypt_payload
+from trio_gossip.wire.errors import ConfigError, DecodeError
 from trio_gossip.wire.lzw import lzw_compress, lzw_decompress
 from trio_gossip.wire.messages import PacketMessage
 

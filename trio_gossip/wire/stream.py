@@ -13,7 +13,6 @@ from itertools import islice
 
 import msgpack
 
-from trio_gossip.errors import DecodeError
 from trio_gossip.wire import limits
 from trio_gossip.wire.codec import (
     Body,
@@ -31,6 +30,7 @@ from trio_gossip.wire.codec import (
     pack,
 )
 from trio_gossip.wire.crypto import Keyring, decrypt_payload, encrypt_payload, encrypted_length
+from trio_gossip.wire.errors import DecodeError
 from trio_gossip.wire.messages import Ack, Err, Message, Ping, PushNodeState, PushPull, User
 from trio_gossip.wire.packet import (
     COMPRESS,

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import attrs
 
-from trio_gossip.errors import DecodeError
 from trio_gossip.wire import limits
 from trio_gossip.wire.codec import decode_message, message_name
 from trio_gossip.wire.crypto import Keyring, decrypt_payload
+from trio_gossip.wire.errors import DecodeError
 from trio_gossip.wire.messages import Message
 from trio_gossip.wire.packet import (
     COMPOUND,

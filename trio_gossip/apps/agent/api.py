@@ -1,0 +1,184 @@
+"""The agent's HTTP routes: members, statistics, health and keyring rotation, as JSON."""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import Awaitable, Callable, Sequence
+
+import attrs
+
+from trio_gossip.apps.agent.delegate import AgentDelegate
+from trio_gossip.apps.agent.http import Request, Response, error
+from trio_gossip.apps.agent.options import parse_join_target, parse_key
+from trio_gossip.core.membership.member import EventKind, Member, MemberEvent
+from trio_gossip.shell.memberlist import Memberlist
+from trio_gossip.wire import Keyring
+from trio_gossip.wire.errors import JoinError
+from trio_gossip.wire.messages import NodeState
+
+STATE_NAMES = {
+    NodeState.ALIVE: "alive",
+    NodeState.SUSPECT: "suspect",
+    NodeState.DEAD: "failed",  # Serf's word for a member memberlist declared dead
+    NodeState.LEFT: "left",
+}
+
+
+Action = Callable[[Request], Awaitable[Response]]
+Joiner = Callable[[Sequence[str]], Awaitable[int]]
+
+
+class MemberBook:
+    """Members that failed or left, remembered from events until they come back.
+
+    ``members()`` lists only live members; like ``serf members`` the endpoint also shows the
+    departed ones, which the node forgets once it reaps them.
+    """
+
+    def __init__(self) -> None:
+        self.departed: dict[str, Member] = {}
+
+    def on_event(self, event: MemberEvent) -> None:
+        if event.kind in (EventKind.FAILED, EventKind.LEFT):
+            self.departed[event.member.name] = event.member
+        else:
+            self.departed.pop(event.member.name, None)
+
+
+def member_json(member: Member, delegate: AgentDelegate) -> dict[str, object]:
+    return {
+        "name": member.name,
+        "addr": member.host,
+        "port": member.port,
+        "tags": delegate.tags_of(member.meta),
+        "state": STATE_NAMES.get(member.state, str(member.state)),
+        "incarnation": member.incarnation,
+        "protocol": [member.pmin, member.pmax, member.pcur],
+        "delegate": [member.dmin, member.dmax, member.dcur],
+    }
+
+
+def _b64(key: bytes) -> str:
+    return base64.b64encode(key).decode()
+
+
+@attrs.define
+class AgentAPI:
+    node: Memberlist
+    delegate: AgentDelegate
+    book: MemberBook
+    keyring: Keyring | None
+    joiner: Joiner | None = None
+    started: float = attrs.field(factory=time.monotonic)
+    # More read-only routes by path (e.g. /v1/ring when the agent is in a hash ring).
+    extra_routes: dict[str, Action] = attrs.field(factory=dict)
+
+    async def handle(self, request: Request) -> Response:
+        route = self._routes().get(request.path.rstrip("/") or "/")
+        if route is None:
+            return error(404, f"no such endpoint {request.path!r}")
+        methods, action = route
+        if request.method not in methods:
+            return error(405, f"{request.method} not allowed on {request.path}")
+        return await action(request)
+
+    def _routes(self) -> dict[str, tuple[tuple[str, ...], Action]]:
+        read, write = ("GET",), ("GET", "POST")
+        return {
+            "/v1/members": (read, self.members),
+            "/v1/stats": (read, self.stats),
+            "/v1/health": (read, self.health),
+            "/v1/keys": (read, self.keys),
+            "/v1/keys/install": (write, self.install_key),
+            "/v1/keys/use": (write, self.use_key),
+            "/v1/keys/remove": (write, self.remove_key),
+            "/v1/join": (write, self.join),
+            **{path: (read, action) for path, action in self.extra_routes.items()},
+        }
+
+    # ---- reading --------------------------------------------------------------------------
+
+    async def members(self, request: Request) -> Response:
+        live = {m.name: m for m in self.node.members()}
+        departed = [m for name, m in self.book.departed.items() if name not in live]
+        rows = [member_json(m, self.delegate) for m in [*live.values(), *departed]]
+        rows.sort(key=lambda row: str(row["name"]))
+        return Response(200, rows)
+
+    async def stats(self, request: Request) -> Response:
+        node = self.node
+        me = node.local_member
+        return Response(
+            200,
+            {
+                "name": me.name,
+                "addr": me.host,
+                "port": me.port,
+                "incarnation": me.incarnation,
+                "members": node.num_members(),
+                "health_score": node.health_score,
+                "encrypted": self.keyring is not None,
+                "keys": len(self.keyring.keys) if self.keyring is not None else 0,
+                "uptime": round(time.monotonic() - self.started, 3),
+                "node": attrs.asdict(node.statistics()),
+                "agent": self.delegate.statistics(),
+            },
+        )
+
+    async def health(self, request: Request) -> Response:
+        return Response(
+            200,
+            {
+                "status": "ok",
+                "members": self.node.num_members(),
+                "health_score": self.node.health_score,
+            },
+        )
+
+    async def keys(self, request: Request) -> Response:
+        if self.keyring is None:
+            return error(400, "encryption is not enabled on this agent")
+        return Response(
+            200,
+            {
+                "primary": _b64(self.keyring.primary_key),
+                "keys": [_b64(k) for k in self.keyring.keys],
+            },
+        )
+
+    # ---- keyring rotation ---------------------------------------------------------------------
+
+    async def _key_op(self, request: Request, op: str) -> Response:
+        if self.keyring is None:
+            return error(400, "encryption is not enabled on this agent")
+        text = request.query.get("key", "")
+        try:
+            # A '+' in an unencoded query string arrives as a space; base64 has no spaces.
+            key = parse_key(text.replace(" ", "+"))
+            getattr(self.keyring, op)(key)
+        except ValueError as exc:
+            return error(400, str(exc))
+        return await self.keys(request)
+
+    async def install_key(self, request: Request) -> Response:
+        return await self._key_op(request, "add_key")
+
+    async def use_key(self, request: Request) -> Response:
+        return await self._key_op(request, "use_key")
+
+    async def remove_key(self, request: Request) -> Response:
+        return await self._key_op(request, "remove_key")
+
+    # ---- joining ------------------------------------------------------------------------------
+
+    async def join(self, request: Request) -> Response:
+        """``/v1/join?address=HOST:PORT``: what ``serf join`` does through Serf's RPC."""
+        if self.joiner is None:
+            return error(400, "joining is not available on this endpoint")
+        try:
+            address = parse_join_target(request.query.get("address", ""))
+            joined = await self.joiner([address])
+        except (ValueError, JoinError) as exc:
+            return error(400, str(exc))
+        return Response(200, {"joined": joined})

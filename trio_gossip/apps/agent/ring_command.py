@@ -1,0 +1,52 @@
+"""``trio-gossip ring --http HOST:PORT``: print the ring an agent sees, as dskit's ring page.
+
+The agent (``trio-gossip agent --ring NAME --http HOST:PORT``) serves the ring as JSON at
+``/v1/ring``; this command fetches it and prints the table (or the JSON with ``--json``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import urllib.parse
+
+from trio_gossip.core.ring.view import render_table
+
+
+def _host_port(text: str) -> tuple[str, int]:
+    from trio_gossip.apps.agent.options import parse_host_port  # noqa: PLC0415
+
+    try:
+        return parse_host_port(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def configure_ring(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--http", type=_host_port, required=True, metavar="HOST:PORT",
+                        help="the agent's --http address")  # fmt: skip
+    parser.add_argument("--key", default=None, metavar="KEY",
+                        help="the ring's KV key (default: the agent's --ring)")  # fmt: skip
+    parser.add_argument("--tokens", action="store_true", help="include every token (JSON)")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+def run_ring_command(args: argparse.Namespace) -> int:
+    from trio_gossip.apps.agent.members import EndpointError, fetch_json  # noqa: PLC0415
+
+    query = {k: v for k, v in (("key", args.key), ("tokens", "1" if args.tokens else None)) if v}
+    path = "/v1/ring" + ("?" + urllib.parse.urlencode(query) if query else "")
+    try:
+        page = fetch_json(args.http, path)
+    except EndpointError as exc:
+        print(f"trio-gossip ring: {exc}", file=sys.stderr)
+        return 1
+    if not isinstance(page, dict) or not isinstance(page.get("shards"), list):
+        print("trio-gossip ring: /v1/ring: not a ring page", file=sys.stderr)
+        return 1
+    if args.json:
+        sys.stdout.write(json.dumps(page, indent=2, sort_keys=True) + "\n")
+    else:
+        sys.stdout.write(render_table(page) + "\n")
+    return 0

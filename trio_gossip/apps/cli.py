@@ -1,0 +1,230 @@
+"""The ``trio-gossip`` command line.
+
+Each subcommand is a pair of functions: ``configure(parser)`` adds its arguments and
+``run(args) -> exit status`` does the work. Both are listed once in `SUBCOMMANDS`; to add a
+subcommand, write the pair and add a `Subcommand` entry. Heavy imports (scapy, trio, the
+codec) belong inside ``run`` so that ``trio-gossip --help`` starts instantly.
+
+Exit status: 0 success, 1 failure while running, 2 usage error (argparse's convention).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+import attrs
+
+from trio_gossip.apps.usage import UsageError
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+
+@attrs.frozen
+class Subcommand:
+    name: str
+    help: str
+    configure: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+
+
+# --- dissect -------------------------------------------------------------------------------
+
+
+def _key(text: str) -> bytes:
+    """An AES key as serf and memberlist write them: base64 of 16, 24 or 32 bytes."""
+    try:
+        key = base64.b64decode(text.strip(), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise argparse.ArgumentTypeError(f"key is not valid base64: {exc}") from exc
+    if len(key) not in (16, 24, 32):
+        raise argparse.ArgumentTypeError(
+            f"key must decode to 16, 24 or 32 bytes (AES-128/192/256), not {len(key)}"
+        )
+    return key
+
+
+def _configure_dissect(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = (
+        "Prints every memberlist message of every UDP datagram and reassembled TCP stream\n"
+        "direction: frame, seconds since the first frame, transport, endpoints, layering\n"
+        "(outer > inner) and fields by their Go names. Payloads that do not decode are\n"
+        "reported with the reason. Exit status: 0 done, 2 bad arguments or unreadable file."
+    )
+    parser.add_argument("capture", help="pcap or pcapng file to read")
+    parser.add_argument(
+        "--key",
+        action="append",
+        type=_key,
+        default=[],
+        metavar="BASE64",
+        help="gossip encryption key (as given to serf -encrypt); repeat for a keyring",
+    )
+    parser.add_argument(
+        "--label", default="", help="memberlist label (GCM associated data, label header)"
+    )
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="print one JSON object per message")
+    output.add_argument(
+        "--summary", action="store_true", help="finish with a count of each message type"
+    )
+
+
+def _run_dissect(args: argparse.Namespace) -> int:
+    # Imported here: scapy and the codec are slow to load and --help should not wait for them.
+    from trio_gossip.apps.dissect.command import dissect  # noqa: PLC0415
+    from trio_gossip.apps.dissect.pcap import CaptureError  # noqa: PLC0415
+
+    label = args.label.encode()
+    if len(label) > 255:
+        raise UsageError("--label is longer than 255 bytes")
+    try:
+        return dissect(
+            args.capture,
+            keys=list(args.key),
+            label=label,
+            as_json=args.json,
+            summary=args.summary,
+            out=sys.stdout,
+        )
+    except CaptureError as exc:
+        raise UsageError(str(exc)) from exc
+
+
+# --- agent, members (code in trio_gossip/apps/agent/command.py) --------------------------------
+
+
+def _configure_agent(parser: argparse.ArgumentParser) -> None:
+    from trio_gossip.apps.agent.command import configure_agent  # noqa: PLC0415
+
+    configure_agent(parser)
+
+
+def _run_agent(args: argparse.Namespace) -> int:
+    from trio_gossip.apps.agent.command import run_agent_command  # noqa: PLC0415
+
+    return run_agent_command(args)
+
+
+def _configure_members(parser: argparse.ArgumentParser) -> None:
+    from trio_gossip.apps.agent.command import configure_members  # noqa: PLC0415
+
+    configure_members(parser)
+
+
+def _run_members(args: argparse.Namespace) -> int:
+    from trio_gossip.apps.agent.command import run_members_command  # noqa: PLC0415
+
+    return run_members_command(args)
+
+
+# --- ring (code in trio_gossip/apps/agent/ring_command.py) ---
+
+
+def _configure_ring(parser: argparse.ArgumentParser) -> None:
+    from trio_gossip.apps.agent.ring_command import configure_ring  # noqa: PLC0415
+
+    configure_ring(parser)
+
+
+def _run_ring(args: argparse.Namespace) -> int:
+    from trio_gossip.apps.agent.ring_command import run_ring_command  # noqa: PLC0415
+
+    return run_ring_command(args)
+
+
+# --- demo (code in trio_gossip/apps/demo_command.py and sim/demo.py) -----------------------------
+
+
+def _configure_demo(parser: argparse.ArgumentParser) -> None:
+    from trio_gossip.apps.demo_command import configure_demo  # noqa: PLC0415
+
+    configure_demo(parser)
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from trio_gossip.apps.demo_command import run_demo_command  # noqa: PLC0415
+
+    return run_demo_command(args)
+
+
+# --- registry ------------------------------------------------------------------------------
+
+SUBCOMMANDS: tuple[Subcommand, ...] = (
+    Subcommand(
+        "demo",
+        "watch a 50-node cluster form, lose a node and agree it died (simulated, in seconds)",
+        _configure_demo,
+        _run_demo,
+    ),
+    Subcommand(
+        "dissect",
+        "print the memberlist messages in a packet capture",
+        _configure_dissect,
+        _run_dissect,
+    ),
+    Subcommand(
+        "agent",
+        "run a node that Serf agents see as a member, until SIGINT or SIGTERM",
+        _configure_agent,
+        _run_agent,
+    ),
+    Subcommand(
+        "members",
+        "list the members an agent knows, through its --http endpoint",
+        _configure_members,
+        _run_members,
+    ),
+    Subcommand(
+        "ring",
+        "print the hash ring an agent sees (agent --ring), through its --http endpoint",
+        _configure_ring,
+        _run_ring,
+    ),
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="trio-gossip", description="memberlist-compatible gossip for Trio"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for command in SUBCOMMANDS:
+        p = sub.add_parser(command.name, help=command.help, description=command.help)
+        command.configure(p)
+        p.set_defaults(run=command.run, parser=p)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit status instead of exiting."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits on --help and on usage errors
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    try:
+        status: int = args.run(args)
+        sys.stdout.flush()
+    except UsageError as exc:
+        args.parser.print_usage(sys.stderr)
+        print(f"{args.parser.prog}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except BrokenPipeError:
+        # The reader went away (``| head``): stop quietly, and keep Python's exit-time flush
+        # from failing on the same closed pipe.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_FAILURE
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

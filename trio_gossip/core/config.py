@@ -1,0 +1,224 @@
+"""A node's configuration: memberlist's knobs with its defaults (spec section 11).
+
+Durations are float seconds. ``Config()`` and ``Config.lan()`` equal Go's ``DefaultLANConfig``;
+``Config.wan()`` and ``Config.local()`` the other two presets. Every field can be overridden by
+keyword or with ``attrs.evolve``; impossible values raise ``ConfigError`` naming the field.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import platform
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
+from typing import Any, Final
+
+import attrs
+
+from trio_gossip.wire.errors import ConfigError
+
+META_MAX_SIZE = 512
+"""memberlist's MetaMaxSize: a Go node panics on longer metadata, so we refuse it up front."""
+
+PROTOCOL_VERSION_MIN = 1
+PROTOCOL_VERSION_MAX = 5
+
+_KEY_SIZES = (16, 24, 32)
+
+
+def _label_bytes(value: str | bytes) -> bytes:
+    return value.encode() if isinstance(value, str) else bytes(value)
+
+
+def _key_tuple(keys: Iterable[bytes]) -> tuple[bytes, ...]:
+    return tuple(bytes(key) for key in keys)
+
+
+def _default_name() -> str:
+    return platform.node()
+
+
+# Where memberlist's DefaultWANConfig and DefaultLocalConfig differ from DefaultLANConfig (the
+# field defaults of Config below).
+_WAN: Final[Mapping[str, Any]] = MappingProxyType(
+    {
+        "tcp_timeout": 30.0,
+        "suspicion_mult": 6,
+        "push_pull_interval": 60.0,
+        "probe_timeout": 3.0,
+        "probe_interval": 5.0,
+        "gossip_nodes": 4,
+        "gossip_interval": 0.5,
+        "gossip_to_the_dead_time": 60.0,
+    }
+)
+_LOCAL: Final[Mapping[str, Any]] = MappingProxyType(
+    {
+        "tcp_timeout": 1.0,
+        "indirect_checks": 1,
+        "retransmit_mult": 2,
+        "suspicion_mult": 3,
+        "push_pull_interval": 15.0,
+        "probe_timeout": 0.2,
+        "probe_interval": 1.0,
+        "gossip_interval": 0.1,
+        "gossip_to_the_dead_time": 15.0,
+    }
+)
+
+
+@attrs.frozen(kw_only=True)
+class Config:
+    """Everything a node needs to know before it starts. Defaults are memberlist's LAN ones."""
+
+    name: str = attrs.field(factory=_default_name)
+    bind_addr: str = "0.0.0.0"
+    bind_port: int = 7946
+    # "" / None: advertise whatever address and port the transport reports.
+    advertise_addr: str = ""
+    advertise_port: int | None = None
+
+    protocol_version: int = 2
+    delegate_protocol_min: int = 0
+    delegate_protocol_max: int = 0
+    delegate_protocol_version: int = 0
+
+    tcp_timeout: float = 10.0
+    indirect_checks: int = 3
+    retransmit_mult: int = 4
+    suspicion_mult: int = 4
+    suspicion_max_timeout_mult: int = 6
+    push_pull_interval: float = 30.0  # 0 disables periodic push/pull
+    probe_interval: float = 1.0
+    probe_timeout: float = 0.5
+    disable_tcp_pings: bool = False
+    awareness_max_multiplier: int = 8
+    gossip_interval: float = 0.2  # 0 disables the gossip loop
+    gossip_nodes: int = 3
+    gossip_to_the_dead_time: float = 30.0
+    dead_node_reclaim_time: float = 0.0  # 0: a dead node's name never moves to a new address
+
+    gossip_verify_incoming: bool = True
+    gossip_verify_outgoing: bool = True
+    enable_compression: bool = True
+    crc: bool = True  # add the CRC header to packets for peers whose PMax >= 5, as Go does
+    label: bytes = attrs.field(default=b"", converter=_label_bytes)
+    # AES keys (16, 24 or 32 bytes); the first one is the primary that encrypts.
+    secret_keys: tuple[bytes, ...] = attrs.field(default=(), converter=_key_tuple)
+
+    handoff_queue_depth: int = 1024
+    udp_buffer_size: int = 1400
+    meta: bytes = b""
+    # Bound on the graceful leave done when the node's ``async with`` block exits.
+    leave_timeout: float = 5.0
+
+    def __attrs_post_init__(self) -> None:
+        _validate(self)
+
+    @classmethod
+    def lan(cls, **overrides: Any) -> Config:
+        """memberlist's DefaultLANConfig."""
+        return cls(**overrides)
+
+    @classmethod
+    def wan(cls, **overrides: Any) -> Config:
+        """memberlist's DefaultWANConfig: slower timers for high-latency links."""
+        return cls(**{**_WAN, **overrides})
+
+    @classmethod
+    def local(cls, **overrides: Any) -> Config:
+        """memberlist's DefaultLocalConfig: loopback or a very fast, reliable network."""
+        return cls(**{**_LOCAL, **overrides})
+
+    def build_vsn(self) -> bytes:
+        """The 6-byte Vsn ``[PMin, PMax, PCur, DMin, DMax, DCur]`` sent in alive and push/pull."""
+        return bytes(
+            (
+                PROTOCOL_VERSION_MIN,
+                PROTOCOL_VERSION_MAX,
+                self.protocol_version,
+                self.delegate_protocol_min,
+                self.delegate_protocol_max,
+                self.delegate_protocol_version,
+            )
+        )
+
+    @property
+    def encryption_enabled(self) -> bool:
+        return bool(self.secret_keys)
+
+    @property
+    def encryption_version(self) -> int:
+        """Protocol 1 peers only know the padded (version 0) encryption format."""
+        return 0 if self.protocol_version < 2 else 1
+
+
+def _fail(field: str, why: str) -> ConfigError:
+    return ConfigError(f"{field}: {why}")
+
+
+def _check_port(field: str, value: int | None) -> None:
+    if value is not None and not 0 <= value <= 65535:
+        raise _fail(field, f"port {value} outside 0..65535")
+
+
+def _check_ip(field: str, value: str) -> None:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        raise _fail(field, f"{value!r} is not an IP address") from None
+
+
+def _validate(c: Config) -> None:
+    if not c.name:
+        raise _fail("name", "must not be empty")
+    _check_ip("bind_addr", c.bind_addr)
+    if c.advertise_addr:
+        _check_ip("advertise_addr", c.advertise_addr)
+    _check_port("bind_port", c.bind_port)
+    _check_port("advertise_port", c.advertise_port)
+    if not PROTOCOL_VERSION_MIN <= c.protocol_version <= PROTOCOL_VERSION_MAX:
+        raise _fail("protocol_version", f"{c.protocol_version} outside 1..5")
+    for field in ("delegate_protocol_min", "delegate_protocol_max", "delegate_protocol_version"):
+        if not 0 <= getattr(c, field) <= 255:
+            raise _fail(field, "must fit in a byte (0..255)")
+    if not c.delegate_protocol_min <= c.delegate_protocol_version <= c.delegate_protocol_max:
+        # verify_protocol on every peer would reject such a node, so refuse it here.
+        raise _fail("delegate_protocol_version", "outside delegate_protocol_min..max")
+
+    for field in ("tcp_timeout", "probe_interval", "probe_timeout", "leave_timeout"):
+        if not getattr(c, field) > 0:
+            raise _fail(field, "must be positive")
+    for field in (
+        "push_pull_interval",
+        "gossip_interval",
+        "gossip_to_the_dead_time",
+        "dead_node_reclaim_time",
+    ):
+        if getattr(c, field) < 0:
+            raise _fail(field, "must not be negative")
+    if c.probe_timeout > c.probe_interval:
+        raise _fail("probe_timeout", "must not exceed probe_interval")
+
+    for field in ("indirect_checks", "gossip_nodes"):
+        if getattr(c, field) < 0:
+            raise _fail(field, "must not be negative")
+    for field in (
+        "retransmit_mult",
+        "suspicion_mult",
+        "suspicion_max_timeout_mult",
+        "awareness_max_multiplier",
+        "handoff_queue_depth",
+    ):
+        if getattr(c, field) < 1:
+            raise _fail(field, "must be at least 1")
+    if not 64 <= c.udp_buffer_size <= 65536:
+        raise _fail("udp_buffer_size", "must be within 64..65536")
+
+    if len(c.meta) > META_MAX_SIZE:
+        raise _fail("meta", f"{len(c.meta)} bytes, more than {META_MAX_SIZE}")
+    if len(c.label) > 255:
+        raise _fail("label", "longer than 255 bytes")
+    for key in c.secret_keys:
+        if len(key) not in _KEY_SIZES:
+            raise _fail("secret_keys", f"a key of {len(key)} bytes; AES needs 16, 24 or 32")

@@ -1,0 +1,144 @@
+"""The member table as one immutable value, and the effects a rule asks its caller to carry out.
+
+A change copies the member dict (about 10 us at a thousand members, 60 us at five thousand;
+see benchmarks/bench_membership.py). The dicts are never mutated once built: a change makes a
+new one, so a reader holding a snapshot never sees half an update.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from typing import TypeVar
+
+import attrs
+
+from trio_gossip.core.membership.member import Member, MemberEvent
+from trio_gossip.core.membership.suspicion import Suspicion
+from trio_gossip.wire.messages import Alive, Dead, Suspect
+
+
+@attrs.frozen
+class MembershipState:
+    """One node's view of the cluster.
+
+    ``probe_order`` holds every known name (self, dead and left ones until reaped) in the
+    shuffled order the probe loop walks; it doubles as the indexable list random peer
+    selection draws from. ``live_count`` is kept up to date so ``num_members`` is O(1).
+    """
+
+    local_name: str
+    members: Mapping[str, Member] = attrs.field(factory=dict)
+    probe_order: tuple[str, ...] = ()
+    probe_index: int = 0
+    suspicions: Mapping[str, Suspicion] = attrs.field(factory=dict)
+    awareness: int = 0
+    left: bool = False
+    live_count: int = 0
+
+    @property
+    def local(self) -> Member | None:
+        return self.members.get(self.local_name)
+
+    @property
+    def num_nodes(self) -> int:
+        """memberlist's estNumNodes: every entry, including self and unreaped dead/left ones."""
+        return len(self.probe_order)
+
+    def put_member(self, member: Member, rng: random.Random | None = None) -> MembershipState:
+        """Store ``member``; a new name goes to a random spot of the probe order."""
+        members = _copy(self.members)
+        old = members.get(member.name)
+        members[member.name] = member
+        live = self.live_count + member.is_live - (old is not None and old.is_live)
+        order = self.probe_order
+        if old is None:
+            # memberlist appends, then swaps with a random earlier slot so the newcomer is
+            # probed somewhere in the current round rather than always last.
+            new_order = [*order, member.name]
+            if order and rng is not None:
+                j = rng.randrange(len(order))
+                new_order[j], new_order[-1] = new_order[-1], new_order[j]
+            order = tuple(new_order)
+        return attrs.evolve(self, members=members, probe_order=order, live_count=live)
+
+    def put_suspicion(self, name: str, suspicion: Suspicion) -> MembershipState:
+        suspicions = _copy(self.suspicions)
+        suspicions[name] = suspicion
+        return attrs.evolve(self, suspicions=suspicions)
+
+    def drop_suspicion(self, name: str) -> MembershipState:
+        if name not in self.suspicions:
+            return self
+        suspicions = _copy(self.suspicions)
+        del suspicions[name]
+        return attrs.evolve(self, suspicions=suspicions)
+
+    def live_members(self) -> list[Member]:
+        """Alive and suspect members, self included, in probe order."""
+        members = self.members
+        return [m for name in self.probe_order if (m := members[name]).is_live]
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def _copy(mapping: Mapping[K, V]) -> dict[K, V]:
+    # The maps are plain dicts that nobody mutates after construction; dict.copy is several
+    # times faster than building a dict from a Mapping view.
+    return mapping.copy() if isinstance(mapping, dict) else dict(mapping)
+
+
+# ---- effects: what the caller must do after a rule ran -------------------------------------
+
+
+@attrs.frozen
+class Broadcast:
+    """Queue ``message`` for gossip, named after the node it is about (newer replaces older).
+
+    ``notify`` marks the broadcast a local caller waits for (leave, metadata update).
+    """
+
+    message: Alive | Suspect | Dead
+    notify: bool = False
+
+
+@attrs.frozen
+class SuspicionTimer:
+    """(Re)arm the suspicion timer of ``node`` to fire at ``deadline``."""
+
+    node: str
+    deadline: float
+    confirmation: bool  # False for a fresh suspicion, True when a confirmation shortened it
+
+
+@attrs.frozen
+class Conflict:
+    """A known name was announced at another address and the announcement was refused."""
+
+    existing: Member
+    other: Member
+
+
+@attrs.frozen
+class Refuted:
+    """We were accused (suspect, dead, stale alive) and announced a higher incarnation."""
+
+    accused_incarnation: int
+    new_incarnation: int
+
+
+Effect = Broadcast | SuspicionTimer | MemberEvent | Conflict | Refuted
+
+
+@attrs.frozen
+class Transition:
+    """A rule's result: the new state and what to do about it."""
+
+    state: MembershipState
+    effects: tuple[Effect, ...] = ()
+
+    def then(self, other: Transition) -> Transition:
+        """Chain a second transition computed from ``self.state``."""
+        return Transition(other.state, self.effects + other.effects)

@@ -1,0 +1,49 @@
+"""verifyProtocol: refuse a push/pull whose protocol or delegate versions don't fit ours."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from trio_gossip.wire.errors import GossipError
+from trio_gossip.wire.messages import NodeState, PushNodeState
+
+if TYPE_CHECKING:
+    from trio_gossip.core.membership.state import MembershipState
+
+
+class ProtocolVersionError(GossipError):
+    """A peer speaks a protocol or delegate version outside what the whole cluster accepts."""
+
+
+def verify_protocol(state: MembershipState, remote: Sequence[PushNodeState]) -> None:
+    """Raise ProtocolVersionError unless every node's current versions fit the cluster's range.
+
+    The range is the overlap of all *alive* nodes' [min, max] on both sides; every node of both
+    sides, whatever its state, must then speak a current version inside it. A Vsn shorter than
+    6 bytes reads as current versions 0, which fails against any real cluster.
+    """
+    vsns = [bytes(r.vsn) for r in remote if r.state == NodeState.ALIVE and len(r.vsn) >= 5]
+    vsns += [m.vsn for m in state.members.values() if m.state == NodeState.ALIVE]
+    max_pmin = max((v[0] for v in vsns), default=0)
+    min_pmax = min((v[1] for v in vsns), default=255)
+    max_dmin = max((v[3] for v in vsns), default=0)
+    min_dmax = min((v[4] for v in vsns), default=255)
+
+    def check(name: str, vsn: bytes) -> None:
+        pcur, dcur = (vsn[2], vsn[5]) if len(vsn) >= 6 else (0, 0)
+        if not max_pmin <= pcur <= min_pmax:
+            raise ProtocolVersionError(
+                f"node {name!r} uses protocol version {pcur}, cluster range is"
+                f" [{max_pmin}, {min_pmax}]"
+            )
+        if not max_dmin <= dcur <= min_dmax:
+            raise ProtocolVersionError(
+                f"node {name!r} uses delegate protocol version {dcur}, cluster range is"
+                f" [{max_dmin}, {min_dmax}]"
+            )
+
+    for r in remote:
+        check(r.name, bytes(r.vsn))
+    for m in state.members.values():
+        check(m.name, m.vsn)
