@@ -3,7 +3,8 @@
 Run from the repository root: ``python benchmarks/bench_ring.py``. Writes
 benchmarks/results/ring.json and ring.md and prints the markdown table. About 15 s of
 CPU; times are CPU time per call (best of 3), so a busy machine inflates them less.
-Reference points are dskit's published figures (shared/spec/dskit-kv-ring.md, section 8).
+Reference points are dskit's published figures (Grafana's dskit ring
+benchmarks, ring/model_test.go).
 """
 
 from __future__ import annotations

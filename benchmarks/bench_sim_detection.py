@@ -4,7 +4,8 @@
 
 For each size and seed: join, let one full probe round pass, then kill --kills nodes one at a
 time; record for every survivor the time from the kill to its dead verdict. The formula
-(spec 9.5): probe interval + probe timeout + minimum suspicion timeout for n nodes. Writes
+(memberlist suspicion.go): probe interval + probe timeout + minimum suspicion timeout for n
+nodes. Writes
 results/sim_detection.{json,md} (distributions over all survivors of all kills).
 """
 

@@ -25,15 +25,16 @@ async def main() -> None:
         open_memberlist(config("b"), delegate=inbox) as b,
         open_memberlist(config("c")) as c,
     ):
+        await b.join([a.local_member.address])  # a push/pull with a over TCP
+        await c.join([f"{a.local_member.host}:{a.local_member.port}"])
+        # Subscribed after the joins: the stream first replays every member c knows.
         async with c.events() as events:
-            await b.join([a.local_member.address])  # a push/pull with a over TCP
-            await c.join([f"{a.local_member.host}:{a.local_member.port}"])
             with trio.fail_after(5):
                 seen = set()
-                async for event in events:  # c learns a and b from its join push/pull
+                async for event in events:  # c learned a and b from its join push/pull
                     print("c saw", event.kind.name, event.member.name)
                     seen.add(event.member.name)
-                    if seen == {"a", "b"}:
+                    if {"a", "b"} <= seen:
                         break
 
         await a.send_reliable("b", b"hello over TCP")

@@ -14,7 +14,8 @@ import pytest
 from trio_gossip.apps.dissect.decode import decode_capture
 from trio_gossip.apps.dissect.pcap import read_capture
 from trio_gossip.apps.dissect.record import Record, count_types
-from trio_gossip.wire import REMOTE_ENCRYPTED, Keyring
+from trio_gossip.wire import Keyring
+from trio_gossip.wire.stream import REMOTE_ENCRYPTED
 
 pytest.importorskip("scapy")
 

@@ -24,8 +24,8 @@ from trio_gossip.wire import (
     encode_message,
     encode_packet,
     encode_stream,
-    make_compound,
 )
+from trio_gossip.wire.packet import make_compound
 
 A = ("10.0.0.1", 7946)
 B = ("10.0.0.2", 7947)

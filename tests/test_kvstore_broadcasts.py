@@ -14,7 +14,7 @@ def queue(n: int = 1, **kw: object) -> BroadcastQueue:
 
 
 def test_retransmit_limit_matches_dskit_table() -> None:
-    # 4, 8, 12, 16 transmissions for N = 1-9, 10-99, 100-999, 1000-9999 (spec 2.5).
+    # 4, 8, 12, 16 transmissions for N = 1-9, 10-99, 100-999, 1000-9999 (dskit's retransmit limit).
     assert [retransmit_limit(4, n) for n in (1, 9, 10, 99, 100, 999, 1000)] == [
         4, 4, 8, 8, 12, 12, 16,
     ]  # fmt: skip

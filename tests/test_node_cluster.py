@@ -47,7 +47,7 @@ async def test_killed_node_is_declared_dead_within_bound(
     n = 5
     async with start_cluster(net, n, config) as nodes:
         await wait_for(lambda: converged(nodes), convergence_bound(config, n))
-        events = nodes[0].events()
+        events = nodes[0].events(replay=False)
         victim = nodes[-1]
         net.kill(victim.local_member.host)
         live = nodes[:-1]
@@ -69,7 +69,7 @@ async def test_left_node_is_left_not_dead_and_name_can_rejoin(
     net = MemoryNetwork(seed=3)
     config = base_config()
     async with start_cluster(net, 2, config) as nodes:
-        events = nodes[0].events()
+        events = nodes[0].events(replay=False)
         async with open_memberlist(attrs.evolve(config, name="leaver"),
                                    transport=net.add_node()) as leaver:  # fmt: skip
             await leaver.join([nodes[0].local_member.address])
@@ -139,7 +139,7 @@ async def test_metadata_update_propagates(autojump_clock: trio.testing.MockClock
     async with start_cluster(net, 3, config) as nodes:
         await wait_for(lambda: converged(nodes), convergence_bound(config, 3))
         assert peek(nodes[1], "n0").meta == b"v1"
-        events = nodes[2].events()
+        events = nodes[2].events(replay=False)
         assert await nodes[0].update_metadata(b"role=db", timeout=10.0)
         assert nodes[0].local_member.incarnation == 2
         await wait_for(

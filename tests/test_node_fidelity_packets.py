@@ -1,4 +1,4 @@
-"""Fidelity of the packet receive path (spec 1.2, 5.1) against memberlist's handleCommand:
+"""Fidelity of the packet receive path against memberlist's handleCommand:
 compound parts are handled one by one, and gossip goes through two bounded hand-off queues
 (alive first, newest first)."""
 
@@ -12,8 +12,9 @@ from node_support import Recorder, base_config, sees, start_cluster, wait_for
 from trio_gossip import EventKind
 from trio_gossip.core.membership.member import ip_string
 from trio_gossip.transport.memory import MemoryNetwork
-from trio_gossip.wire import encode_message, make_compound
+from trio_gossip.wire import encode_message
 from trio_gossip.wire.messages import Ack, NodeState, PacketMessage, Ping, Suspect, User
+from trio_gossip.wire.packet import make_compound
 
 UNKNOWN_TYPE = b"\x0e\x80"  # a message type from the future: Go logs it and goes on
 
@@ -103,7 +104,7 @@ async def test_handoff_is_newest_first(autojump_clock: trio.testing.MockClock) -
     LIFO hand-off drops stale work under load), so the older one is then ignored as stale."""
     net = MemoryNetwork(seed=115)
     async with start_cluster(net, 1) as (a,), trio.open_nursery() as nursery:
-        events = a.events()
+        events = a.events(replay=False)
         peer = ScriptedPeer(net.add_node())
         await nursery.start(peer.serve)
         await peer.send(a.local_member.address, peer.alive("x", 1, b"old"))

@@ -1,27 +1,34 @@
-"""Fidelity of one probe round (spec 9.2, 9.4) against memberlist's probeNode."""
+"""Fidelity of one probe round against memberlist's probeNode (state.go), end to end and
+through the engine."""
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 
-import attrs
 import pytest
 import trio
 import trio.testing
 from fidelity_support import Reply, ScriptedPeer
 from node_support import base_config, sees, start_cluster, wait_for
 
+from trio_gossip.core.engine import Context, EngineState, handle
+from trio_gossip.core.engine import events as ev
+from trio_gossip.core.engine.effects import Send
+from trio_gossip.core.membership.codec import Codec
 from trio_gossip.core.membership.member import ip_string
-from trio_gossip.shell.node.commands import AwarenessDelta, Command
 from trio_gossip.transport.memory import MemoryNetwork
+from trio_gossip.wire import decode_packet
 from trio_gossip.wire.messages import (
     Ack,
+    Alive,
     IndirectPing,
     Message,
     Nack,
     NodeState,
     PacketMessage,
     Ping,
+    Suspect,
 )
 
 
@@ -57,8 +64,11 @@ async def test_probe_rescued_by_indirect_or_tcp_ack_improves_awareness(
             await peer.send(a.local_member.address, peer.alive(f"p{i}"))
         await wait_for(lambda: all(sees(a, f"p{i}", NodeState.ALIVE) for i in range(2)), 1.0)
 
-        a._rt.submit(AwarenessDelta(4))
-        await wait_for(lambda: a.health_score == 4, 1.0)
+        # Four accusations, each refuted, cost four awareness points (Lifeguard).
+        for i in range(4):
+            accused = a.local_member.incarnation
+            await peers[0].send(a.local_member.address, Suspect(accused, a.local_member.name, "p0"))
+            await wait_for(lambda n=i: a.health_score == n + 1, 1.0)
         # Four rescued probes bring the score back to 0; a round at score s lasts at most
         # (s + 1) probe intervals.
         await wait_for(lambda: a.health_score == 0, 20 * config.probe_interval)
@@ -84,39 +94,56 @@ def _helper(nack: bool) -> Callable[[PacketMessage, tuple[str, int]], Reply]:
     return script
 
 
+def _engine_with(target_pmax: int, helper_pmax: int) -> tuple[Context, EngineState]:
+    config = base_config(name="a", push_pull_interval=0.0, disable_tcp_pings=True)
+    ctx = Context(config, Codec(config), random.Random(7))
+    state, _ = handle(ctx, EngineState.initial("a"), 0.0, ev.Start(b"\x0a\x00\x00\x01", 7946, b""))
+    peers = [("target", 2, target_pmax), ("h0", 3, helper_pmax), ("h1", 4, helper_pmax)]
+    for name, last, pmax in peers:
+        alive = Alive(1, name, bytes([10, 0, 0, last]), 7946, None, bytes([1, pmax, 2, 0, 0, 0]))
+        state, _ = handle(ctx, state, 0.0, ev.Received(alive, ("10.0.0.9", 7946)))
+    return ctx, state
+
+
+def _sent(effects: list[object]) -> list[tuple[tuple[str, int], PacketMessage]]:
+    out = []
+    for effect in effects:
+        if isinstance(effect, Send):
+            for datagram in effect.datagrams:
+                out.extend((effect.to, m) for m in decode_packet(datagram))
+    return out
+
+
 @pytest.mark.parametrize(
     ("helper_pmax", "nacks", "penalty"),
     [(5, True, 0), (5, False, 2), (3, True, 1)],
 )
-async def test_failed_probe_penalty_counts_missed_nacks(
-    autojump_clock: trio.testing.MockClock, helper_pmax: int, nacks: bool, penalty: int
-) -> None:
+def test_failed_probe_penalty_counts_missed_nacks(helper_pmax: int, nacks: bool, penalty: int
+                                                  ) -> None:  # fmt: skip
     """A failed probe costs one point per nack that did not come back from helpers that speak
     protocol 4+ (they are asked for one), or one point when no helper could be asked."""
-    net = MemoryNetwork(seed=102)
-    config = base_config(push_pull_interval=0.0, disable_tcp_pings=True)
-    async with start_cluster(net, 1, config) as (a,), trio.open_nursery() as nursery:
-        deltas: list[int] = []
-        submit = a._rt.submit
-
-        def recording_submit(command: Command) -> None:
-            if isinstance(command, AwarenessDelta):
-                deltas.append(command.delta)
-            submit(command)
-
-        a._rt.submit = recording_submit  # type: ignore[method-assign]
-        target = ScriptedPeer(net.add_node())
-        await nursery.start(target.serve)
-        await target.send(a.local_member.address, target.alive("target"))
-        for i in range(2):
-            helper = ScriptedPeer(net.add_node(), script=_helper(nacks))
-            await nursery.start(helper.serve)
-            vsn = bytes([1, helper_pmax, 2, 0, 0, 0])
-            await helper.send(a.local_member.address, attrs.evolve(helper.alive(f"h{i}"), vsn=vsn))
-        await wait_for(lambda: a.statistics().failed_probes >= 1, 10 * config.probe_interval)
-        failures = [d for d in deltas if d != -1]
-        assert failures[0] == penalty
-        asked = [m for m, _ in helper.received if isinstance(m, IndirectPing)]
-        assert asked
-        assert all(m.nack == (helper_pmax >= 4) for m in asked)
-        nursery.cancel_scope.cancel()
+    ctx, state = _engine_with(target_pmax=5, helper_pmax=helper_pmax)
+    now = 0.0
+    # Probe until the walk reaches the target (helpers ack at once).
+    while True:
+        now += ctx.config.probe_interval
+        state, effects = handle(ctx, state, now, ev.ProbeTick())
+        assert state.probe is not None
+        if state.probe.target.name == "target":
+            break
+        state, _ = handle(ctx, state, now, ev.Received(Ack(state.probe.seq), ("10.0.0.3", 7946)))
+    seq = state.probe.seq
+    state, effects = handle(ctx, state, now + ctx.config.probe_timeout, ev.ProbeTimeout(seq))
+    asked = [m for _, m in _sent(effects) if isinstance(m, IndirectPing)]
+    assert len(asked) == 2
+    assert all(m.nack == (helper_pmax >= 4) for m in asked)
+    if nacks:
+        for m in asked:
+            if m.nack:
+                state, _ = handle(ctx, state, now + 0.6, ev.Received(Nack(seq), ("10.0.0.3", 7946)))
+    before = state.membership.awareness
+    state, effects = handle(ctx, state, state.probe.deadline, ev.ProbeDeadline(seq))
+    assert state.counters.failed_probes == 1
+    assert state.membership.awareness - before == penalty
+    assert state.membership.members["target"].state == NodeState.SUSPECT
+    assert state.queue.transmits_of("target") == 0  # the suspicion waits to be gossiped

@@ -1,4 +1,4 @@
-"""Fidelity of push/pull and join (spec 6.1, 8.7, 10.5) against memberlist's pushPullNode,
+"""Fidelity of push/pull and join against memberlist's pushPullNode,
 mergeRemoteState and resolveAddr."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Fidelity of the membership rules (spec 8.2, 8.6, 10.3) where the node and the pure core
+"""Fidelity of the membership rules where the node and the pure core
 meet: phantom entries and the alive filter on our own updates."""
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""Stream robustness (spec 4.5, 6): bad or silent stream peers cost one connection for at most
-tcp_timeout, get an errMsg where Go sends one, and never end a node task."""
+"""Stream robustness (memberlist net.go, handleConn and readStream): bad or silent stream
+peers cost one connection for at most tcp_timeout, get an errMsg where Go sends one, and
+never end a node task."""
 
 from __future__ import annotations
 

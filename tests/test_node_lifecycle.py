@@ -46,7 +46,7 @@ async def test_explicit_leave_then_keep_running(autojump_clock: trio.testing.Moc
     config = base_config()
     async with start_cluster(net, 3, config) as (a, b, c):
         await wait_for(lambda: converged([a, b, c]), convergence_bound(config, 3))
-        events = a.events()
+        events = a.events(replay=False)
         assert await c.leave(timeout=config.leave_timeout)
         assert c.local_member.state == NodeState.LEFT
         assert await c.leave()  # idempotent
@@ -91,7 +91,7 @@ async def test_failing_task_ends_the_node_promptly(autojump_clock: trio.testing.
         with pytest.RaisesGroup(RuntimeError, flatten_subgroups=True):
             async with open_memberlist(attrs.evolve(config, name="x"), transport=net.add_node(),
                                        delegate=Exploding()) as x:  # fmt: skip
-                events = x.events()
+                events = x.events(replay=False)
                 await raw.send(x.local_member.address, User(b"kaboom"))
                 await trio.sleep_forever()
         # No graceful leave from a broken node: it stops at once.

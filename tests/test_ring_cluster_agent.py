@@ -16,16 +16,15 @@ from trio_gossip.apps.agent.ring import ring_handler
 from trio_gossip.apps.agent.runner import Agent, open_agent
 from trio_gossip.apps.cli import main
 from trio_gossip.apps.sim.ring_cluster import wait_until
+from trio_gossip.core.ring.instance import InstanceState
 from trio_gossip.core.ring.view import render_table
-from trio_gossip.shell.kv.compose import KVWithDelegate
 from trio_gossip.shell.kv.store import KVStore
 from trio_gossip.transport.memory import MemoryNetwork
 
 
 def store_of(agent: Agent) -> KVStore:
-    delegate = agent.node._rt.delegate
-    assert isinstance(delegate, KVWithDelegate)
-    return delegate.kv
+    assert agent.kv is not None
+    return agent.kv
 
 
 async def test_agents_share_one_ring_and_leave_it(autojump_clock: trio.testing.MockClock) -> None:
@@ -60,6 +59,45 @@ async def test_agents_share_one_ring_and_leave_it(autojump_clock: trio.testing.M
     # The last one out is a0: it saw the others' LEFT tombstones before it went.
     final = stores[0]._state.entries["collectors"].value
     assert {d.id for d in final.instances.values() if d.is_tombstone} >= {"a1", "a2"}
+
+
+async def test_agent_leave_leaves_the_ring_before_the_cluster(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """dskit's order: the instance's LEFT tombstone reaches the others while the agent is
+    still a member; only then does it leave the cluster (what SIGTERM runs)."""
+    net = MemoryNetwork(seed=72)
+    async with AsyncExitStack() as stack:
+        a, b = [
+            await stack.enter_async_context(
+                open_agent(AgentOptions(name=name, ring="ring"), transport=net.add_node())
+            )
+            for name in ("a", "b")
+        ]
+        await b.join(["{}:{}".format(*a.node.local_member.address)])
+        kv_b = store_of(b)
+        await wait_until(lambda: kv_b.get("ring") is not None
+                         and kv_b.get("ring").instance("a") is not None, 30.0)  # fmt: skip
+        seen: dict[str, float] = {}
+
+        async def observe() -> None:
+            while len(seen) < 2:
+                ring = kv_b.get("ring")
+                if "ring" not in seen and ring is not None and ring.instance("a") is None:
+                    seen["ring"] = trio.current_time()
+                member = b.node.member("a")
+                if "cluster" not in seen and member is not None and not member.is_live:
+                    seen["cluster"] = trio.current_time()
+                await trio.sleep(0.01)
+
+        # Both must show within two push/pull intervals (anti-entropy repairs a lost copy).
+        with trio.fail_after(2 * a.node.config.push_pull_interval):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(observe)
+                await a.leave()
+        assert a.lifecycler is not None
+        assert a.lifecycler.state is InstanceState.LEFT
+        assert seen["ring"] < seen["cluster"]
 
 
 def test_ring_command_prints_an_agents_ring() -> None:

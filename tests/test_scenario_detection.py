@@ -1,5 +1,5 @@
 """Failure detection at cluster scale: killed nodes in a 30-node cluster are declared dead by
-every survivor within the spec 9.5 formula plus a stated margin (simulated network)."""
+every survivor within memberlist's detection formula plus a stated margin (simulated network)."""
 
 from __future__ import annotations
 

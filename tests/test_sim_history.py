@@ -66,7 +66,7 @@ def test_trace_holds_facts_then_notes() -> None:
 
 @pytest.mark.parametrize(
     ("n", "fanout", "rounds"),
-    # shared/spec/field-notes.md 2.4: N = 100 -> 4.9 (f=3) / 4.0 (f=4); 1,000 -> 7.3 / 6.0.
+    # Pittel's bound: N = 100 -> 4.9 (f=3) / 4.0 (f=4); 1,000 -> 7.3 / 6.0.
     [(100, 3, 4.9), (100, 4, 4.0), (1000, 3, 7.3), (1000, 4, 6.0), (10000, 3, 9.7)],
 )
 def test_epidemic_rounds_match_the_field_notes(n: int, fanout: int, rounds: float) -> None:
@@ -85,7 +85,7 @@ def test_epidemic_time_is_rounds_times_the_gossip_interval() -> None:
 
 @pytest.mark.parametrize(
     ("n", "low", "high"),
-    # spec 9.5 worked values (LAN): n <= 10 -> 4/24 s, 50 -> 6.792/40.752, 100 -> 8/48.
+    # suspicionTimeout's values (LAN): n <= 10 -> 4/24 s, 50 -> 6.792/40.752, 100 -> 8/48.
     [(5, 4.0, 24.0), (50, 6.792, 40.752), (100, 8.0, 48.0), (1000, 12.0, 72.0)],
 )
 def test_suspicion_window_matches_the_spec(n: int, low: float, high: float) -> None:

@@ -1,5 +1,6 @@
-"""What keeps an idle simulated node cheap: a parked gossip loop, timer-free probe acks, and a
-fast IPv4 formatter, each checked against the behaviour it must keep."""
+"""What keeps an idle simulated node cheap: a gossip timer that sleeps while there is no news,
+probes that arm one timer each, and a fast IPv4 formatter, each checked against the behaviour
+it must keep; and the writer's channel under overload."""
 
 from __future__ import annotations
 
@@ -7,24 +8,29 @@ import ipaddress
 import random
 from typing import cast
 
+import attrs
 import pytest
 import trio
 import trio.testing
 from hypothesis import given
 from hypothesis import strategies as st
 
-import trio_gossip.shell.node.gossip as gossip_module
+import trio_gossip.core.engine.periodic as gossip_module
 from trio_gossip import BaseDelegate
 from trio_gossip.apps.sim import Cluster, ClusterSpec, open_cluster, run_simulation
 from trio_gossip.apps.sim.history import History
-from trio_gossip.apps.sim.observe import RecordingDelegate, SimNode
+from trio_gossip.apps.sim.observe import SimNode, recording_delegates
 from trio_gossip.core.config import Config
+from trio_gossip.core.engine import Context, EngineState, handle
+from trio_gossip.core.engine import events as ev
+from trio_gossip.core.engine.effects import CancelTimer, SetTimer
 from trio_gossip.core.membership.bounds import join_timeout, suspicion_window
+from trio_gossip.core.membership.codec import Codec
 from trio_gossip.core.membership.member import ip_string
 from trio_gossip.core.membership.schedule import gossip_targets
-from trio_gossip.shell.node.commands import AwarenessDelta
-from trio_gossip.shell.node.runtime import Runtime
-from trio_gossip.transport.base import Transport
+from trio_gossip.shell.node.delegate import Delegates
+from trio_gossip.shell.node.inbox import Inbox
+from trio_gossip.wire.messages import Ack, Alive, Dead, Ping, Suspect
 
 CONFIG = Config.lan(name="sim")
 
@@ -34,46 +40,43 @@ def test_ip_string_of_ipv4_matches_ipaddress(addr: bytes) -> None:
     assert ip_string(addr) == str(ipaddress.IPv4Address(addr))
 
 
-def test_recording_delegate_declares_user_broadcasts_only_with_an_inner_delegate() -> None:
+def test_recording_delegates_play_user_broadcasts_only_with_an_inner_delegate() -> None:
     sim, history = cast(SimNode, object()), History()
-
-    class Silent(BaseDelegate):
-        sends_broadcasts = False
-
-    assert RecordingDelegate(sim, history, None).sends_broadcasts is False
-    assert RecordingDelegate(sim, history, BaseDelegate()).sends_broadcasts is True
-    assert RecordingDelegate(sim, history, Silent()).sends_broadcasts is False
+    silent = attrs.evolve(Delegates.of(BaseDelegate()), broadcasts=None)
+    assert recording_delegates(sim, history, None).broadcasts is None
+    assert recording_delegates(sim, history, BaseDelegate()).broadcasts is not None
+    assert recording_delegates(sim, history, silent).broadcasts is None
+    assert recording_delegates(sim, history, None).events is not None  # always recorded
 
 
-def _runtime(delegate: BaseDelegate | None) -> Runtime:
-    return Runtime(Config.lan(name="a"), cast(Transport, None), delegate, random.Random(1))
+def test_gossip_timer_sleeps_only_without_user_broadcasts() -> None:
+    assert Delegates.of(None).hooks().broadcasts is None
+    assert Delegates.of(BaseDelegate()).hooks().broadcasts is not None
 
 
-def test_runtime_parks_gossip_only_without_user_broadcasts() -> None:
-    assert _runtime(None).delegate_broadcasts is False
-    assert _runtime(BaseDelegate()).delegate_broadcasts is True
+def _engine() -> tuple[Context, EngineState]:
+    config = Config.lan(name="a")
+    ctx = Context(config, Codec(config), random.Random(1))
+    state, _ = handle(ctx, EngineState.initial("a"), 0.0, ev.Start(b"\x0a\x00\x00\x01", 7946, b""))
+    alive = Alive(1, "b", b"\x0a\x00\x00\x02", 7946, None, config.build_vsn())
+    state, _ = handle(ctx, state, 0.0, ev.Received(alive, ("10.0.0.2", 7946)))
+    return ctx, state
 
 
-def test_an_ack_without_timeout_waits_until_forgotten_by_its_owner() -> None:
-    rt = _runtime(None)
-    got: list[bytes | None] = []
-
-    def on_ack(payload: bytes | None, when: float) -> None:
-        got.append(payload)
-
-    def other(payload: bytes | None, when: float) -> None:
-        raise AssertionError("not this handler")
-
-    rt.expect_ack(7, None, on_ack)
-    assert not rt.timers._heap  # no timer per probe
-    rt.forget_ack(7, other)  # someone else's callback leaves it alone
-    assert 7 in rt.acks
-    rt.forget_ack(7, on_ack)
-    assert 7 not in rt.acks
-    rt.expect_ack(8, None, on_ack)
-    rt.forget_ack(8, on_ack)
-    assert not rt.acks
-    assert not got
+def test_a_probe_arms_one_timer_and_its_ack_cancels_it() -> None:
+    """A probe waits for its ack in the engine's state, not in a table of timers."""
+    ctx, state = _engine()
+    state, effects = handle(ctx, state, 1.0, ev.ProbeTick())
+    assert state.probe is not None
+    assert state.probe.target.name == "b"
+    assert not state.waiters  # the probe in flight is the waiter
+    timers = [e for e in effects if isinstance(e, SetTimer)]
+    assert timers == [SetTimer(ev.ProbeTimeout(state.probe.seq), 1.0 + ctx.config.probe_timeout)]
+    seq = state.probe.seq
+    state, effects = handle(ctx, state, 1.01, ev.Received(Ack(seq), ("10.0.0.2", 7946)))
+    assert state.probe is None
+    assert CancelTimer(ev.ProbeTimeout(seq)) in effects
+    assert any(isinstance(e, SetTimer) and e.timer == ev.ProbeTick() for e in effects)
 
 
 def _quiet(cluster: Cluster) -> bool:
@@ -114,19 +117,26 @@ def test_idle_gossip_loop_picks_no_targets_and_wakes_for_news(
     assert counts["after_kill"] > 0  # a suspicion is news: the loop wakes for it
 
 
-async def test_state_task_idle_only_while_it_waits_on_an_empty_inbox() -> None:
-    rt = _runtime(None)
-    assert not rt.state_task_idle()  # no state task running: queue, don't step inline
-    got: list[object] = []
-
-    async def state_task() -> None:
-        got.append(await rt.inbox_recv.receive())
-
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(state_task)
-        await trio.testing.wait_all_tasks_blocked()
-        assert rt.state_task_idle()
-        rt.submit(AwarenessDelta(-1))  # handed straight to the waiting task: now it is busy
-        assert not rt.state_task_idle()
-    assert got == [AwarenessDelta(-1)]
-    assert not rt.state_task_idle()
+async def test_channel_takes_probe_traffic_first_then_alives_newest_first(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """memberlist's hand-off queues as one channel: pings and acks before gossip, alives
+    before suspect/dead/user, each gossip lane newest first and bounded."""
+    inbox = Inbox(handoff_depth=2)
+    src = ("10.0.0.2", 7946)
+    alive = [Alive(i, f"n{i}", b"\x0a\x00\x00\x02", 7946, None, b"") for i in range(3)]
+    dead = Dead(1, "n9", "n8")
+    assert inbox.put_received(dead, src)
+    assert inbox.put_received(alive[0], src)
+    assert inbox.put_received(alive[1], src)
+    assert not inbox.put_received(alive[2], src)  # the alive lane is full: dropped
+    assert inbox.put_received(Ping(5, "a", b"", 0, ""), src)
+    inbox.put(ev.ProbeTick())
+    assert inbox.dropped == 1
+    taken = inbox.take(10)
+    kinds = [e if isinstance(e, ev.ProbeTick) else e.message for e in taken]
+    assert kinds == [ev.ProbeTick(), Ping(5, "a", b"", 0, ""), alive[1], alive[0], dead]
+    assert inbox.put_received(Suspect(1, "n1", "n2"), src)
+    start = trio.current_time()
+    await inbox.wait(start + 5)  # not empty: returns at once
+    assert trio.current_time() == start

@@ -9,8 +9,6 @@ from collections.abc import Callable
 import pytest
 
 from trio_gossip.wire import (
-    REMOTE_ENCRYPTED,
-    REMOTE_NOT_ENCRYPTED,
     Ack,
     Alive,
     Err,
@@ -22,27 +20,23 @@ from trio_gossip.wire import (
     StreamDecoder,
     Suspect,
     User,
-    add_crc,
-    add_label,
-    compress_message,
     decode_message,
     decode_packet,
     decode_packet_lenient,
     decode_stream,
-    decrypt_payload,
     encode_message,
     encode_packet,
     encode_stream,
-    encrypt_payload,
-    lzw_compress,
-    lzw_decompress,
-    make_compound,
     make_compounds,
     trace_packet,
     trace_stream,
 )
 from trio_gossip.wire.codec import pack
+from trio_gossip.wire.crypto import decrypt_payload, encrypt_payload
 from trio_gossip.wire.errors import ConfigError, DecodeError
+from trio_gossip.wire.lzw import lzw_compress, lzw_decompress
+from trio_gossip.wire.packet import add_crc, add_label, compress_message, make_compound
+from trio_gossip.wire.stream import REMOTE_ENCRYPTED, REMOTE_NOT_ENCRYPTED
 
 PING = Ping(1, "node-b")
 PING_BYTES = encode_message(PING)

@@ -19,8 +19,6 @@ from trio_gossip.wire import (
     StreamDecoder,
     Suspect,
     User,
-    add_crc,
-    add_label,
     decode_packet,
     decode_packet_lenient,
     encode_packet,
@@ -30,7 +28,7 @@ from trio_gossip.wire import (
 )
 from trio_gossip.wire.crypto import encrypt_payload
 from trio_gossip.wire.errors import DecodeError
-from trio_gossip.wire.packet import open_packet
+from trio_gossip.wire.packet import add_crc, add_label, open_packet
 
 KEY = capture_key()
 KEYRING = Keyring([KEY, bytes(range(16))])

@@ -27,14 +27,12 @@ from trio_gossip.wire import (
     encode_message,
     encode_packet,
     encode_stream,
-    lzw_compress,
-    lzw_decompress,
     make_compounds,
     trace_packet,
     trace_stream,
 )
 from trio_gossip.wire.crypto import decrypt_payload, encrypt_payload
-from trio_gossip.wire.lzw import _extract
+from trio_gossip.wire.lzw import _extract, lzw_compress, lzw_decompress
 
 u16 = st.integers(0, 0xFFFF)
 u32 = st.integers(0, 0xFFFFFFFF)

@@ -29,25 +29,26 @@ from trio_gossip.wire import (
     StreamDecoder,
     Suspect,
     User,
-    add_crc,
-    add_label,
-    compress_message,
     decode_message,
     decode_packet,
     decode_stream,
-    decrypt_payload,
     encode_message,
     encode_stream,
-    encrypt_payload,
-    lzw_compress,
-    lzw_decompress,
-    make_compound,
     trace_packet,
     trace_stream,
 )
 from trio_gossip.wire.codec import decode_push_node_state, encode_push_node_state
+from trio_gossip.wire.crypto import decrypt_payload, encrypt_payload
 from trio_gossip.wire.errors import DecodeError
-from trio_gossip.wire.packet import decompress_body, split_compound
+from trio_gossip.wire.lzw import lzw_compress, lzw_decompress
+from trio_gossip.wire.packet import (
+    add_crc,
+    add_label,
+    compress_message,
+    decompress_body,
+    make_compound,
+    split_compound,
+)
 from trio_gossip.wire.stream import decode_stream_body, encode_stream_body
 
 SYNTHETIC = {v["name"]: v for v in synthetic_vectors()}
@@ -59,7 +60,7 @@ PING_MIN = Ping(seq_no=1, node="node-b")
 PING_FULL = Ping(42, "node-b", LOCALHOST, 7946, "node-a")
 SUSPECT = Suspect(3, "node-b", "node-a")
 
-# The fields each synthetic message vector documents (synthetic.json descriptions, spec 17.1).
+# The fields each synthetic message vector documents (synthetic.json descriptions).
 EXPECTED_PACKET_MESSAGES: dict[str, object] = {
     "ping_min": PING_MIN,
     "ping_full": PING_FULL,

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from trio_gossip.shell.kv.state import KeyDeletedError
     from trio_gossip.shell.kv.store import CASError, KVStore, open_kv
     from trio_gossip.shell.memberlist import Memberlist, open_memberlist
-    from trio_gossip.shell.node.delegate import BaseDelegate, Delegate
+    from trio_gossip.shell.node.delegate import BaseDelegate, Delegate, Delegates
     from trio_gossip.shell.node.events import EventStream
     from trio_gossip.shell.node.stats import Statistics
     from trio_gossip.shell.ring.client import RingClient
@@ -74,6 +74,7 @@ _EXPORTS = {
     "open_memberlist": "trio_gossip.shell.memberlist",
     "BaseDelegate": "trio_gossip.shell.node.delegate",
     "Delegate": "trio_gossip.shell.node.delegate",
+    "Delegates": "trio_gossip.shell.node.delegate",
     "EventStream": "trio_gossip.shell.node.events",
     "Statistics": "trio_gossip.shell.node.stats",
     "RingClient": "trio_gossip.shell.ring.client",
@@ -103,6 +104,7 @@ __all__ = [
     "ConfigError",
     "DecodeError",
     "Delegate",
+    "Delegates",
     "EventKind",
     "EventStream",
     "GossipError",

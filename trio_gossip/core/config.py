@@ -1,4 +1,5 @@
-"""A node's configuration: memberlist's knobs with its defaults (spec section 11).
+"""A node's configuration: memberlist's knobs with its defaults (memberlist config.go,
+DefaultLANConfig, DefaultWANConfig, DefaultLocalConfig).
 
 Durations are float seconds. ``Config()`` and ``Config.lan()`` equal Go's ``DefaultLANConfig``;
 ``Config.wan()`` and ``Config.local()`` the other two presets. Every field can be overridden by

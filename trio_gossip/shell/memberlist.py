@@ -1,9 +1,9 @@
 """A memberlist node for Trio: ``async with open_memberlist(config) as node: ...``.
 
-The node runs in its own nursery: the transport's receivers, a state task (the only writer of
-the member table, fed by one memory channel), a timer task, a packet sender, and the probe,
-gossip and push/pull loops. Leaving the ``async with`` block leaves the cluster gracefully
-(bounded by ``config.leave_timeout``), then cancels every task.
+The node runs in its own nursery: the transport's receive task, the writer (the only task
+that runs the engine and stores the state), and short stream tasks the engine asks for.
+Leaving the ``async with`` block leaves the cluster gracefully (bounded by
+``config.leave_timeout``), then cancels every task.
 """
 
 from __future__ import annotations
@@ -12,155 +12,164 @@ import os
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
+from functools import partial
 
 import trio
 
 from trio_gossip.core.config import META_MAX_SIZE, Config
-from trio_gossip.core.membership import rules
-from trio_gossip.core.membership.broadcast import retransmit_limit
-from trio_gossip.core.membership.member import Member, ip_bytes
-from trio_gossip.core.membership.schedule import k_random_members
-from trio_gossip.shell.node import gossip, packets, probe, pushpull, state_task, streams
-from trio_gossip.shell.node.commands import Leave, Reply, UpdateMeta
-from trio_gossip.shell.node.delegate import Delegate
-from trio_gossip.shell.node.events import EventStream
-from trio_gossip.shell.node.runtime import Runtime, log
-from trio_gossip.shell.node.stats import Statistics
-from trio_gossip.transport.base import Address, Transport, TransportError
+from trio_gossip.core.engine import events as ev
+from trio_gossip.core.engine.state import Context, EngineState
+from trio_gossip.core.membership.codec import Codec
+from trio_gossip.core.membership.member import EventKind, Member, MemberEvent, ip_bytes
+from trio_gossip.shell.node import pushpull
+from trio_gossip.shell.node.delegate import Delegate, Delegates
+from trio_gossip.shell.node.events import EventHub, EventStream
+from trio_gossip.shell.node.pending import Pending
+from trio_gossip.shell.node.stats import IOCounters, Statistics, snapshot
+from trio_gossip.shell.node.streams import StreamServer, log
+from trio_gossip.shell.node.writer import IOTasks, Writer
+from trio_gossip.transport.base import Address, Transport
 from trio_gossip.transport.net import create_net_transport
-from trio_gossip.wire import Keyring, encode_message
+from trio_gossip.wire import Keyring
 from trio_gossip.wire.errors import ConfigError, GossipError
-from trio_gossip.wire.messages import Dead, User
+from trio_gossip.wire.messages import User
 
 
 class Memberlist:
     """A running node. Create it with ``open_memberlist``; read-only calls never block."""
 
-    def __init__(self, rt: Runtime) -> None:
-        self._rt = rt
+    def __init__(self, writer: Writer, events: EventHub) -> None:
+        self._w = writer
+        self._events = events
 
-    # ---- reading the membership ----------------------------------------------------------
+    # ---- reading the membership (the latest snapshot) ---------------------------------------
+
+    @property
+    def snapshot(self) -> EngineState:
+        """The node's whole protocol state right now: immutable, never half updated."""
+        return self._w.state
 
     @property
     def local_member(self) -> Member:
-        me = self._rt.state.local
+        me = self._w.state.membership.local
         assert me is not None, "the local member exists once the node has started"
         return me
 
     def members(self) -> list[Member]:
         """Alive and suspect members (self included), as immutable snapshots."""
-        return self._rt.state.live_members()
+        return self._w.state.membership.live_members()
 
     def num_members(self) -> int:
-        return self._rt.state.live_count
+        return self._w.state.membership.live_count
 
     def member(self, name: str) -> Member | None:
         """Any known record by name, dead and left ones included until reaped."""
-        return self._rt.state.members.get(name)
+        return self._w.state.membership.members.get(name)
 
     @property
     def health_score(self) -> int:
         """Lifeguard awareness: 0 is healthy; each point stretches the probe interval."""
-        return self._rt.state.awareness
+        return self._w.state.membership.awareness
 
-    def events(self) -> EventStream:
-        """Membership events from now on: ``async for event in node.events(): ...``."""
-        return self._rt.events.subscribe()
+    def events(self, *, replay: bool = True) -> EventStream:
+        """Membership events: first a JOINED for every member known now (as Serf replays
+        them to a new handler; ``replay=False`` skips them), then every change, in order.
+        ``async for event in node.events(): ...``"""
+        known = [MemberEvent(EventKind.JOINED, m) for m in self.members()] if replay else []
+        return self._events.subscribe(replay=known)
 
     def statistics(self) -> Statistics:
-        rt = self._rt
-        rt.stats.events_dropped = rt.events.dropped
-        return rt.stats.snapshot(queued_broadcasts=len(rt.queue), health_score=rt.state.awareness)
+        state = self._w.state
+        return snapshot(self._w.io, state.counters, dropped=self._w.inbox.dropped,
+                        events_dropped=self._events.dropped, queued_broadcasts=len(state.queue),
+                        health_score=state.membership.awareness)  # fmt: skip
 
     @property
     def config(self) -> Config:
-        return self._rt.config
+        return self._w.ctx.config
 
     @property
     def keyring(self) -> Keyring | None:
         """The live keyring (None without encryption). Installing, using or removing a key on
         it rotates keys at run time: the next packet in or out already uses the change."""
-        return self._rt.codec.keyring
+        return self._w.ctx.codec.keyring
 
     # ---- acting ----------------------------------------------------------------------------
 
     async def join(self, addresses: pushpull.JoinAddress | Iterable[pushpull.JoinAddress]) -> int:
         """Push/pull with each address (``"host:port"`` or ``(host, port)``); returns how many
         succeeded and raises JoinError if none did."""
-        return await pushpull.join(self._rt, addresses)
+        return await pushpull.join(self._w, addresses)
 
     async def send_best_effort(self, to: Member | str, data: bytes) -> None:
         """A user message in one UDP packet: no retries, no size check."""
-        member = self._resolve(to)
-        packets_ = self._rt.codec.packets([encode_message(User(data))], peer_pmax=member.pmax)
-        await self._rt.send_packets(member.address, packets_)
+        self._w.submit(ev.SendUser(self._resolve(to), bytes(data)))
+        await trio.lowlevel.checkpoint()
 
     async def send_reliable(self, to: Member | str, data: bytes) -> None:
         """A user message over a stream (TCP), bounded by tcp_timeout."""
-        rt = self._rt
+        w = self._w
         member = self._resolve(to)
-        with trio.fail_after(rt.config.tcp_timeout):
-            stream = await rt.transport.open_stream(member.address)
+        with trio.fail_after(w.ctx.config.tcp_timeout):
+            stream = await w.transport.open_stream(member.address)
             async with stream:
-                await stream.send_all(rt.codec.stream(User(data), dialer=True))
+                await stream.send_all(w.ctx.codec.stream(User(data), dialer=True))
 
     async def ping(self, to: Member | str) -> float | None:
         """One direct UDP ping: the round trip time in seconds, or None without an answer."""
-        return await probe.ping(self._rt, self._resolve(to))
+        member = self._resolve(to)
+        with self._w.pending() as pending:
+            self._w.submit(ev.Ping(pending.token, member))
+            rtt = await pending.answer()
+        return rtt if isinstance(rtt, float) else None
 
     async def update_metadata(self, meta: bytes | None = None, timeout: float = 0.0) -> bool:
-        """Announce new metadata (or re-read ``delegate.node_meta``) at a new incarnation.
+        """Announce new metadata (or re-read the meta delegate) at a new incarnation.
 
         Waits until the announcement has been fully gossiped (or ``timeout`` seconds, 0 for no
         bound) when there is anyone to tell; returns False on timeout.
         """
-        rt = self._rt
         if meta is None:
-            meta = _delegate_meta(rt)
+            meta = _delegate_meta(self._w)
         if len(meta) > META_MAX_SIZE:
             raise ConfigError(f"meta: {len(meta)} bytes, more than {META_MAX_SIZE}")
-        done = trio.Event()
-        reply: Reply[None] = Reply()
-        rt.submit(UpdateMeta(bytes(meta), done.set, reply))
-        await reply.wait()
-        return await self._wait_broadcast(done, timeout)
+        with self._w.pending() as pending:
+            self._w.submit(ev.UpdateMeta(pending.token, bytes(meta)))
+            return await _until_gossiped(pending, timeout)
 
     async def leave(self, timeout: float = 0.0) -> bool:
         """Gossip that we leave (peers record us as left, not dead) and wait until that news
         has been fully sent, up to ``timeout`` seconds (0: no bound). Keeps running after."""
-        rt = self._rt
-        done = trio.Event()
-        reply: Reply[bool] = Reply()
-        rt.submit(Leave(done.set, reply))
-        if not await reply.wait():
-            return True  # already left
-        return await self._wait_broadcast(done, timeout)
-
-    async def _wait_broadcast(self, done: trio.Event, timeout: float) -> bool:
-        state = self._rt.state
-        if not any(m.is_live for m in state.members.values() if m.name != state.local_name):
-            return True  # nobody to tell
-        with trio.move_on_after(timeout if timeout > 0 else float("inf")):
-            await done.wait()
-        return done.is_set()
+        with self._w.pending() as pending:
+            self._w.submit(ev.Leave(pending.token))
+            return await _until_gossiped(pending, timeout)
 
     def _resolve(self, to: Member | str) -> Member:
         if isinstance(to, Member):
             return to
-        member = self._rt.state.members.get(to)
+        member = self._w.state.membership.members.get(to)
         if member is None:
             raise GossipError(f"unknown member {to!r}")
         return member
 
 
-def _delegate_meta(rt: Runtime) -> bytes:
-    if rt.delegate is not None:
-        meta = rt.delegate.node_meta(META_MAX_SIZE)
+async def _until_gossiped(pending: Pending, timeout: float) -> bool:
+    if not await pending.answer():
+        return True  # nothing to wait for: nobody to tell, or already left
+    with trio.move_on_after(timeout if timeout > 0 else float("inf")):
+        await pending.finished.wait()
+    return pending.finished.is_set()
+
+
+def _delegate_meta(w: Writer) -> bytes:
+    role = w.delegates.meta
+    if role is not None:
+        meta = role.node_meta(META_MAX_SIZE)
         if meta:
             if len(meta) > META_MAX_SIZE:
                 raise ConfigError(f"meta: delegate returned {len(meta)} bytes")
             return bytes(meta)
-    return rt.config.meta
+    return w.ctx.config.meta
 
 
 def _advertise(config: Config, transport: Transport) -> Address:
@@ -172,53 +181,41 @@ def _advertise(config: Config, transport: Transport) -> Address:
     return host, port
 
 
-async def _guard(rt: Runtime, task: Callable[[], Awaitable[object]]) -> None:
-    """Run one node task; remember a crash so the exit path skips the graceful leave."""
-    try:
-        await task()
-    except BaseException as exc:
-        if not isinstance(exc, trio.Cancelled):
-            rt.failed = True
-        raise
+class _Node:
+    """The tasks of one node and whether one of them crashed (then the exit skips the
+    graceful leave)."""
 
+    def __init__(self, writer: Writer) -> None:
+        self.writer = writer
+        self.failed = False
 
-async def _start(rt: Runtime, nursery: trio.Nursery) -> None:
-    cfg = rt.config
+    async def guard(self, fn: Callable[[], Awaitable[object]]) -> None:
+        try:
+            await fn()
+        except BaseException as exc:
+            if not isinstance(exc, trio.Cancelled):
+                self.failed = True
+            raise
 
-    def on_packet(data: bytes, addr: Address) -> None:
-        packets.on_packet(rt, data, addr)
+    async def start(self, nursery: trio.Nursery) -> None:
+        w = self.writer
+        server = StreamServer(w)
 
-    async def on_stream(stream: trio.abc.Stream, addr: Address) -> None:
-        await streams.handle_stream(rt, stream, addr)
+        async def serve(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+                        ) -> None:  # fmt: skip
+            await self.guard(partial(w.transport.serve, server.on_packet, server.on_stream,
+                                     task_status=task_status))
 
-    async def serve(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        await _guard(rt, lambda: rt.transport.serve(on_packet, on_stream, task_status=task_status))
-
-    await nursery.start(serve)
-    host, port = _advertise(cfg, rt.transport)
-    rt.advertise_addr, rt.advertise_port = ip_bytes(host), port
-    # Before any task runs, so applying it here keeps the state task the only later writer.
-    state_task.apply(rt, rules.set_local_alive(
-        rt.state, addr=rt.advertise_addr, port=port, meta=_delegate_meta(rt),
-        now=trio.current_time(), config=cfg, rng=rt.rng,
-        alive_filter=state_task.alive_filter(rt),
-    ))  # fmt: skip
-    me = rt.state.local
-    if me is None:
-        raise GossipError("the alive delegate refused our own alive message")
-
-    tasks = [
-        lambda: state_task.run_state_task(rt),
-        rt.timers.run,
-        rt.sender_task,
-        lambda: probe.probe_loop(rt),
-    ]
-    if cfg.gossip_interval > 0 and cfg.gossip_nodes > 0:
-        tasks.append(lambda: gossip.gossip_loop(rt))
-    if cfg.push_pull_interval > 0:
-        tasks.append(lambda: pushpull.push_pull_loop(rt))
-    for task in tasks:
-        nursery.start_soon(_guard, rt, task)
+        await nursery.start(serve)
+        host, port = _advertise(w.ctx.config, w.transport)
+        # Before the writer runs, so it is still the only writer: the first alive.
+        await w.step_now(ev.Start(ip_bytes(host), port, _delegate_meta(w)))
+        io_tasks = IOTasks(
+            nursery,
+            lambda effect: pushpull.tcp_ping(w, effect),
+            lambda effect: pushpull.periodic_push_pull(w, effect),
+        )
+        nursery.start_soon(self.guard, partial(w.run, io_tasks))
 
 
 @asynccontextmanager
@@ -226,7 +223,7 @@ async def open_memberlist(
     config: Config,
     *,
     transport: Transport | None = None,
-    delegate: Delegate | None = None,
+    delegate: Delegate | Delegates | None = None,
     rng: random.Random | None = None,
     leave_on_exit: bool = True,
 ) -> AsyncIterator[Memberlist]:
@@ -236,8 +233,10 @@ async def open_memberlist(
     will detect it as failed (useful to simulate a crash).
 
     ``transport`` defaults to real UDP + TCP sockets on ``config.bind_addr:bind_port``
-    (closed again on exit; a transport you pass in stays yours). ``rng`` seeds every random
-    choice the node makes (probe order, peer picks, staggers) for replayable simulations.
+    (closed again on exit; a transport you pass in stays yours). ``delegate`` plays every
+    delegate role, or pass ``Delegates(...)`` to give roles to different objects. ``rng``
+    seeds every random choice the node makes (probe order, peer picks, staggers) for
+    replayable simulations.
     """
     own_transport = transport is None
     if transport is None:
@@ -246,20 +245,24 @@ async def open_memberlist(
             advertise = (config.advertise_addr, config.advertise_port or config.bind_port)
         transport = await create_net_transport(config.bind_addr, config.bind_port,
                                                advertise=advertise)  # fmt: skip
-    rt = Runtime(config, transport, delegate, rng or random.Random(os.urandom(16)))
+    roles = Delegates.of(delegate)
+    ctx = Context(config, Codec(config), rng or random.Random(os.urandom(16)), roles.hooks())
+    hub = EventHub()
+    node = _Node(Writer(ctx, transport, roles, IOCounters(), hub))
     body_error: BaseException | None = None
     try:
         async with trio.open_nursery() as nursery:
             try:
-                await _start(rt, nursery)
+                await node.start(nursery)
                 try:
-                    yield Memberlist(rt)
+                    yield Memberlist(node.writer, hub)
                 except BaseException as exc:
                     body_error = exc
                     raise
                 finally:
-                    if leave_on_exit:
-                        await _leave_on_exit(rt, cancelled=isinstance(body_error, trio.Cancelled))
+                    if leave_on_exit and not node.failed:
+                        await _leave_on_exit(node.writer, hub,
+                                             cancelled=isinstance(body_error, trio.Cancelled))
             finally:
                 nursery.cancel_scope.cancel()
     except BaseExceptionGroup as group:
@@ -268,45 +271,29 @@ async def open_memberlist(
             raise body_error from None
         raise
     finally:
-        rt.events.close()
+        hub.close()
         if own_transport:
             with trio.CancelScope(shield=True):
                 await transport.aclose()
 
 
-async def _leave_on_exit(rt: Runtime, *, cancelled: bool) -> None:
+async def _leave_on_exit(w: Writer, hub: EventHub, *, cancelled: bool) -> None:
     """Leave gracefully, within leave_timeout. When the block was cancelled from outside, the
-    node's tasks are being cancelled too, so nobody would gossip the leave: then we apply it
-    here and hand the news straight to as many peers as a broadcast would reach."""
-    if rt.failed or rt.state.left:
+    writer is being cancelled too, so nobody would gossip the leave: then this task steps the
+    engine one last time itself (the writer handles nothing more once cancelled) and the
+    farewell goes straight to as many peers as a broadcast would reach."""
+    if w.state.membership.left:
         return
-    with trio.move_on_after(rt.config.leave_timeout) as scope:
+    with trio.move_on_after(w.ctx.config.leave_timeout) as scope:
         scope.shield = True
         if cancelled:
-            await _farewell(rt)
+            with w.pending() as pending:
+                await w.step_now(ev.Leave(pending.token, farewell=True))
         else:
-            await Memberlist(rt).leave()
+            await Memberlist(w, hub).leave()
     if scope.cancelled_caught:
-        log.info("%s: leave not fully gossiped within %.1fs", rt.config.name,
-                 rt.config.leave_timeout)  # fmt: skip
-
-
-async def _farewell(rt: Runtime) -> None:
-    state_task.apply(rt, rules.leave(rt.state, trio.current_time(), rt.config))
-    me = rt.state.local
-    if me is None:
-        return
-    farewell = encode_message(Dead(me.incarnation, me.name, me.name))
-    state = rt.state
-    count = retransmit_limit(rt.config.retransmit_mult, state.num_nodes)
-    peers = k_random_members(
-        state, count, rt.rng, lambda m: m.is_live and m.name != state.local_name
-    )
-    for peer in peers:
-        try:
-            await rt.send_packets(peer.address, rt.codec.packets([farewell], peer_pmax=peer.pmax))
-        except TransportError as exc:
-            log.debug("%s: farewell to %s failed: %s", rt.config.name, peer.name, exc)
+        log.info("%s: leave not fully gossiped within %.1fs", w.ctx.config.name,
+                 w.ctx.config.leave_timeout)  # fmt: skip
 
 
 def _only(group: BaseExceptionGroup, error: BaseException) -> bool:
@@ -319,3 +306,4 @@ def _only(group: BaseExceptionGroup, error: BaseException) -> bool:
         else:
             return False
     return True
+

@@ -1,29 +1,14 @@
-"""Floor 1: memberlist's wire format, byte-exact with Go memberlist 0.2.2 (and readable from HEAD).
+"""memberlist's wire format, byte for byte (floor 1): messages and the layers around them.
 
-Bytes in, message objects out, and back; no I/O, no clock, no trio. Anything wrong with input
-bytes raises DecodeError (and only that).
+What users need is here: the message types, encoding and decoding of single messages,
+packets (compound, compression, CRC, label, encryption) and streams, the keyring, tracing, and
+``DecodeError``, the one error bad input raises. The layers themselves (``wire.packet``,
+``wire.lzw``, ``wire.crypto``, ``wire.limits``...) are importable for tools that need them.
 """
 
-from trio_gossip.wire.codec import MESSAGE_NAMES, decode_message, encode_message, message_name
-from trio_gossip.wire.crypto import (
-    Keyring,
-    decrypt_payload,
-    encrypt_payload,
-    encrypted_length,
-)
-from trio_gossip.wire.limits import (
-    MAX_COMPOUND_PARTS,
-    MAX_DECOMPRESSED_SIZE,
-    MAX_ENCRYPTED_FRAME_SIZE,
-    MAX_LABEL_SIZE,
-    MAX_NESTING_DEPTH,
-    MAX_PACKET_DECOMPRESSED_SIZE,
-    MAX_PACKET_MESSAGES,
-    MAX_PACKET_SIZE,
-    MAX_PUSH_PULL_NODES,
-    MAX_USER_STATE_SIZE,
-)
-from trio_gossip.wire.lzw import lzw_compress, lzw_decompress
+from trio_gossip.wire.codec import decode_message, encode_message, message_name
+from trio_gossip.wire.crypto import Keyring
+from trio_gossip.wire.errors import DecodeError, GossipError
 from trio_gossip.wire.messages import (
     Ack,
     Alive,
@@ -43,43 +28,22 @@ from trio_gossip.wire.messages import (
 )
 from trio_gossip.wire.packet import (
     DecodedPacket,
-    add_crc,
-    add_label,
-    compress_message,
     decode_packet,
     decode_packet_lenient,
     encode_packet,
-    make_compound,
     make_compounds,
 )
-from trio_gossip.wire.stream import (
-    REMOTE_ENCRYPTED,
-    REMOTE_NOT_ENCRYPTED,
-    StreamDecoder,
-    decode_stream,
-    encode_stream,
-)
+from trio_gossip.wire.stream import StreamDecoder, decode_stream, encode_stream
 from trio_gossip.wire.trace import TracedMessage, trace_packet, trace_stream
 
 __all__ = [
-    "MAX_COMPOUND_PARTS",
-    "MAX_DECOMPRESSED_SIZE",
-    "MAX_ENCRYPTED_FRAME_SIZE",
-    "MAX_LABEL_SIZE",
-    "MAX_NESTING_DEPTH",
-    "MAX_PACKET_DECOMPRESSED_SIZE",
-    "MAX_PACKET_MESSAGES",
-    "MAX_PACKET_SIZE",
-    "MAX_PUSH_PULL_NODES",
-    "MAX_USER_STATE_SIZE",
-    "MESSAGE_NAMES",
-    "REMOTE_ENCRYPTED",
-    "REMOTE_NOT_ENCRYPTED",
     "Ack",
     "Alive",
     "Dead",
+    "DecodeError",
     "DecodedPacket",
     "Err",
+    "GossipError",
     "IndirectPing",
     "Keyring",
     "Message",
@@ -94,22 +58,13 @@ __all__ = [
     "Suspect",
     "TracedMessage",
     "User",
-    "add_crc",
-    "add_label",
-    "compress_message",
     "decode_message",
     "decode_packet",
     "decode_packet_lenient",
     "decode_stream",
-    "decrypt_payload",
     "encode_message",
     "encode_packet",
     "encode_stream",
-    "encrypt_payload",
-    "encrypted_length",
-    "lzw_compress",
-    "lzw_decompress",
-    "make_compound",
     "make_compounds",
     "message_name",
     "trace_packet",

@@ -30,6 +30,7 @@ from trio_gossip.wire.errors import GossipError, JoinError
 if TYPE_CHECKING:
     from trio_gossip.shell.kv.store import KVStore
     from trio_gossip.shell.node.delegate import Delegate
+    from trio_gossip.shell.ring.lifecycler import Lifecycler
 
 log = logging.getLogger("trio_gossip.apps.agent")
 
@@ -70,10 +71,13 @@ def log_event(event: MemberEvent) -> None:
 class Agent:
     """A running agent: the node, its delegate, the departed-member book and the endpoint."""
 
-    def __init__(self, node: Memberlist, delegate: AgentDelegate, book: MemberBook) -> None:
+    def __init__(self, node: Memberlist, delegate: AgentDelegate, book: MemberBook,
+                 kv: KVStore | None = None) -> None:  # fmt: skip
         self.node = node
         self.delegate = delegate
         self.book = book
+        self.kv = kv  # the ring's KV store, with --ring
+        self.lifecycler: Lifecycler | None = None  # our instance in that ring
         self.http_address: tuple[str, int] | None = None
         self.left = False
 
@@ -88,11 +92,15 @@ class Agent:
         broadcast_timeout: float = BROADCAST_TIMEOUT,
         propagate_delay: float = LEAVE_PROPAGATE_DELAY,
     ) -> None:
-        """Leave as Serf does: the leave intent first (so Serf says ``left``, not ``failed``),
-        then memberlist's leave, then stay ``propagate_delay`` to keep answering probes."""
+        """Leave the ring first (its LEFT tombstone gossiped while we are still a member, as
+        dskit's lifecycler stops before memberlist does), then leave as Serf does: the leave
+        intent (so Serf says ``left``, not ``failed``), memberlist's leave, then stay
+        ``propagate_delay`` to keep answering probes."""
         if self.left:
             return
         self.left = True
+        if self.lifecycler is not None:
+            await self.lifecycler.leave()
         node = self.node
         me = node.local_member.name
         others = any(m.name != me for m in node.members())
@@ -180,7 +188,7 @@ async def open_agent(
         delegate.key_queries.keyring = node.keyring
         replies_in, replies_out = trio.open_memory_channel[tuple[str, bytes]](REPLY_QUEUE)
         delegate.outbox = _outbox(replies_in)
-        agent = Agent(node, delegate, book)
+        agent = Agent(node, delegate, book, kv)
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(watch_rejections, node)
@@ -193,12 +201,13 @@ async def open_agent(
                     log.info("HTTP endpoint on %s:%d", *agent.http_address)
                 try:
                     # The ring instance leaves (LEFT tombstone sent) before the agent does.
-                    membership: contextlib.AbstractAsyncContextManager[object] = (
+                    membership: contextlib.AbstractAsyncContextManager[Lifecycler | None] = (
                         ring.ring_membership(kv, node, opts.ring, zone=opts.ring_zone)
                         if kv is not None
-                        else contextlib.nullcontext()
+                        else contextlib.nullcontext(None)
                     )
-                    async with membership:
+                    async with membership as lc:
+                        agent.lifecycler = lc
                         yield agent
                 except BaseException as exc:
                     body_error = exc

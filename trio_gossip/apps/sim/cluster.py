@@ -24,7 +24,12 @@ import trio
 
 from trio_gossip.apps.sim import scenario as sc
 from trio_gossip.apps.sim.history import FactKind, History
-from trio_gossip.apps.sim.observe import NodeStatus, RecordingDelegate, SimNode, sample_suspicions
+from trio_gossip.apps.sim.observe import (
+    NodeStatus,
+    SimNode,
+    recording_delegates,
+    sample_suspicions,
+)
 from trio_gossip.core.config import Config
 from trio_gossip.core.membership.bounds import join_timeout
 from trio_gossip.shell.memberlist import open_memberlist
@@ -302,7 +307,7 @@ class Cluster:
                         ) -> None:  # fmt: skip
         with trio.CancelScope() as scope:
             sim.scope = scope
-            recorder = RecordingDelegate(sim, self.history, delegate)
+            recorder = recording_delegates(sim, self.history, delegate)
             try:
                 async with open_memberlist(sim.config, transport=sim.transport,
                                            delegate=recorder, rng=sim.rng) as node:  # fmt: skip

@@ -11,7 +11,6 @@ from __future__ import annotations
 import enum
 import random
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 import attrs
 import trio
@@ -21,7 +20,7 @@ from trio_gossip.core.config import Config
 from trio_gossip.core.membership.member import EventKind, MemberEvent
 from trio_gossip.core.membership.suspicion import Suspicion
 from trio_gossip.shell.memberlist import Memberlist
-from trio_gossip.shell.node.delegate import Delegate
+from trio_gossip.shell.node.delegate import Delegate, Delegates, EventDelegate
 from trio_gossip.transport.base import Transport
 
 _FACT_OF_EVENT = {
@@ -70,67 +69,36 @@ class SimNode:
         return self.node
 
 
-# The node's optional hooks (BaseDelegate's) besides notify_event, which we wrap.
-_PASSED_ON = ("notify_alive", "notify_merge", "notify_conflict", "ack_payload",
-              "notify_ping_complete")  # fmt: skip
+class EventRecorder:
+    """Records a node's membership events into the history, then passes them on to the
+    application's own event delegate, if it has one."""
 
-
-class RecordingDelegate:
-    """Records the node's membership events into the history, then passes everything on to
-    an optional inner delegate.
-
-    The node looks optional hooks up by name and skips a missing (or None) one, so each is
-    copied from the inner delegate, None when it has none: a notify_alive of ours would put
-    a call on every alive message, and ``__getattr__`` (for hooks added later) raises per
-    lookup.
-    """
-
-    def __init__(self, sim: SimNode, history: History, inner: Delegate | None) -> None:
+    def __init__(self, sim: SimNode, history: History, inner: EventDelegate | None) -> None:
         self._sim = sim
         self._history = history
         self._inner = inner
-        for name in _PASSED_ON:
-            setattr(self, name, getattr(inner, name, None))
-        # Without an inner delegate we never have user broadcasts: say so, so that an idle
-        # node's gossip loop parks instead of waking every gossip_interval.
-        self.sends_broadcasts = inner is not None and bool(getattr(inner, "sends_broadcasts", True))
 
     def notify_event(self, event: MemberEvent) -> None:
         if self._sim.status != NodeStatus.KILLED:
             member = event.member
             self._history.record(trio.current_time(), self._sim.name, member.name,
                                  _FACT_OF_EVENT[event.kind], member.incarnation)  # fmt: skip
-        hook = getattr(self._inner, "notify_event", None)
-        if hook is not None:
-            hook(event)
-
-    def node_meta(self, limit: int) -> bytes:
-        return self._inner.node_meta(limit) if self._inner is not None else b""
-
-    def notify_msg(self, message: bytes) -> None:
         if self._inner is not None:
-            self._inner.notify_msg(message)
+            self._inner.notify_event(event)
 
-    def get_broadcasts(self, overhead: int, limit: int) -> list[bytes]:
-        return self._inner.get_broadcasts(overhead, limit) if self._inner is not None else []
 
-    def local_state(self, join: bool) -> bytes:
-        return self._inner.local_state(join) if self._inner is not None else b""
-
-    def merge_remote_state(self, buf: bytes, join: bool) -> None:
-        if self._inner is not None:
-            self._inner.merge_remote_state(buf, join)
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_") or self._inner is None:
-            raise AttributeError(name)
-        return getattr(self._inner, name)
+def recording_delegates(sim: SimNode, history: History,
+                        inner: Delegate | Delegates | None) -> Delegates:  # fmt: skip
+    """The application's delegate roles with the event role wrapped to record. Roles the
+    application does not play stay unplayed: without user broadcasts, an idle node's gossip
+    timer sleeps instead of waking every gossip_interval."""
+    roles = Delegates.of(inner)
+    return attrs.evolve(roles, events=EventRecorder(sim, history, roles.events))
 
 
 def _suspicions(node: Memberlist) -> Mapping[str, Suspicion]:
-    # The node has no public view of its running suspicions; this is the one place the
-    # harness reads its internals (the latest immutable snapshot, so reading is safe).
-    return node._rt.state.suspicions
+    # Suspicion raises no event: read the node's latest immutable snapshot.
+    return node.snapshot.membership.suspicions
 
 
 async def sample_suspicions(nodes: Sequence[SimNode], history: History, interval: float) -> None:

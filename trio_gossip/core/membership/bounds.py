@@ -24,7 +24,8 @@ def epidemic_time(config: Config, n: int) -> float:
 
 
 def suspicion_window(config: Config, n: int) -> tuple[float, float]:
-    """(min, max) suspicion timeout for a cluster of n known nodes (spec 9.5)."""
+    """(min, max) suspicion timeout for a cluster of n known nodes (memberlist suspicion.go,
+    suspicionTimeout)."""
     low = suspicion_timeout(config.suspicion_mult, n, config.probe_interval)
     return low, config.suspicion_max_timeout_mult * low
 
@@ -39,8 +40,9 @@ def detection_formula(config: Config, n: int, *, confirmed: bool = True) -> floa
 
 def anti_entropy_time(config: Config, n: int) -> float:
     """By when every node has done at least one periodic push/pull: its random start stagger
-    (up to one interval) plus the interval scaled for n nodes (spec 10.4). Gossip misses a
-    node now and then (a broadcast is sent a fixed number of times); this repairs it."""
+    (up to one interval) plus the interval scaled for n nodes (memberlist util.go,
+    pushPullScale). Gossip misses a node now and then (a broadcast is sent a fixed number
+    of times); this repairs it."""
     return config.push_pull_interval + push_pull_scale(config.push_pull_interval, n)
 
 

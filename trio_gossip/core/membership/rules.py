@@ -1,4 +1,5 @@
-"""memberlist's membership state machine (spec section 8) as pure functions.
+"""memberlist's membership state machine (state.go: aliveNode, suspectNode, deadNode,
+mergeState) as pure functions.
 
 Each rule takes the current ``MembershipState`` and a message (plus the time, the config and,
 where a new name may be inserted into the probe order, a seeded ``random.Random``) and returns a

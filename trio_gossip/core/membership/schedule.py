@@ -32,9 +32,11 @@ def reap_and_shuffle(state: MembershipState, now: float, config: Config, rng: ra
     order = [name for name in state.probe_order if name not in gone]
     rng.shuffle(order)
     if gone:
-        kept = {name: m for name, m in members.items() if name not in gone}
-        suspicions = {n: s for n, s in state.suspicions.items() if n not in gone}
-        state = attrs.evolve(state, members=kept, suspicions=suspicions)
+        kept, suspicions = state.members.mutate(), state.suspicions.mutate()
+        for name in gone:
+            del kept[name]
+            suspicions.pop(name, None)
+        state = attrs.evolve(state, members=kept.finish(), suspicions=suspicions.finish())
     return attrs.evolve(state, probe_order=tuple(order), probe_index=0)
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import attrs
 import trio
 
-from trio_gossip.shell.node.commands import Reply
+from trio_gossip.shell.kv.reply import Reply
 
 
 class Outcome(enum.Enum):

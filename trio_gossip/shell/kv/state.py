@@ -3,7 +3,8 @@
 Only the merge task calls `KVState.apply`, so this is the single writer of the entries.
 Each key's entry is an immutable snapshot replaced whole; readers never see half a change.
 
-The rules, from dskit with its weak spots fixed (spec 2.3-2.7, 3.4):
+The rules, from dskit with its weak spots fixed (dskit kv/memberlist/memberlist_client.go,
+mergeBytesValueForKey and broadcastNewValue; ring/model.go, Merge):
 
 - a change is merged with the value's own CRDT merge; only the *change* it reports is
   gossiped, never the message that caused it, so stale parts die out (cortex#4419);

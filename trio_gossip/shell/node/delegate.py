@@ -1,8 +1,11 @@
-"""Hooks for the layers above membership (the KV store, Serf-like apps).
+"""Hooks for the layers above membership (the KV store, Serf-like apps), one small typed
+``Protocol`` per role as memberlist splits them (delegate.go, event_delegate.go,
+alive_delegate.go, merge_delegate.go, conflict_delegate.go, ping_delegate.go).
 
-``Delegate`` is memberlist's Delegate interface; ``BaseDelegate`` implements it with no-ops and
-adds the optional hooks (events, alive filter, merge veto, conflicts, ping payloads). Every hook
-is called synchronously from the node's tasks: it must not block. A hook may raise
+``Delegates`` is the composite a node takes: one object per role, or None for a role nobody
+plays. ``Delegates.of(d)`` gives every role to one object that implements them all, such as a
+``BaseDelegate`` subclass (no-ops for what it does not override). Every hook is called
+synchronously by the node's writer or a stream handler: it must not block. A hook may raise
 ``DecodeError`` for bad remote bytes (the node counts it and carries on); any other exception
 is a bug and ends the node.
 """
@@ -10,27 +13,33 @@ is a bug and ends the node.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from typing import Protocol
 
+import attrs
+
+from trio_gossip.core.engine.state import Hooks
 from trio_gossip.core.membership.member import Member, MemberEvent
 
 
-@runtime_checkable
-class Delegate(Protocol):
-    """memberlist's Delegate: metadata, user messages, user broadcasts and push/pull state."""
-
+class MetaDelegate(Protocol):
     def node_meta(self, limit: int) -> bytes:
         """Metadata for our alive messages (at most ``limit`` bytes, i.e. 512)."""
         ...
 
+
+class MessageDelegate(Protocol):
     def notify_msg(self, message: bytes) -> None:
         """A user message arrived (best-effort packet or reliable stream)."""
         ...
 
+
+class BroadcastDelegate(Protocol):
     def get_broadcasts(self, overhead: int, limit: int) -> list[bytes]:
         """User broadcasts to fill the rest of a packet: each costs ``len + overhead`` bytes."""
         ...
 
+
+class StateDelegate(Protocol):
     def local_state(self, join: bool) -> bytes:
         """Opaque user state sent with every push/pull (carried unchanged, e.g. Serf's)."""
         ...
@@ -40,8 +49,49 @@ class Delegate(Protocol):
         ...
 
 
+class EventDelegate(Protocol):
+    def notify_event(self, event: MemberEvent) -> None:
+        """A member joined, was updated, left or failed."""
+        ...
+
+
+class AliveDelegate(Protocol):
+    def notify_alive(self, member: Member) -> bool:
+        """Return False to drop this alive (ours included)."""
+        ...
+
+
+class MergeDelegate(Protocol):
+    def notify_merge(self, peers: Sequence[Member]) -> bool:
+        """Return False to refuse a join push/pull (both sides ask)."""
+        ...
+
+
+class ConflictDelegate(Protocol):
+    def notify_conflict(self, existing: Member, other: Member) -> None:
+        """A known name was announced from another address."""
+        ...
+
+
+class PingDelegate(Protocol):
+    def ack_payload(self) -> bytes | None:
+        """Payload for our acks (Serf sends its coordinate here)."""
+        ...
+
+    def notify_ping_complete(self, member: Member, rtt: float, payload: bytes | None) -> None:
+        """A direct UDP probe of ``member`` was acked after ``rtt`` seconds."""
+        ...
+
+
+class Delegate(
+    MetaDelegate, MessageDelegate, BroadcastDelegate, StateDelegate, EventDelegate,
+    AliveDelegate, MergeDelegate, ConflictDelegate, PingDelegate, Protocol,
+):  # fmt: skip
+    """Every role in one object (what ``BaseDelegate`` implements)."""
+
+
 class BaseDelegate:
-    """A do-nothing Delegate with every optional hook; subclass and override what you need."""
+    """Every role as a no-op; subclass and override what you need."""
 
     def node_meta(self, limit: int) -> bytes:
         return b""
@@ -58,28 +108,53 @@ class BaseDelegate:
     def merge_remote_state(self, buf: bytes, join: bool) -> None:
         return None
 
-    # ---- optional hooks (looked up with getattr, so plain Delegates need not define them) ----
-
     def notify_event(self, event: MemberEvent) -> None:
-        """EventDelegate: a member joined, was updated, left or failed."""
-        return
+        return None
 
     def notify_alive(self, member: Member) -> bool:
-        """AliveDelegate: return False to drop this alive (ours included)."""
         return True
 
     def notify_merge(self, peers: Sequence[Member]) -> bool:
-        """MergeDelegate: return False to refuse a join push/pull (both sides ask)."""
         return True
 
     def notify_conflict(self, existing: Member, other: Member) -> None:
-        """ConflictDelegate: a known name was announced from another address."""
-        return
+        return None
 
     def ack_payload(self) -> bytes | None:
-        """PingDelegate: payload for our acks (Serf sends its coordinate here)."""
         return None
 
     def notify_ping_complete(self, member: Member, rtt: float, payload: bytes | None) -> None:
-        """PingDelegate: a direct UDP probe of ``member`` was acked after ``rtt`` seconds."""
-        return
+        return None
+
+
+@attrs.frozen
+class Delegates:
+    """The roles a node's application plays; None where nobody plays one."""
+
+    meta: MetaDelegate | None = None
+    messages: MessageDelegate | None = None
+    broadcasts: BroadcastDelegate | None = None
+    state: StateDelegate | None = None
+    events: EventDelegate | None = None
+    alive: AliveDelegate | None = None
+    merge: MergeDelegate | None = None
+    conflict: ConflictDelegate | None = None
+    ping: PingDelegate | None = None
+
+    @classmethod
+    def of(cls, delegate: Delegate | Delegates | None) -> Delegates:
+        if delegate is None:
+            return cls()
+        if isinstance(delegate, Delegates):
+            return delegate
+        d = delegate
+        return cls(d, d, d, d, d, d, d, d, d)
+
+    def hooks(self) -> Hooks:
+        """What the engine asks while it decides."""
+        return Hooks(
+            alive_filter=self.alive.notify_alive if self.alive is not None else None,
+            merge_veto=self.merge.notify_merge if self.merge is not None else None,
+            ack_payload=self.ping.ack_payload if self.ping is not None else None,
+            broadcasts=self.broadcasts.get_broadcasts if self.broadcasts is not None else None,
+        )

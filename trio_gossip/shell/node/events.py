@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from types import TracebackType
 
 import trio
@@ -67,8 +67,11 @@ class EventHub:
         self.dropped = 0
         self.closed = False
 
-    def subscribe(self) -> EventStream:
+    def subscribe(self, replay: Sequence[MemberEvent] = ()) -> EventStream:
+        """A new reader; ``replay`` is what it sees first (capped at the buffer's size)."""
         stream = EventStream(self)
+        for event in replay[:EVENT_BUFFER]:
+            stream._offer(event)
         if self.closed:
             stream._end()
         else:

@@ -1,4 +1,5 @@
-"""Push/pull anti-entropy and join: swap whole member tables with one peer over a stream."""
+"""Stream conversations the node starts: push/pull (join and anti-entropy) and the TCP
+fallback ping (memberlist net.go, pushPullNode and sendPingAndWaitForAck)."""
 
 from __future__ import annotations
 
@@ -7,23 +8,31 @@ from collections.abc import Iterable
 
 import trio
 
-from trio_gossip.core.membership.schedule import push_pull_peer, push_pull_scale
-from trio_gossip.shell.node.runtime import Runtime, log
-from trio_gossip.shell.node.streams import STREAM_ERRORS, local_push_pull, merge, read_message
+from trio_gossip.core.engine import effects as fx
+from trio_gossip.core.engine.events import TcpPingDone
+from trio_gossip.shell.node.streams import (
+    STREAM_ERRORS,
+    local_push_pull,
+    log,
+    merge,
+    read_message,
+)
+from trio_gossip.shell.node.writer import Writer
 from trio_gossip.transport.base import Address
 from trio_gossip.wire.errors import GossipError, JoinError, RemoteError
-from trio_gossip.wire.messages import Err, PushPull
+from trio_gossip.wire.messages import Ack, Err, Ping, PushPull
 
 JoinAddress = str | tuple[str, int]
 
 
-async def push_pull(rt: Runtime, addr: Address, *, join: bool) -> None:
+async def push_pull(w: Writer, addr: Address, *, join: bool) -> None:
     """Send our state to ``addr``, read theirs, merge it. Raises one of STREAM_ERRORS."""
-    codec = rt.codec
-    with trio.fail_after(rt.config.tcp_timeout):
-        stream = await rt.transport.open_stream(addr)
+    codec = w.ctx.codec
+    with trio.fail_after(w.ctx.config.tcp_timeout):
+        stream = await w.transport.open_stream(addr)
         async with stream:
-            await stream.send_all(codec.stream(local_push_pull(rt, join), dialer=True))
+            ours = local_push_pull(w.state, w.delegates.state, join)
+            await stream.send_all(codec.stream(ours, dialer=True))
             reply = await read_message(stream, codec.stream_decoder(responder=False))
     if reply is None:
         raise GossipError(f"{addr} closed the push/pull without replying")
@@ -31,22 +40,34 @@ async def push_pull(rt: Runtime, addr: Address, *, join: bool) -> None:
         raise RemoteError(reply.error)
     if not isinstance(reply, PushPull):
         raise GossipError(f"{addr} answered a push/pull with {type(reply).__name__}")
-    await merge(rt, reply, join=join)
-    rt.stats.push_pulls += 1
+    # Go merges a reply with the flag it sent, not the one echoed back.
+    await merge(w, reply, join=join)
+    w.io.push_pulls += 1
 
 
-async def push_pull_loop(rt: Runtime) -> None:
-    interval = rt.config.push_pull_interval
-    await trio.sleep(rt.rng.random() * interval)  # stagger so nodes don't sync up
-    while True:
-        await trio.sleep(push_pull_scale(interval, rt.state.num_nodes))
-        peer = push_pull_peer(rt.state, rt.rng)
-        if peer is None:
-            continue
-        try:
-            await push_pull(rt, peer.address, join=False)
-        except STREAM_ERRORS as exc:
-            log.info("%s: push/pull with %s failed: %r", rt.config.name, peer.name, exc)
+async def periodic_push_pull(w: Writer, effect: fx.PushPullWith) -> None:
+    try:
+        await push_pull(w, effect.peer.address, join=False)
+    except STREAM_ERRORS as exc:
+        log.info("%s: push/pull with %s failed: %r", w.ctx.config.name, effect.peer.name, exc)
+
+
+async def tcp_ping(w: Writer, effect: fx.TcpPing) -> None:
+    """Ping over a stream with the probe's sequence number; report whether it was acked."""
+    codec, target = w.ctx.codec, effect.target
+    acked = False
+    try:
+        with trio.move_on_at(effect.deadline):
+            stream = await w.transport.open_stream(target.address)
+            async with stream:
+                state = w.state
+                ping = Ping(effect.seq, target.name, state.addr, state.port, w.ctx.config.name)
+                await stream.send_all(codec.stream(ping, dialer=True))
+                reply = await read_message(stream, codec.stream_decoder(responder=False))
+            acked = isinstance(reply, Ack) and reply.seq_no == effect.seq
+    except STREAM_ERRORS as exc:
+        log.debug("%s: TCP ping to %s failed: %r", w.ctx.config.name, target.name, exc)
+    w.submit(TcpPingDone(effect.seq, acked))
 
 
 def parse_join_address(spec: JoinAddress, default_port: int) -> tuple[str, int]:
@@ -78,7 +99,7 @@ async def resolve(host: str, port: int) -> list[Address]:
     return [(host, port)]
 
 
-async def join(rt: Runtime, addresses: JoinAddress | Iterable[JoinAddress]) -> int:
+async def join(w: Writer, addresses: JoinAddress | Iterable[JoinAddress]) -> int:
     """Join push/pull with every address; how many succeeded. JoinError if none did."""
     if isinstance(addresses, str) or (
         isinstance(addresses, tuple) and len(addresses) == 2 and isinstance(addresses[1], int)
@@ -90,13 +111,13 @@ async def join(rt: Runtime, addresses: JoinAddress | Iterable[JoinAddress]) -> i
     errors: list[str] = []
     for spec in specs:
         try:
-            targets = await resolve(*parse_join_address(spec, rt.config.bind_port))
+            targets = await resolve(*parse_join_address(spec, w.ctx.config.bind_port))
         except (OSError, ValueError) as exc:
             errors.append(f"{spec!r}: {exc}")
             continue
         for addr in targets:
             try:
-                await push_pull(rt, addr, join=True)
+                await push_pull(w, addr, join=True)
             except STREAM_ERRORS as exc:
                 errors.append(f"{addr[0]}:{addr[1]}: {exc!r}")
             else:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import attrs
 
+from trio_gossip.core.engine.state import Counters
+
 
 @attrs.frozen
 class Statistics:
@@ -37,8 +39,8 @@ class Statistics:
 
 
 @attrs.define
-class Counters:
-    """The mutable counters behind ``Statistics`` (touched only from the node's Trio thread)."""
+class IOCounters:
+    """What the shell counts on the way in and out (the engine counts the protocol's own)."""
 
     packets_received: int = 0
     packets_sent: int = 0
@@ -46,27 +48,38 @@ class Counters:
     bytes_sent: int = 0
     bad_packets: int = 0
     bad_streams: int = 0
-    dropped_messages: int = 0
     send_errors: int = 0
-    probes: int = 0
-    failed_probes: int = 0
-    indirect_probes: int = 0
-    indirect_relays: int = 0
-    tcp_fallback_pings: int = 0
-    tcp_fallback_successes: int = 0
-    suspicions: int = 0
-    refutations: int = 0
-    conflicts: int = 0
     push_pulls: int = 0
     push_pulls_received: int = 0
     push_pulls_refused: int = 0
-    user_messages_received: int = 0
-    broadcasts_queued: int = 0
-    events_dropped: int = 0
 
-    def snapshot(self, *, queued_broadcasts: int, health_score: int) -> Statistics:
-        return Statistics(
-            **attrs.asdict(self),
-            queued_broadcasts=queued_broadcasts,
-            health_score=health_score,
-        )
+
+def snapshot(io: IOCounters, engine: Counters, *, dropped: int, events_dropped: int,
+             queued_broadcasts: int, health_score: int) -> Statistics:  # fmt: skip
+    return Statistics(
+        packets_received=io.packets_received,
+        packets_sent=io.packets_sent,
+        bytes_received=io.bytes_received,
+        bytes_sent=io.bytes_sent,
+        bad_packets=io.bad_packets + engine.bad_messages,
+        bad_streams=io.bad_streams,
+        dropped_messages=dropped,
+        send_errors=io.send_errors,
+        probes=engine.probes,
+        failed_probes=engine.failed_probes,
+        indirect_probes=engine.indirect_probes,
+        indirect_relays=engine.indirect_relays,
+        tcp_fallback_pings=engine.tcp_fallback_pings,
+        tcp_fallback_successes=engine.tcp_fallback_successes,
+        suspicions=engine.suspicions,
+        refutations=engine.refutations,
+        conflicts=engine.conflicts,
+        push_pulls=io.push_pulls,
+        push_pulls_received=io.push_pulls_received,
+        push_pulls_refused=io.push_pulls_refused,
+        user_messages_received=engine.user_messages_received,
+        broadcasts_queued=engine.broadcasts_queued,
+        events_dropped=events_dropped,
+        queued_broadcasts=queued_broadcasts,
+        health_score=health_score,
+    )

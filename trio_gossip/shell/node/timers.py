@@ -1,9 +1,8 @@
-"""One task that runs many short timers (ack expiries, nacks, suspicion deadlines).
+"""The writer's timer wheel: one deadline per timer key, on Trio's clock.
 
-A task per timer would spawn tasks on the packet path; a heap in a single task costs
-O(log n) per timer. The task sleeps in a cancel scope whose deadline tracks the earliest live
-timer, so adding or cancelling a timer never wakes it up early, and a cancelled timer (most ack
-expiries are) costs no wake-up at all.
+Timers are not tasks: the writer sleeps on its inbox until the earliest deadline, then feeds
+the due timers to the engine as events. Arming a key that is armed already moves it; the heap
+keeps stale entries and skips them (cancelling is a dict delete, O(1)).
 """
 
 from __future__ import annotations
@@ -11,59 +10,41 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
-from collections.abc import Callable
 
-import trio
-
-
-class Timer:
-    __slots__ = ("_queue", "callback", "cancelled", "when")
-
-    def __init__(self, queue: TimerQueue, when: float, callback: Callable[[], None]) -> None:
-        self._queue = queue
-        self.when = when
-        self.callback = callback
-        self.cancelled = False
-
-    def cancel(self) -> None:
-        if not self.cancelled:
-            self.cancelled = True
-            self._queue._retarget()
+from trio_gossip.core.engine.events import Timer
 
 
-class TimerQueue:
-    """Call synchronous callbacks at Trio-clock deadlines (so MockClock drives them too)."""
-
+class Timers:
     def __init__(self) -> None:
+        self._due: dict[Timer, float] = {}
         self._heap: list[tuple[float, int, Timer]] = []
         self._order = itertools.count()
-        self._sleep = trio.CancelScope()
 
-    def call_at(self, when: float, callback: Callable[[], None]) -> Timer:
-        timer = Timer(self, when, callback)
-        heapq.heappush(self._heap, (when, next(self._order), timer))
-        self._sleep.deadline = min(self._sleep.deadline, when)
-        return timer
+    def __len__(self) -> int:
+        return len(self._due)
 
-    def call_later(self, delay: float, callback: Callable[[], None]) -> Timer:
-        return self.call_at(trio.current_time() + delay, callback)
+    def set(self, timer: Timer, at: float) -> None:
+        self._due[timer] = at
+        heapq.heappush(self._heap, (at, next(self._order), timer))
 
-    def _retarget(self) -> None:
-        heap = self._heap
-        while heap and heap[0][2].cancelled:
-            heapq.heappop(heap)
-        self._sleep.deadline = heap[0][0] if heap else math.inf
+    def cancel(self, timer: Timer) -> None:
+        self._due.pop(timer, None)
 
-    async def run(self) -> None:
-        while True:
-            now = trio.current_time()
-            heap = self._heap
-            while heap and heap[0][0] <= now:
-                _, _, timer = heapq.heappop(heap)
-                if not timer.cancelled:
-                    timer.cancelled = True  # fired: a late cancel() is a no-op
-                    timer.callback()
-            self._sleep = trio.CancelScope()
-            self._retarget()
-            with self._sleep:
-                await trio.sleep_forever()
+    def next_deadline(self) -> float:
+        heap, due = self._heap, self._due
+        while heap:
+            at, _, timer = heap[0]
+            if due.get(timer) == at:
+                return at
+            heapq.heappop(heap)  # moved or cancelled
+        return math.inf
+
+    def pop_due(self, now: float) -> list[Timer]:
+        fired: list[Timer] = []
+        heap, due = self._heap, self._due
+        while heap and heap[0][0] <= now:
+            at, _, timer = heapq.heappop(heap)
+            if due.get(timer) == at:
+                del due[timer]
+                fired.append(timer)
+        return fired

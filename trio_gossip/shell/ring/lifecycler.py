@@ -9,18 +9,21 @@
 
 Entering registers the instance (one CAS, dskit's initRing rules: a quick restart found
 LEAVING comes back ACTIVE with its tokens, a JOINING leftover restarts from PENDING, tokens
-from the file are reused) and returns. In the background it then picks tokens (avoiding
-every token in the ring), goes JOINING, watches for ``observe_period`` that it really owns
-them (conflict resolution may hand some to another instance: those are replaced), goes
-ACTIVE, and heartbeats every ``heartbeat_period``; a heartbeat that finds its record gone
-(the KV was reset, or someone forgot it) registers it again. Leaving the block marks it
-LEAVING (still heartbeating through ``final_sleep``), then replaces it with a LEFT
-tombstone and waits, bounded by ``leave_timeout``, until the store has sent that out.
+from the file are reused) and returns. One driver task then picks tokens (avoiding every
+token in the ring), goes JOINING, watches for ``observe_period`` that it really owns them
+(conflict resolution may hand some to another instance: those are replaced), goes ACTIVE,
+and heartbeats every ``heartbeat_period``; a heartbeat that finds its record gone (the KV was
+reset, or someone forgot it) registers it again. ``leave()`` (or leaving the block) marks it
+LEAVING (still heartbeating through ``final_sleep``), then replaces it with a LEFT tombstone
+and waits, bounded by ``leave_timeout``, until the store has sent that out. Every state
+change follows the table in ``trio_gossip.core.ring.lifecycle``; CAS functions only compute
+the new ring (a CAS may run them more than once), and the driver reads the outcome back.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import random
 from collections.abc import AsyncIterator, Callable
@@ -31,6 +34,7 @@ import attrs
 import trio
 
 from trio_gossip.core.ring.instance import InstanceDesc, InstanceState
+from trio_gossip.core.ring.lifecycle import Trigger, next_state, registered_state
 from trio_gossip.core.ring.lookup import DEFAULT_HEARTBEAT_TIMEOUT
 from trio_gossip.core.ring.model import Ring
 from trio_gossip.core.ring.tokens import random_tokens, spread_minimizing_tokens
@@ -104,6 +108,11 @@ class Lifecycler:
         self.heartbeats = 0
         self._refreshed = 0.0
         self._state_changed = trio.Event()
+        # Requests for the driver task: (trigger, done), None as the trigger to leave the ring;
+        # only the driver changes our record while it runs.
+        self._requests_in, self._requests = trio.open_memory_channel[
+            tuple[Trigger | None, trio.Event]](16)  # fmt: skip
+        self._driving = False
 
     @property
     def instance_id(self) -> str:
@@ -124,8 +133,28 @@ class Lifecycler:
             await self._state_changed.wait()
 
     async def change_state(self, state: InstanceState) -> None:
-        """Move to `state` (and write it to the ring)."""
-        await self._update(lambda desc: attrs.evolve(desc, state=state))
+        """Move to `state` (dskit's ChangeState), if the lifecycle has that transition from
+        the current state: LEAVING from any live state, ACTIVE from JOINING."""
+        trigger = Trigger.LEAVE if state is S.LEAVING else Trigger.TOKENS_OWNED
+        next_state(self.state, trigger)  # refuse at once what the table does not allow
+        await self._request(trigger)
+
+    async def leave(self) -> None:
+        """Leave the ring now: LEAVING (heartbeating through final_sleep), then the LEFT
+        tombstone, sent out. Idempotent."""
+        if self.state is S.LEFT:
+            return
+        if self._driving:
+            await self._request(None)
+        else:
+            await self._leave()
+
+    async def _request(self, trigger: Trigger | None) -> None:
+        if not self._driving:
+            raise GossipError(f"{self.instance_id}: the lifecycler is not running")
+        done = trio.Event()
+        await self._requests_in.send((trigger, done))
+        await done.wait()
 
     # -- the record ------------------------------------------------------------------------
 
@@ -134,13 +163,19 @@ class Lifecycler:
         return InstanceDesc(id=c.instance_id, addr=c.addr, zone=c.zone, state=state,
                             tokens=tokens, registered_at=self.registered_at)  # fmt: skip
 
-    def _set(self, desc: InstanceDesc) -> None:
-        self.tokens = desc.tokens
-        if desc.state is not self.state:
-            log.info("%s: %s -> %s", self.instance_id, self.state.name, desc.state.name)
-            self.state = desc.state
+    def _set(self, state: InstanceState, tokens: tuple[int, ...]) -> None:
+        self.tokens = tokens
+        if state is not self.state:
+            log.info("%s: %s -> %s", self.instance_id, self.state.name, state.name)
+            self.state = state
             self._state_changed.set()
             self._state_changed = trio.Event()
+
+    def _read_back(self, ring: Ring) -> InstanceDesc:
+        desc = ring.instance(self.instance_id)
+        if desc is None:
+            raise GossipError(f"{self.instance_id}: our record vanished during a CAS")
+        return desc
 
     async def _cas(self, fn: Callable[[Ring], Ring]) -> Ring:
         def apply(current: Ring | None) -> Ring:
@@ -153,16 +188,27 @@ class Lifecycler:
     async def _update(self, change: Callable[[InstanceDesc], InstanceDesc]) -> None:
         """Rewrite our record through `change` (re-registering it if it is gone)."""
         me = self.instance_id
-        written: list[InstanceDesc] = []
+        ours = self._desc(self.state, self.tokens)
+        now = self.kv.now()
 
         def fn(ring: Ring) -> Ring:
-            desc = change(ring.instance(me) or self._desc(self.state, self.tokens))
-            now = self.kv.now()
-            written[:] = [desc]
+            desc = change(ring.instance(me) or ours)
             return ring.put(desc, now=now).heartbeat(me, now=now)
 
-        await self._cas(fn)
-        self._set(written[0])
+        desc = self._read_back(await self._cas(fn))
+        self._set(desc.state, desc.tokens)
+
+    async def _transition(self, trigger: Trigger,
+                          change: Callable[[InstanceDesc], InstanceDesc] | None = None
+                          ) -> None:  # fmt: skip
+        """Write the table's next state for `trigger` (and whatever else `change` sets)."""
+        state = next_state(self.state, trigger)
+
+        def apply(desc: InstanceDesc) -> InstanceDesc:
+            desc = attrs.evolve(desc, state=state)
+            return change(desc) if change is not None else desc
+
+        await self._update(apply)
 
     # -- joining -------------------------------------------------------------------------------
 
@@ -171,47 +217,42 @@ class Lifecycler:
         c = self.config
         file_tokens = load_tokens(c.tokens_file) if c.tokens_file is not None else ()
         now = self.kv.now()
-        written: list[InstanceDesc] = []
 
         def fn(ring: Ring) -> Ring:
             found = ring.instance(c.instance_id)
+            state = registered_state(found.state if found is not None else None,
+                                     tokens_on_file=len(file_tokens) >= c.num_tokens)  # fmt: skip
             if found is None:
-                self.registered_at = now
-                state = S.ACTIVE if len(file_tokens) >= c.num_tokens else S.PENDING
-                desc = self._desc(state, file_tokens)
+                desc = attrs.evolve(self._desc(state, file_tokens), registered_at=now)
             else:
-                self.registered_at = found.registered_at
-                if found.state is S.JOINING:
-                    desc = self._desc(S.PENDING, found.tokens)
-                elif found.state is S.LEAVING:  # a quick restart: back to work
-                    desc = self._desc(S.ACTIVE, self._resize(ring, found.tokens))
-                else:
-                    desc = self._desc(found.state, found.tokens)
-            written[:] = [desc]
+                tokens = found.tokens
+                if found.state is S.LEAVING:  # a quick restart: back to work
+                    tokens = self._resize(ring, tokens)
+                desc = attrs.evolve(self._desc(state, tokens),
+                                    registered_at=found.registered_at)  # fmt: skip
             return ring.put(desc, now=now).heartbeat(c.instance_id, now=now)
 
-        await self._cas(fn)
-        self._set(written[0])
+        desc = self._read_back(await self._cas(fn))
+        self.registered_at = desc.registered_at
+        self._set(desc.state, desc.tokens)
         self._save_tokens()
         self._refreshed = now
 
-    async def join(self) -> None:
-        """From PENDING: after ``join_after``, take tokens, JOINING, observe, ACTIVE."""
-        c = self.config
+    async def _join_step(self) -> None:
+        """PENDING: take tokens and go JOINING. JOINING: if conflicts took some tokens, claim
+        replacements and observe again; otherwise go ACTIVE."""
         if self.state is S.PENDING:
-            await trio.sleep(c.join_after)
-            await self._update(lambda d: attrs.evolve(d, state=S.JOINING,
-                               tokens=self._resize(self.ring(), d.tokens)))  # fmt: skip
+            await self._transition(Trigger.TOKENS_CLAIMED, lambda d: attrs.evolve(
+                d, tokens=self._resize(self.ring(), d.tokens)))  # fmt: skip
             self._save_tokens()
-        while self.state is S.JOINING:
-            await trio.sleep(c.observe_period)
+        elif self.state is S.JOINING:
             lost = set(self.tokens) - set(self.ring().owned_tokens(self.instance_id))
             if lost:  # a conflict went to another instance: claim replacements, observe again
                 log.info("%s: lost %d tokens to conflicts", self.instance_id, len(lost))
-                await self._update(self._replacing(lost))
+                await self._transition(Trigger.TOKENS_LOST, self._replacing(lost))
                 self._save_tokens()
             else:
-                await self.change_state(S.ACTIVE)
+                await self._transition(Trigger.TOKENS_OWNED)
 
     def _replacing(self, lost: set[int]) -> Callable[[InstanceDesc], InstanceDesc]:
         def change(desc: InstanceDesc) -> InstanceDesc:
@@ -243,25 +284,56 @@ class Lifecycler:
             except OSError as exc:
                 log.warning("%s: tokens file not written: %s", self.instance_id, exc)
 
-    # -- running -------------------------------------------------------------------------------
+    # -- the driver ----------------------------------------------------------------------------
 
-    async def heartbeat_loop(self) -> None:
-        period = self.config.heartbeat_period
-        while True:
-            await trio.sleep(period)
-            await self.heartbeat()
+    async def run(self) -> None:
+        """The one task that changes our record after registration: join steps, heartbeats
+        and requests (state changes, leave) in deadline order. Returns once it has left."""
+        c = self.config
+        now = trio.current_time()
+        next_beat = now + c.heartbeat_period
+        next_step = now + c.join_after if self.state in (S.PENDING, S.JOINING) else math.inf
+        self._driving = True
+        try:
+            while True:
+                request = None
+                with trio.move_on_at(min(next_beat, next_step)):
+                    request = await self._requests.receive()
+                if request is not None:
+                    trigger, done = request
+                    if trigger is None:
+                        await self._leave()
+                        done.set()
+                        return
+                    await self._transition(trigger)
+                    done.set()
+                    continue
+                now = trio.current_time()
+                if now >= next_step:
+                    await self._join_step()
+                    joining = self.state is S.JOINING
+                    next_step = now + c.observe_period if joining else math.inf
+                if now >= next_beat:
+                    await self.heartbeat()
+                    next_beat += c.heartbeat_period
+        finally:
+            self._driving = False
 
     async def heartbeat(self) -> None:
         """Stamp our heartbeat; re-register if our record is gone; forget the long dead."""
         c = self.config
         me = c.instance_id
         now = self.kv.now()
+        ours = self._desc(self.state, self.tokens)
+        refresh = now - self._refreshed >= c.record_refresh_period
 
         def fn(ring: Ring) -> Ring:
             if ring.instance(me) is None:  # reset or forgotten: put ourselves back
                 log.info("%s: not in the ring, registering again", me)
-                ring = ring.put(self._desc(self.state, self.tokens), now=now)
-            ring = self._refresh(ring.heartbeat(me, now=now), now)
+                ring = ring.put(ours, now=now)
+            ring = ring.heartbeat(me, now=now)
+            if refresh:
+                ring = _restamped(ring, me, now)
             if c.forget_after is not None:
                 for desc in ring.live():
                     seen = max(ring.heartbeat_at(desc.id), desc.version.seconds)
@@ -271,34 +343,44 @@ class Lifecycler:
             return ring
 
         await self._cas(fn)
+        if refresh:
+            self._refreshed = now
         self.heartbeats += 1
 
-    def _refresh(self, ring: Ring, now: float) -> Ring:
-        """`ring` with our record re-stamped (same content, newer version) when due."""
-        desc = ring.instance(self.instance_id)
-        if desc is None or now - self._refreshed < self.config.record_refresh_period:
-            return ring
-        self._refreshed = now
-        stamped = attrs.evolve(desc, version=desc.version.next(now, self.instance_id))
-        return Ring({**ring.instances, desc.id: stamped}, ring.heartbeats)
+    async def _beat_for(self, seconds: float) -> None:
+        end = trio.current_time() + seconds
+        while (next_beat := trio.current_time() + self.config.heartbeat_period) < end:
+            await trio.sleep_until(next_beat)
+            await self.heartbeat()
+        await trio.sleep_until(end)
 
-    async def leave(self) -> None:
+    async def _leave(self) -> None:
         """LEAVING (heartbeating through final_sleep), then the LEFT tombstone, sent out."""
         c = self.config
-        if self.state is not S.LEFT:
-            await self.change_state(S.LEAVING)
+        if self.state is S.LEFT:
+            return
+        await self._transition(Trigger.LEAVE)
         if c.final_sleep > 0:
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(self.heartbeat_loop)
-                await trio.sleep(c.final_sleep)
-                nursery.cancel_scope.cancel()
+            await self._beat_for(c.final_sleep)
         if not c.unregister_on_shutdown:
+            self._set(next_state(self.state, Trigger.STAYED), self.tokens)
             return
         me = self.instance_id
-        await self._cas(lambda ring: ring.remove(me, now=self.kv.now()))
-        self._set(self._desc(S.LEFT, ()))
+        now = self.kv.now()
+        await self._cas(lambda ring: ring.remove(me, now=now))
+        self._set(next_state(self.state, Trigger.UNREGISTERED), ())
         if not await self.kv.wait_local_broadcasts(c.leave_timeout):
             log.warning("%s: LEFT not fully gossiped within %.1fs", me, c.leave_timeout)
+
+
+def _restamped(ring: Ring, instance_id: str, now: float) -> Ring:
+    """`ring` with the record of `instance_id` re-stamped (same content, newer version), so
+    it spreads to every node again."""
+    desc = ring.instance(instance_id)
+    if desc is None:
+        return ring
+    stamped = attrs.evolve(desc, version=desc.version.next(now, instance_id))
+    return Ring({**ring.instances, desc.id: stamped}, ring.heartbeats)
 
 
 @asynccontextmanager
@@ -343,8 +425,7 @@ async def lifecycler(
     body_error: BaseException | None = None
     try:
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(lc.join)
-            nursery.start_soon(lc.heartbeat_loop)
+            nursery.start_soon(lc.run)
             try:
                 yield lc
             except BaseException as exc:
@@ -357,6 +438,7 @@ async def lifecycler(
             raise body_error from None  # the caller's own exception, not a group of it
         raise
     finally:
+        # The driver has stopped (its nursery is closed): this task is the only writer now.
         with trio.CancelScope(shield=True), trio.move_on_after(_leave_bound(config)):
             try:
                 await lc.leave()

@@ -1,0 +1,116 @@
+"""Commands from the API: start, metadata updates, leave, push/pull merges, pings, sends."""
+
+from __future__ import annotations
+
+import attrs
+
+from trio_gossip.core.engine import periodic, probe, receive
+from trio_gossip.core.engine.effects import Answer, MergeUserState
+from trio_gossip.core.engine.events import Leave, Merge, Ping, SendUser, Start, UpdateMeta
+from trio_gossip.core.engine.queue import retransmit_limit
+from trio_gossip.core.engine.step import Step
+from trio_gossip.core.membership import rules
+from trio_gossip.core.membership.member import Member
+from trio_gossip.core.membership.schedule import k_random_members
+from trio_gossip.core.membership.version import ProtocolVersionError, verify_protocol
+from trio_gossip.wire import encode_message
+from trio_gossip.wire.errors import GossipError
+from trio_gossip.wire.messages import Dead, NodeState, PushNodeState, User
+
+
+def on_start(step: Step, cmd: Start) -> None:
+    """Our first alive (memberlist's setAlive), then the timers."""
+    step.state = attrs.evolve(step.state, addr=cmd.addr, port=cmd.port, started=True)
+    cfg = step.ctx.config
+    step.apply(rules.set_local_alive(
+        step.state.membership, addr=cmd.addr, port=cmd.port, meta=cmd.meta, now=step.now,
+        config=cfg, rng=step.ctx.rng, alive_filter=step.ctx.hooks.alive_filter,
+    ))  # fmt: skip
+    if step.state.membership.local is None:
+        raise GossipError("the alive delegate refused our own alive message")
+    probe.start_ticker(step)
+    periodic.start_timers(step)
+
+
+def on_update_meta(step: Step, cmd: UpdateMeta) -> None:
+    me = step.state.membership.local
+    if me is not None:
+        step.apply(rules.set_local_alive(
+            step.state.membership, addr=me.addr, port=me.port, meta=cmd.meta, now=step.now,
+            config=step.ctx.config, rng=step.ctx.rng, notify=True,
+            alive_filter=step.ctx.hooks.alive_filter,
+        ), token=cmd.token)  # fmt: skip
+    step.emit(Answer(cmd.token, _has_peers(step)))
+
+
+def on_leave(step: Step, cmd: Leave) -> None:
+    """Answers True if we had not left before and someone is there to hear it."""
+    before = step.state.membership
+    step.apply(rules.leave(before, step.now, step.ctx.config), token=cmd.token)
+    left_now = step.state.membership is not before
+    if left_now and cmd.farewell:
+        _farewell(step)
+    step.emit(Answer(cmd.token, left_now and _has_peers(step)))
+
+
+def _farewell(step: Step) -> None:
+    """Hand our leave straight to as many live peers as a broadcast would reach: nobody will
+    be left here to gossip it (the block was cancelled from outside)."""
+    membership = step.state.membership
+    me = membership.local
+    if me is None:
+        return
+    farewell = encode_message(Dead(me.incarnation, me.name, me.name))
+    count = retransmit_limit(step.ctx.config.retransmit_mult, membership.num_nodes)
+    local = membership.local_name
+    for peer in k_random_members(membership, count, step.ctx.rng,
+                                 lambda m: m.is_live and m.name != local):  # fmt: skip
+        step.send_bare(peer.address, [farewell], pmax=peer.pmax)
+
+
+def _has_peers(step: Step) -> bool:
+    membership = step.state.membership
+    local = membership.local_name
+    return any(m.is_live for m in membership.members.values() if m.name != local)
+
+
+def on_merge(step: Step, cmd: Merge) -> None:
+    """A push/pull peer's state (mergeRemoteState): versions first, so a refused peer never
+    reaches the merge veto; then the veto on joins; then the members; then the user state."""
+    membership = step.state.membership
+    try:
+        verify_protocol(membership, cmd.states)
+    except ProtocolVersionError as exc:
+        step.emit(Answer(cmd.token, error=exc))
+        return
+    veto = step.ctx.hooks.merge_veto
+    if cmd.join and veto is not None:
+        peers = [_as_member(s, step.now) for s in cmd.states]
+        if not veto(peers):
+            step.emit(Answer(cmd.token, error=GossipError("merge refused by the delegate")))
+            return
+    step.apply(rules.merge_remote_state(
+        membership, cmd.states, step.now, step.ctx.config, step.ctx.rng,
+        alive_filter=step.ctx.hooks.alive_filter,
+    ))  # fmt: skip
+    if cmd.user_state:
+        step.emit(MergeUserState(cmd.user_state, cmd.join))
+    step.emit(Answer(cmd.token))
+
+
+def _as_member(s: PushNodeState, now: float) -> Member:
+    try:
+        state = NodeState(s.state)
+    except ValueError:
+        state = NodeState.DEAD
+    return Member(s.name, s.addr, s.port, s.meta or b"", s.incarnation, state, now,
+                  bytes(s.vsn[:6]).ljust(6, b"\0"))  # fmt: skip
+
+
+def on_ping(step: Step, cmd: Ping) -> None:
+    m = cmd.member
+    receive.start_ping(step, cmd.token, m.address, m.name, m.pmax)
+
+
+def on_send_user(step: Step, cmd: SendUser) -> None:
+    step.send_bare(cmd.member.address, [encode_message(User(cmd.payload))], pmax=cmd.member.pmax)

@@ -1,0 +1,73 @@
+"""The engine: ``handle(ctx, state, now, event) -> (state, effects)``, pure.
+
+No I/O, no clock, no randomness but the context's seeded generator: time arrives as ``now``
+and everything the node must do leaves as effects, in order. The dispatch table below lists
+every event the engine understands, in the spirit of h11's ``_state.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from trio_gossip.core.engine import commands, periodic, probe, receive
+from trio_gossip.core.engine.effects import Effect
+from trio_gossip.core.engine.events import (
+    AckExpired,
+    Event,
+    GossipTick,
+    Leave,
+    Merge,
+    Ping,
+    ProbeDeadline,
+    ProbeSendFailed,
+    ProbeTick,
+    ProbeTimeout,
+    PushPullTick,
+    Received,
+    SendUser,
+    Start,
+    StreamUser,
+    SuspicionTimeout,
+    TcpPingDone,
+    UpdateMeta,
+)
+from trio_gossip.core.engine.state import Context, EngineState
+from trio_gossip.core.engine.step import Step
+
+_HANDLERS: dict[type[Any], Callable[[Step, Any], None]] = {
+    Received: receive.on_received,
+    StreamUser: lambda step, e: receive.deliver_user(step, e.payload),
+    ProbeTick: lambda step, e: probe.on_tick(step),
+    ProbeTimeout: lambda step, e: probe.on_timeout(step, e.seq),
+    ProbeDeadline: lambda step, e: probe.on_deadline(step, e.seq),
+    ProbeSendFailed: lambda step, e: probe.on_send_failed(step, e.seq),
+    TcpPingDone: lambda step, e: probe.on_tcp_done(step, e.seq, e.acked),
+    AckExpired: lambda step, e: receive.on_ack_expired(step, e.seq),
+    SuspicionTimeout: lambda step, e: periodic.on_suspicion_timeout(step, e.node),
+    GossipTick: lambda step, e: periodic.on_gossip_tick(step),
+    PushPullTick: lambda step, e: periodic.on_push_pull_tick(step),
+    Start: commands.on_start,
+    UpdateMeta: commands.on_update_meta,
+    Leave: commands.on_leave,
+    Merge: commands.on_merge,
+    Ping: commands.on_ping,
+    SendUser: commands.on_send_user,
+}
+
+
+def handle(ctx: Context, state: EngineState, now: float, event: Event
+           ) -> tuple[EngineState, list[Effect]]:  # fmt: skip
+    """One event in, the new state and the effects out."""
+    step = Step(ctx, state, now)
+    _HANDLERS[type(event)](step, event)
+    return step.state, step.effects
+
+
+def handle_all(ctx: Context, state: EngineState, now: float, events: Sequence[Event]
+               ) -> tuple[EngineState, list[Effect]]:  # fmt: skip
+    """Several events at one instant (a batch from the node's channel), effects in order."""
+    step = Step(ctx, state, now)
+    for event in events:
+        _HANDLERS[type(event)](step, event)
+    return step.state, step.effects

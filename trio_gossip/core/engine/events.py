@@ -1,0 +1,160 @@
+"""What goes into a node's engine: messages from the network, timers that fired, commands.
+
+Every value is immutable. Commands that a caller waits on carry a ``token``: the engine
+answers it with an ``Answer`` effect, and the shell wakes the caller that holds the token.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from trio_gossip.core.membership.member import Member
+from trio_gossip.wire.messages import PacketMessage, PushNodeState
+
+Address = tuple[str, int]
+
+# ---- from the network ------------------------------------------------------------------
+
+
+@attrs.frozen(slots=True)
+class Received:
+    """One message of a datagram from ``source`` (compound parts arrive one by one)."""
+
+    message: PacketMessage
+    source: Address
+
+
+@attrs.frozen(slots=True)
+class StreamUser:
+    """A user message that arrived over a stream (send_reliable)."""
+
+    payload: bytes
+
+
+# ---- timers: the probe round and the periodic work, in the way foca drives its core --------
+
+
+@attrs.frozen(slots=True)
+class ProbeTick:
+    """Time to probe the next member (memberlist's probe ticker)."""
+
+
+@attrs.frozen(slots=True)
+class ProbeTimeout:
+    """The direct ping of probe ``seq`` went unanswered for probe_timeout: go indirect."""
+
+    seq: int
+
+
+@attrs.frozen(slots=True)
+class ProbeDeadline:
+    """Probe ``seq`` reached its end (the scaled probe interval): suspect the target if
+    nothing answered."""
+
+    seq: int
+
+
+@attrs.frozen(slots=True)
+class AckExpired:
+    """Nobody acked ``seq`` (a ping we relay for someone, or the API's ping) in time."""
+
+    seq: int
+
+
+@attrs.frozen(slots=True)
+class SuspicionTimeout:
+    """The suspicion timer of ``node`` fired."""
+
+    node: str
+
+
+@attrs.frozen(slots=True)
+class GossipTick:
+    """Time to gossip queued broadcasts to gossip_nodes random peers."""
+
+
+@attrs.frozen(slots=True)
+class PushPullTick:
+    """Time for a push/pull with one random peer."""
+
+
+Timer = (
+    ProbeTick | ProbeTimeout | ProbeDeadline | AckExpired | SuspicionTimeout | GossipTick
+    | PushPullTick
+)  # fmt: skip
+"""A timer is its own key: arming one that is already armed moves it."""
+
+# ---- outcomes of I/O the shell carried out --------------------------------------------------
+
+
+@attrs.frozen(slots=True)
+class ProbeSendFailed:
+    """The local send of probe ``seq``'s ping failed (an interface down, a closed socket)."""
+
+    seq: int
+
+
+@attrs.frozen(slots=True)
+class TcpPingDone:
+    """The TCP fallback ping of probe ``seq`` finished: ``acked`` if the target answered."""
+
+    seq: int
+    acked: bool
+
+
+# ---- commands from the API --------------------------------------------------------------
+
+
+@attrs.frozen(slots=True)
+class Start:
+    """Announce ourselves (the first alive) and start the timers."""
+
+    addr: bytes
+    port: int
+    meta: bytes
+
+
+@attrs.frozen(slots=True)
+class UpdateMeta:
+    token: int
+    meta: bytes
+
+
+@attrs.frozen(slots=True)
+class Leave:
+    """Gossip that we leave. ``farewell`` also sends the news straight to as many peers as a
+    broadcast would reach (when nobody will be left to gossip it)."""
+
+    token: int
+    farewell: bool = False
+
+
+@attrs.frozen(slots=True)
+class Merge:
+    """A peer's push/pull state (join or anti-entropy) to merge into ours."""
+
+    token: int
+    states: tuple[PushNodeState, ...]
+    user_state: bytes
+    join: bool
+
+
+@attrs.frozen(slots=True)
+class Ping:
+    """The API's one direct ping of ``member``: answered with the round trip or None."""
+
+    token: int
+    member: Member
+
+
+@attrs.frozen(slots=True)
+class SendUser:
+    """A best-effort user message to ``member`` in one datagram."""
+
+    member: Member
+    payload: bytes
+
+
+Command = Start | UpdateMeta | Leave | Merge | Ping | SendUser
+
+Event = Received | StreamUser | Timer | ProbeSendFailed | TcpPingDone | Command

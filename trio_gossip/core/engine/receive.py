@@ -1,0 +1,140 @@
+"""Messages from the network (memberlist's net.go, handleCommand and its handlers).
+
+Pings are answered and indirect pings relayed with a sequence number of our own; acks and
+nacks go to whoever waits on their sequence number; alive, suspect and dead messages go
+through the membership rules; user messages go to the application.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from trio_gossip.core.engine import probe
+from trio_gossip.core.engine.effects import Answer, CancelTimer, DeliverUser, SetTimer
+from trio_gossip.core.engine.events import AckExpired, Address, Received
+from trio_gossip.core.engine.state import PingWaiter, Relay
+from trio_gossip.core.engine.step import Step
+from trio_gossip.core.membership import rules
+from trio_gossip.core.membership.member import ip_string
+from trio_gossip.wire import encode_message
+from trio_gossip.wire.messages import (
+    Ack,
+    Alive,
+    Dead,
+    IndirectPing,
+    Nack,
+    Ping,
+    Suspect,
+    User,
+)
+
+
+def reply_address(source_addr: bytes, source_port: int, packet_from: Address) -> Address:
+    """Where an answer goes: SourceAddr:SourcePort when the sender gave them, else the
+    datagram's source (which is wrong behind NAT or with a 0.0.0.0 bind, hence the fields)."""
+    host = ip_string(source_addr) if source_addr else ""
+    return (host, source_port) if host and source_port > 0 else packet_from
+
+
+def on_received(step: Step, event: Received) -> None:
+    msg = event.message
+    if isinstance(msg, Ping):
+        _answer_ping(step, msg, event.source)
+    elif isinstance(msg, IndirectPing):
+        _relay(step, msg, event.source)
+    elif isinstance(msg, Ack):
+        on_ack(step, msg.seq_no, msg.payload)
+    elif isinstance(msg, Nack):
+        _on_nack(step, msg.seq_no)
+    elif isinstance(msg, Alive | Suspect | Dead):
+        on_gossip(step, msg)
+    elif isinstance(msg, User):
+        deliver_user(step, msg.payload)
+
+
+def on_gossip(step: Step, msg: Alive | Suspect | Dead) -> None:
+    cfg, now, membership = step.ctx.config, step.now, step.state.membership
+    if isinstance(msg, Alive):
+        if cfg.protocol_version < 2 or msg.port == 0:
+            msg = attrs.evolve(msg, port=cfg.bind_port)
+        t = rules.alive(membership, msg, now, cfg, step.ctx.rng,
+                        alive_filter=step.ctx.hooks.alive_filter)  # fmt: skip
+    elif isinstance(msg, Suspect):
+        t = rules.suspect(membership, msg, now, cfg)
+    else:
+        t = rules.dead(membership, msg, now, cfg)
+    step.apply(t)
+
+
+def deliver_user(step: Step, payload: bytes) -> None:
+    step.count(user_messages_received=1)
+    if payload:
+        step.emit(DeliverUser(payload))
+
+
+def _answer_ping(step: Step, ping: Ping, source: Address) -> None:
+    name = step.ctx.config.name
+    if ping.node and ping.node != name:
+        return  # a restarted agent at the same address under a new name must not answer
+    hook = step.ctx.hooks.ack_payload
+    payload = hook() if hook is not None else None
+    ack = Ack(ping.seq_no, payload if isinstance(payload, bytes) else None)
+    step.send(reply_address(ping.source_addr, ping.source_port, source), encode_message(ack))
+
+
+def _relay(step: Step, req: IndirectPing, source: Address) -> None:
+    target_host = ip_string(req.target)
+    if not target_host:
+        step.count(bad_messages=1)
+        return
+    cfg = step.ctx.config
+    port = req.port if cfg.protocol_version >= 2 and req.port else cfg.bind_port
+    requester = reply_address(req.source_addr, req.source_port, source)
+    step.count(indirect_relays=1)
+    # A fresh sequence number of our own: the target acks us, and we pass the ack on.
+    seq = step.next_seq()
+    waiters = step.state.waiters.set(seq, Relay(requester, req.seq_no, req.nack))
+    step.state = attrs.evolve(step.state, waiters=waiters)
+    ping = Ping(seq, req.node, step.state.addr, step.state.port, cfg.name)
+    step.send((target_host, port), encode_message(ping))
+    step.emit(SetTimer(AckExpired(seq), step.now + cfg.probe_timeout))
+
+
+def on_ack(step: Step, seq: int, payload: bytes | None) -> None:
+    if probe.on_ack(step, seq, payload):
+        return
+    waiter = step.state.waiters.get(seq)
+    if waiter is None:
+        return  # late or unknown
+    step.state = attrs.evolve(step.state, waiters=step.state.waiters.delete(seq))
+    step.emit(CancelTimer(AckExpired(seq)))
+    if isinstance(waiter, Relay):
+        step.send(waiter.requester, encode_message(Ack(waiter.seq, None)))
+    else:
+        step.emit(Answer(waiter.token, step.now - waiter.start))
+
+
+def _on_nack(step: Step, seq: int) -> None:
+    probe.on_nack(step, seq)
+
+
+def on_ack_expired(step: Step, seq: int) -> None:
+    waiter = step.state.waiters.get(seq)
+    if waiter is None:
+        return
+    step.state = attrs.evolve(step.state, waiters=step.state.waiters.delete(seq))
+    if isinstance(waiter, Relay):
+        if waiter.nack:
+            step.send(waiter.requester, encode_message(Nack(waiter.seq)))
+    else:
+        step.emit(Answer(waiter.token, None))
+
+
+def start_ping(step: Step, token: int, member_address: Address, name: str, pmax: int) -> None:
+    """The API's direct ping: no indirect probes, no state change but the waiter."""
+    seq = step.next_seq()
+    waiters = step.state.waiters.set(seq, PingWaiter(token, step.now))
+    step.state = attrs.evolve(step.state, waiters=waiters)
+    ping = Ping(seq, name, step.state.addr, step.state.port, step.ctx.config.name)
+    step.send(member_address, encode_message(ping), pmax=pmax)
+    step.emit(SetTimer(AckExpired(seq), step.now + step.ctx.config.probe_timeout))

@@ -1,0 +1,117 @@
+"""A node's whole protocol state as one immutable value, and the fixed context it runs in."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+
+import attrs
+import immutables
+
+from trio_gossip.core.config import Config
+from trio_gossip.core.engine.events import Address
+from trio_gossip.core.engine.queue import TransmitQueue
+from trio_gossip.core.membership.codec import Codec
+from trio_gossip.core.membership.member import Member
+from trio_gossip.core.membership.state import MembershipState
+
+
+@attrs.frozen(slots=True)
+class Hooks:
+    """The application's synchronous answers the engine needs while it decides (memberlist's
+    AliveDelegate, MergeDelegate, PingDelegate.AckPayload and Delegate.GetBroadcasts). The
+    shell builds them from the typed delegate roles; None means the role is not played."""
+
+    alive_filter: Callable[[Member], bool] | None = None
+    merge_veto: Callable[[Sequence[Member]], bool] | None = None
+    ack_payload: Callable[[], bytes | None] | None = None
+    broadcasts: Callable[[int, int], list[bytes]] | None = None
+
+
+@attrs.frozen(slots=True)
+class Context:
+    """What does not change while a node runs. ``rng`` is the node's seeded generator: every
+    random choice (probe order, peers, staggers) draws from it, so a run replays from a seed."""
+
+    config: Config
+    codec: Codec
+    rng: random.Random
+    hooks: Hooks = Hooks()
+
+
+@attrs.frozen(slots=True)
+class ProbeRound:
+    """The probe in flight (memberlist's probeNode, one at a time)."""
+
+    seq: int
+    target: Member
+    start: float
+    deadline: float
+    sent: bool = True  # the ping left this node (a failed local send earns no awareness back)
+    indirect: bool = False
+    expected_nacks: int = 0
+    nacks: int = 0
+    tcp_acked: bool = False
+
+
+@attrs.frozen(slots=True)
+class Relay:
+    """We ping ``target`` for ``requester``'s indirect probe ``seq`` and pass the ack on."""
+
+    requester: Address
+    seq: int
+    nack: bool
+
+
+@attrs.frozen(slots=True)
+class PingWaiter:
+    """The API's ping: answer ``token`` with the round trip."""
+
+    token: int
+    start: float
+
+
+Waiter = Relay | PingWaiter
+
+
+@attrs.frozen(slots=True)
+class Counters:
+    """Protocol counters, monotonic since start (the I/O counters live with the transport)."""
+
+    probes: int = 0
+    failed_probes: int = 0
+    indirect_probes: int = 0
+    indirect_relays: int = 0
+    tcp_fallback_pings: int = 0
+    tcp_fallback_successes: int = 0
+    suspicions: int = 0
+    refutations: int = 0
+    conflicts: int = 0
+    broadcasts_queued: int = 0
+    user_messages_received: int = 0
+    bad_messages: int = 0
+
+
+_NO_WAITERS: immutables.Map[int, Waiter] = immutables.Map()
+
+
+@attrs.frozen(slots=True)
+class EngineState:
+    """Everything a node knows and is in the middle of doing."""
+
+    membership: MembershipState
+    queue: TransmitQueue = attrs.field(factory=TransmitQueue)
+    addr: bytes = b""  # what we advertise
+    port: int = 0
+    seq: int = 0
+    probe: ProbeRound | None = None
+    waiters: immutables.Map[int, Waiter] = _NO_WAITERS
+    probe_tick: float = 0.0  # the next tick of the probe ticker's grid
+    gossip_tick: float = 0.0  # likewise for gossip; the timer is left unarmed while idle
+    gossip_idle: bool = False
+    started: bool = False
+    counters: Counters = attrs.field(factory=Counters)
+
+    @classmethod
+    def initial(cls, name: str) -> EngineState:
+        return cls(MembershipState(name))

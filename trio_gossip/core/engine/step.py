@@ -1,0 +1,142 @@
+"""One step of the engine under construction: the state so far and the effects so far.
+
+A ``Step`` lives for one call of ``handle`` and is never shared, so the handlers can build
+the new state in a local variable and list effects in order; what leaves the engine is the
+frozen state and the effect list. The helpers here are the ones every handler needs: carry
+out a membership rule's transition, queue a broadcast, send a message with piggybacked
+gossip.
+"""
+
+from __future__ import annotations
+
+import math
+
+import attrs
+
+from trio_gossip.core.engine.effects import Effect, Finished, Send, SetTimer
+from trio_gossip.core.engine.events import Address, GossipTick, SuspicionTimeout
+from trio_gossip.core.engine.queue import retransmit_limit
+from trio_gossip.core.engine.state import Context, EngineState
+from trio_gossip.core.membership.codec import COMPOUND_OVERHEAD, USER_MSG_OVERHEAD
+from trio_gossip.core.membership.state import (
+    Broadcast,
+    Conflict,
+    MembershipState,
+    Refuted,
+    SuspicionTimer,
+    Transition,
+)
+from trio_gossip.wire import encode_message
+from trio_gossip.wire.messages import MessageType
+
+_USER = bytes((MessageType.USER,))
+
+
+class Step:
+    __slots__ = ("ctx", "effects", "now", "state")
+
+    def __init__(self, ctx: Context, state: EngineState, now: float) -> None:
+        self.ctx = ctx
+        self.state = state
+        self.now = now
+        self.effects: list[Effect] = []
+
+    def emit(self, effect: Effect) -> None:
+        self.effects.append(effect)
+
+    def count(self, **deltas: int) -> None:
+        counters = self.state.counters
+        changes = {name: getattr(counters, name) + n for name, n in deltas.items()}
+        self.state = attrs.evolve(self.state, counters=attrs.evolve(counters, **changes))
+
+    def next_seq(self) -> int:
+        seq = (self.state.seq + 1) & 0xFFFFFFFF
+        self.state = attrs.evolve(self.state, seq=seq)
+        return seq
+
+    # ---- membership ------------------------------------------------------------------
+
+    def set_membership(self, membership: MembershipState) -> None:
+        if membership is not self.state.membership:
+            self.state = attrs.evolve(self.state, membership=membership)
+
+    def apply(self, t: Transition, *, token: int | None = None) -> None:
+        """Store a rule's new membership, then carry out its effects in order. ``token``
+        marks the broadcast a local caller waits on (leave, metadata update)."""
+        self.set_membership(t.state)
+        for effect in t.effects:
+            if isinstance(effect, Broadcast):
+                self.broadcast(
+                    encode_message(effect.message), name=effect.message.node,
+                    token=token if effect.notify else None,
+                )  # fmt: skip
+            elif isinstance(effect, SuspicionTimer):
+                if not effect.confirmation:
+                    self.count(suspicions=1)
+                self.emit(SetTimer(SuspicionTimeout(effect.node), effect.deadline))
+            else:
+                if isinstance(effect, Conflict):
+                    self.count(conflicts=1)
+                elif isinstance(effect, Refuted):
+                    self.count(refutations=1)
+                self.emit(effect)
+
+    # ---- the transmit queue ------------------------------------------------------------
+
+    def broadcast(self, message: bytes, *, name: str | None, token: int | None = None) -> None:
+        queue, finished = self.state.queue.push(message, name=name, token=token)
+        self.state = attrs.evolve(self.state, queue=queue)
+        self.count(broadcasts_queued=1)
+        if finished is not None:
+            self.emit(Finished(finished))
+        self._wake_gossip()
+
+    def take_broadcasts(self, overhead: int, limit: int) -> list[bytes]:
+        """Queued broadcasts for one packet, then the application's in the space left."""
+        state = self.state
+        parts: list[bytes] = []
+        if len(state.queue):
+            limit_n = retransmit_limit(self.ctx.config.retransmit_mult,
+                                       state.membership.num_nodes)  # fmt: skip
+            taken = state.queue.take(overhead, limit, limit_n)
+            self.state = attrs.evolve(state, queue=taken.queue)
+            for token in taken.finished:
+                self.emit(Finished(token))
+            parts = taken.messages
+        hook = self.ctx.hooks.broadcasts
+        if hook is not None:
+            avail = limit - sum(len(p) + overhead for p in parts)
+            if avail > overhead + USER_MSG_OVERHEAD:
+                parts.extend(_USER + b for b in hook(overhead + USER_MSG_OVERHEAD, avail))
+        return parts
+
+    def send(self, to: Address, message: bytes, *, pmax: int = 0, probe: int | None = None
+             ) -> None:  # fmt: skip
+        """``message`` with as many queued broadcasts behind it as the packet holds."""
+        codec = self.ctx.codec
+        if len(self.state.queue) or self.ctx.hooks.broadcasts is not None:
+            extra = self.take_broadcasts(COMPOUND_OVERHEAD, codec.piggyback_budget(len(message)))
+            datagrams = codec.packets([message, *extra], peer_pmax=pmax)
+        else:
+            datagrams = codec.packets([message], peer_pmax=pmax)
+        self.emit(Send(to, tuple(datagrams), probe))
+
+    def send_bare(self, to: Address, parts: list[bytes], *, pmax: int = 0,
+                  probe: int | None = None) -> None:  # fmt: skip
+        self.emit(Send(to, tuple(self.ctx.codec.packets(parts, peer_pmax=pmax)), probe))
+
+    # ---- the gossip timer ------------------------------------------------------------
+
+    def _wake_gossip(self) -> None:
+        """Something was queued: if the gossip timer sleeps for lack of news, arm it for the
+        next tick of its grid, exactly when an idle ticker would have sent it."""
+        state = self.state
+        if not state.gossip_idle:
+            return
+        interval = self.ctx.config.gossip_interval
+        tick = state.gossip_tick
+        if tick < self.now:
+            tick += interval * math.ceil((self.now - tick) / interval)
+        self.state = attrs.evolve(state, gossip_tick=tick, gossip_idle=False)
+        self.emit(SetTimer(GossipTick(), tick))
+

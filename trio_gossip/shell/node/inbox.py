@@ -1,0 +1,81 @@
+"""The one channel into a node's writer task.
+
+Receive tasks, stream handlers, finished I/O and API calls put events here; only the writer
+takes them out. memberlist's behaviour under overload is a property of this channel: probe
+traffic (pings, acks, nacks, indirect pings) is handled first, as Go handles it inline on the
+packet path; then gossip waits in two bounded lanes (net.go, handleCommand: alive messages in
+the high-priority hand-off queue, suspect, dead and user messages in the low one), each taken
+newest first and dropping past ``handoff_queue_depth``, so under load fresh news beats stale.
+Local events (commands, timers' I/O results) are never dropped.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import trio
+
+from trio_gossip.core.engine.events import Address, Event, Received
+from trio_gossip.wire.messages import Ack, Alive, IndirectPing, Nack, PacketMessage, Ping
+
+_PROBE_TRAFFIC = (Ping, Ack, Nack, IndirectPing)
+
+
+class Inbox:
+    def __init__(self, handoff_depth: int) -> None:
+        self._depth = handoff_depth
+        self._local: deque[Event] = deque()
+        self._probe: deque[Event] = deque()
+        self._high: deque[Event] = deque()
+        self._low: deque[Event] = deque()
+        self._lot = trio.lowlevel.ParkingLot()
+        self.dropped = 0
+
+    def __len__(self) -> int:
+        return len(self._local) + len(self._probe) + len(self._high) + len(self._low)
+
+    def put(self, event: Event) -> None:
+        """A local event: never dropped."""
+        self._local.append(event)
+        self._wake()
+
+    def put_received(self, message: PacketMessage, source: Address) -> bool:
+        """A message from the network; False if its lane is full (dropped and counted)."""
+        if isinstance(message, _PROBE_TRAFFIC):
+            lane = self._probe
+        elif isinstance(message, Alive):
+            lane = self._high
+        else:
+            lane = self._low
+        if len(lane) >= self._depth:
+            self.dropped += 1
+            return False
+        lane.append(Received(message, source))
+        self._wake()
+        return True
+
+    def take(self, limit: int) -> list[Event]:
+        """Up to ``limit`` events in the order to handle them."""
+        taken: list[Event] = []
+        local, probe, high, low = self._local, self._probe, self._high, self._low
+        while local and len(taken) < limit:
+            taken.append(local.popleft())
+        while probe and len(taken) < limit:
+            taken.append(probe.popleft())
+        while high and len(taken) < limit:
+            taken.append(high.pop())
+        while low and len(taken) < limit:
+            taken.append(low.pop())
+        return taken
+
+    async def wait(self, deadline: float) -> None:
+        """Until something is put or ``deadline`` passes (returns at once if not empty)."""
+        if len(self):
+            await trio.lowlevel.checkpoint()
+            return
+        with trio.move_on_at(deadline):
+            await self._lot.park()
+
+    def _wake(self) -> None:
+        if self._lot:
+            self._lot.unpark_all()

@@ -1,0 +1,188 @@
+"""The one writer task of a node: it alone runs the engine and stores the state.
+
+It sleeps on the inbox until an event arrives or the earliest timer is due, hands the batch
+(due timers first) to ``engine.handle_all``, stores the new snapshot, then carries the effects
+out in order: datagrams to the transport, timers into its wheel, streams to short tasks whose
+results come back through the inbox, events to watchers, answers to waiting callers.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
+
+import trio
+
+from trio_gossip.core.engine import effects as fx
+from trio_gossip.core.engine.engine import handle, handle_all
+from trio_gossip.core.engine.events import Command, Event, ProbeSendFailed
+from trio_gossip.core.engine.state import Context, EngineState
+from trio_gossip.core.membership.member import MemberEvent
+from trio_gossip.core.membership.state import Conflict, Refuted
+from trio_gossip.shell.node.delegate import Delegates
+from trio_gossip.shell.node.events import EventHub
+from trio_gossip.shell.node.inbox import Inbox
+from trio_gossip.shell.node.pending import Pending
+from trio_gossip.shell.node.stats import IOCounters
+from trio_gossip.shell.node.timers import Timers
+from trio_gossip.transport.base import Transport, TransportError
+from trio_gossip.wire.errors import DecodeError
+
+log = logging.getLogger("trio_gossip")
+
+BATCH = 256  # events handled per wake-up before other tasks get their turn
+
+TcpPingRunner = Callable[[fx.TcpPing], Awaitable[None]]
+PushPullRunner = Callable[[fx.PushPullWith], Awaitable[None]]
+
+
+class Writer:
+    """Owns a node's state. Everyone else reads ``state`` and puts events into ``inbox``."""
+
+    def __init__(self, ctx: Context, transport: Transport, delegates: Delegates,
+                 io: IOCounters, events: EventHub) -> None:  # fmt: skip
+        self.ctx = ctx
+        self.state = EngineState.initial(ctx.config.name)
+        self.transport = transport
+        self.delegates = delegates
+        self.io = io
+        self.events = events
+        self.inbox = Inbox(ctx.config.handoff_queue_depth)
+        self.timers = Timers()
+        self._pending: dict[int, Pending] = {}
+        self._next_token = 0
+        self._io_tasks: IOTasks | None = None
+
+    # ---- for the API ---------------------------------------------------------------------
+
+    @contextmanager
+    def pending(self) -> Iterator[Pending]:
+        """A fresh token and the rendezvous its answer (and finished broadcast) arrive at."""
+        self._next_token += 1
+        pending = Pending(self._next_token)
+        self._pending[pending.token] = pending
+        try:
+            yield pending
+        finally:
+            del self._pending[pending.token]
+
+    def submit(self, event: Event) -> None:
+        self.inbox.put(event)
+
+    # ---- the task ------------------------------------------------------------------------
+
+    async def step_now(self, command: Command) -> None:
+        """Handle one command before the task runs (the first alive, at start-up)."""
+        self.state, effects = handle(self.ctx, self.state, trio.current_time(), command)
+        await self._carry_out(effects)
+
+    async def run(self, io_tasks: IOTasks) -> None:
+        self._io_tasks = io_tasks
+        inbox, timers = self.inbox, self.timers
+        while True:
+            await inbox.wait(timers.next_deadline())
+            now = trio.current_time()
+            batch: list[Event] = list(timers.pop_due(now))
+            batch.extend(inbox.take(BATCH))
+            if not batch:
+                continue
+            self.state, effects = handle_all(self.ctx, self.state, now, batch)
+            await self._carry_out(effects)
+
+    async def _carry_out(self, effects: Sequence[fx.Effect]) -> None:
+        for effect in effects:
+            if isinstance(effect, fx.Send):
+                await self._send(effect)
+            elif isinstance(effect, fx.SetTimer):
+                self.timers.set(effect.timer, effect.at)
+            elif isinstance(effect, fx.CancelTimer):
+                self.timers.cancel(effect.timer)
+            elif isinstance(effect, fx.Answer):
+                pending = self._pending.get(effect.token)
+                if pending is not None:
+                    pending.set_answer(effect.value, effect.error)
+            elif isinstance(effect, fx.Finished):
+                pending = self._pending.get(effect.token)
+                if pending is not None:
+                    pending.finished.set()
+            elif isinstance(effect, MemberEvent):
+                self._member_event(effect)
+            else:
+                self._notify(effect)
+
+    async def _send(self, effect: fx.Send) -> None:
+        for data in effect.datagrams:
+            try:
+                await self.transport.send_packet(effect.to, data)
+            except TransportError as exc:
+                self.io.send_errors += 1
+                log.debug("%s: send to %s failed: %s", self.ctx.config.name, effect.to, exc)
+                if effect.probe is not None:
+                    self.state, more = handle(self.ctx, self.state, trio.current_time(),
+                                              ProbeSendFailed(effect.probe))  # fmt: skip
+                    await self._carry_out(more)
+                return
+            self.io.packets_sent += 1
+            self.io.bytes_sent += len(data)
+
+    def _member_event(self, event: MemberEvent) -> None:
+        log.debug("%s: %s %s", self.ctx.config.name, event.member.name, event.kind.value)
+        self.events.publish(event)
+        if self.delegates.events is not None:
+            self.delegates.events.notify_event(event)
+
+    def _notify(self, effect: fx.Effect) -> None:
+        name = self.ctx.config.name
+        roles = self.delegates
+        if isinstance(effect, fx.TcpPing | fx.PushPullWith):
+            assert self._io_tasks is not None
+            self._io_tasks.start(effect)
+        elif isinstance(effect, fx.DeliverUser):
+            if roles.messages is not None:
+                try:
+                    roles.messages.notify_msg(effect.payload)
+                except DecodeError as exc:
+                    self.io.bad_packets += 1
+                    log.debug("%s: delegate refused a user message: %s", name, exc)
+        elif isinstance(effect, fx.MergeUserState):
+            if roles.state is not None:
+                try:
+                    roles.state.merge_remote_state(effect.state, effect.join)
+                except DecodeError as exc:
+                    self.io.bad_streams += 1
+                    log.debug("%s: bad remote user state: %s", name, exc)
+        elif isinstance(effect, fx.PingComplete):
+            if roles.ping is not None:
+                roles.ping.notify_ping_complete(effect.member, effect.rtt, effect.payload)
+        elif isinstance(effect, fx.ProbeFailed):
+            log.info("%s: suspect %s has failed, no acks received", name, effect.member.name)
+        elif isinstance(effect, fx.TcpOnly):
+            log.warning("%s: was able to connect to %s over TCP but UDP probes failed, network"
+                        " may be misconfigured", name, effect.member.name)  # fmt: skip
+        elif isinstance(effect, Conflict):
+            log.warning("%s: conflicting address for %s: %s vs %s", name, effect.existing.name,
+                        effect.existing.address, effect.other.address)  # fmt: skip
+            if roles.conflict is not None:
+                roles.conflict.notify_conflict(effect.existing, effect.other)
+        elif isinstance(effect, Refuted):
+            log.info("%s: refuting an accusation at incarnation %d (now %d)", name,
+                     effect.accused_incarnation, effect.new_incarnation)  # fmt: skip
+
+
+class IOTasks:
+    """Starts the short stream conversations the engine asks for (TCP pings, periodic
+    push/pulls) in the node's nursery; their results come back as events."""
+
+    def __init__(self, nursery: trio.Nursery, tcp_ping: TcpPingRunner,
+                 push_pull: PushPullRunner) -> None:  # fmt: skip
+        self._nursery = nursery
+        self._tcp_ping = tcp_ping
+        self._push_pull = push_pull
+
+    def start(self, effect: fx.TcpPing | fx.PushPullWith) -> None:
+        if isinstance(effect, fx.TcpPing):
+            self._nursery.start_soon(self._tcp_ping, effect)
+        else:
+            self._nursery.start_soon(self._push_pull, effect)
+
