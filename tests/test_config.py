@@ -6,7 +6,11 @@ import attrs
 import pytest
 
 from trio_gossip.core.config import Config
+from trio_gossip.core.membership.rules import set_local_alive
+from trio_gossip.core.membership.state import MembershipState
+from trio_gossip.core.membership.version import ProtocolVersionError, verify_protocol
 from trio_gossip.wire.errors import ConfigError
+from trio_gossip.wire.messages import NodeState, PushNodeState
 
 
 def test_lan_defaults_match_memberlist() -> None:
@@ -123,3 +127,21 @@ def test_evolve_validates_too() -> None:
 def test_config_error_is_value_error() -> None:
     with pytest.raises(ValueError, match="name"):
         Config(name="")
+
+
+def test_serf_preset_speaks_serfs_delegate_range_and_errors_name_the_setting() -> None:
+    """Serf agents advertise delegate range [2, 5] at version 5; plain memberlist programs
+    [0, 0] at 0. The default joins the latter, Config.serf() the former, and a mismatch says
+    which setting to change."""
+    assert Config.serf(name="a").build_vsn()[3:] == bytes([2, 5, 5])
+    assert Config(name="a").build_vsn()[3:] == bytes([0, 0, 0])
+    serf_peer = PushNodeState("s1", b"\x7f\x00\x00\x01", 7946, None, 1, NodeState.ALIVE,
+                              bytes([1, 5, 2, 2, 5, 4]))  # fmt: skip
+    for config, fits in ((Config.serf(name="a"), True), (Config(name="a"), False)):
+        state = set_local_alive(MembershipState("a"), addr=b"\x7f\x00\x00\x02", port=7946,
+                                meta=b"", now=0.0, config=config).state  # fmt: skip
+        if fits:
+            verify_protocol(state, [serf_peer])
+        else:
+            with pytest.raises(ProtocolVersionError, match="delegate_protocol_min/max/version"):
+                verify_protocol(state, [serf_peer])

@@ -85,6 +85,24 @@ async def test_one_way_udp_block_leaves_tcp_and_the_reverse_path(
         assert _heard(b, b"open") == {a.host}
 
 
+async def test_a_tcp_block_raised_while_a_syn_travels_stalls_the_dial(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """The Router judges a dial's path when it leaves and again when it arrives."""
+    net = MemoryNetwork(default_link=LinkConfig(latency=0.02), resolution=0.0)
+    async with serving(net, 2) as (a, b), trio.open_nursery() as nursery:
+
+        async def block_midway() -> None:
+            await trio.sleep(0.01)  # the SYN is halfway
+            net.block(b.host, a.host, udp=False, tcp=True)
+
+        nursery.start_soon(block_midway)
+        with trio.move_on_after(2) as dial_wait:
+            await a.transport.open_stream(b.address)
+        assert dial_wait.cancelled_caught
+        assert net.statistics().streams_opened == 0
+
+
 async def test_pause_holds_traffic_and_resume_delivers_it(
     autojump_clock: trio.testing.MockClock,
 ) -> None:

@@ -221,6 +221,41 @@ async def test_transport_statistics_count_both_ends(
     assert all(type(p) is bytes for p in b.inbox.payloads)
 
 
+async def test_corruption_flips_one_bit_of_a_copy(autojump_clock: trio.testing.MockClock) -> None:
+    link = LinkConfig(corrupt=0.25, duplicate=0.1)
+    net = MemoryNetwork(seed=11, default_link=link)
+    payload = bytes(range(64))
+    async with serving(net, 2) as (a, b):
+        for _ in range(2000):
+            await a.transport.send_packet(b.address, payload)
+            await a.transport.send_packet(b.address, b"")  # no bit to flip: arrives as sent
+        await trio.sleep(0.1)
+    arrived = [p for p in b.inbox.payloads if p]
+    assert b.inbox.payloads.count(b"") >= 2000
+    flipped = [p for p in arrived if p != payload]
+    for p in flipped:
+        diff = int.from_bytes(p, "big") ^ int.from_bytes(payload, "big")
+        assert diff.bit_count() == 1
+    stats = net.statistics()
+    assert stats.packets_corrupted == len(flipped)
+    # Each copy, duplicates included, draws its own fate: Binomial(~2200, 0.25), sd ~ 20.
+    assert abs(len(flipped) / len(arrived) - 0.25) < 0.04
+    assert _balanced(stats)
+
+
+async def test_a_non_canonical_spelling_reaches_the_node(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    net = MemoryNetwork()
+    async with trio.open_nursery() as nursery:
+        six = await start_node(nursery, net.add_node(("fd00::5", 7000)))
+        sender = net.add_node()
+        await sender.send_packet(("fd00:0:0::5", 7000), b"as a socket would")
+        await trio.sleep(0.01)
+        nursery.cancel_scope.cancel()
+    assert six.inbox.payloads == [b"as a socket would"]
+
+
 def test_add_node_allocates_and_validates_addresses() -> None:
     net = MemoryNetwork()
     hosts = [net.add_node().local_address for _ in range(300)]

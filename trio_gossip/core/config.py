@@ -27,6 +27,11 @@ PROTOCOL_VERSION_MAX = 5
 _KEY_SIZES = (16, 24, 32)
 
 
+_SERF: Final[Mapping[str, Any]] = MappingProxyType(
+    {"delegate_protocol_min": 2, "delegate_protocol_max": 5, "delegate_protocol_version": 5}
+)
+
+
 def _label_bytes(value: str | bytes) -> bytes:
     return value.encode() if isinstance(value, str) else bytes(value)
 
@@ -104,6 +109,9 @@ class Config:
     enable_compression: bool = True
     crc: bool = True  # add the CRC header to packets for peers whose PMax >= 5, as Go does
     label: bytes = attrs.field(default=b"", converter=_label_bytes)
+    # memberlist's SkipInboundLabelCheck: take unlabelled packets and streams as if they
+    # carried our label (and refuse labelled ones), to roll a label out without a split.
+    skip_inbound_label_check: bool = False
     # AES keys (16, 24 or 32 bytes); the first one is the primary that encrypts.
     secret_keys: tuple[bytes, ...] = attrs.field(default=(), converter=_key_tuple)
 
@@ -130,6 +138,14 @@ class Config:
     def local(cls, **overrides: Any) -> Config:
         """memberlist's DefaultLocalConfig: loopback or a very fast, reliable network."""
         return cls(**{**_LOCAL, **overrides})
+
+    @classmethod
+    def serf(cls, **overrides: Any) -> Config:
+        """LAN timings with Serf's delegate protocol range (serf/config.go: ProtocolVersionMin
+        2, Max 5, current 5), so Serf agents accept this node. Plain memberlist programs
+        advertise delegate range [0, 0] and accept only nodes whose current delegate version
+        is 0: no single range joins both, which is why this is a preset."""
+        return cls(**{**_SERF, **overrides})
 
     def build_vsn(self) -> bytes:
         """The 6-byte Vsn ``[PMin, PMax, PCur, DMin, DMax, DCur]`` sent in alive and push/pull."""

@@ -28,6 +28,7 @@ from trio_gossip.shell.node.pending import Pending
 from trio_gossip.shell.node.stats import IOCounters, Statistics, snapshot
 from trio_gossip.shell.node.streams import StreamServer, log
 from trio_gossip.shell.node.writer import IOTasks, Writer
+from trio_gossip.shell.scope import only
 from trio_gossip.transport.base import Address, Transport
 from trio_gossip.transport.net import create_net_transport
 from trio_gossip.wire import Keyring
@@ -267,7 +268,7 @@ async def open_memberlist(
                 nursery.cancel_scope.cancel()
     except BaseExceptionGroup as group:
         # Hand the caller their own exception back rather than a group around it.
-        if body_error is not None and _only(group, body_error):
+        if body_error is not None and only(group, body_error):
             raise body_error from None
         raise
     finally:
@@ -294,16 +295,3 @@ async def _leave_on_exit(w: Writer, hub: EventHub, *, cancelled: bool) -> None:
     if scope.cancelled_caught:
         log.info("%s: leave not fully gossiped within %.1fs", w.ctx.config.name,
                  w.ctx.config.leave_timeout)  # fmt: skip
-
-
-def _only(group: BaseExceptionGroup, error: BaseException) -> bool:
-    for exc in group.exceptions:
-        if exc is error:
-            continue
-        if isinstance(exc, BaseExceptionGroup):
-            if not _only(exc, error):
-                return False
-        else:
-            return False
-    return True
-

@@ -6,6 +6,12 @@ import ipaddress
 
 from .base import Address, TransportError
 
+# The largest UDP payload: 65535 bytes minus the 8-byte UDP header, minus the 20-byte IPv4
+# header for IPv4 (an IPv6 payload length does not count its own header). Past it, a socket's
+# sendto fails with EMSGSIZE.
+MAX_UDP_PAYLOAD_IPV4 = 65507
+MAX_UDP_PAYLOAD_IPV6 = 65527
+
 
 def canonical_host(host: str) -> str:
     """The canonical spelling of an IP literal ("fd00:0::1" -> "fd00::1"); ValueError otherwise.
@@ -37,3 +43,7 @@ def check_address(addr: Address) -> tuple[str, int]:
     if not isinstance(port, int) or not 0 < port < 65536:
         raise TransportError(f"port out of range in {addr!r}")
     return host, port
+
+
+def max_udp_payload(host: str) -> int:
+    return MAX_UDP_PAYLOAD_IPV6 if is_ipv6(host) else MAX_UDP_PAYLOAD_IPV4

@@ -37,8 +37,9 @@ class LinkConfig:
 
     A packet's delay is ``latency + U(0, jitter)``, plus ``U(0, reorder_delay)`` for the
     ``reorder`` fraction of packets, which lets later packets overtake them. ``loss`` drops,
-    ``duplicate`` delivers a second copy with its own delay. Streams (TCP) only see the delay:
-    they are reliable and ordered.
+    ``duplicate`` delivers a second copy with its own delay, ``corrupt`` flips one random bit
+    of a copy (what a checksum such as memberlist's CRC header is there to catch). Streams
+    (TCP) only see the delay: they are reliable and ordered.
     """
 
     latency: float = attrs.field(default=0.0005, validator=_SECONDS)
@@ -47,3 +48,4 @@ class LinkConfig:
     duplicate: float = attrs.field(default=0.0, validator=_PROBABILITY)
     reorder: float = attrs.field(default=0.0, validator=_PROBABILITY)
     reorder_delay: float = attrs.field(default=0.01, validator=_SECONDS)
+    corrupt: float = attrs.field(default=0.0, validator=_PROBABILITY)

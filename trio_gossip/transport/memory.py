@@ -1,9 +1,12 @@
-"""A simulated network on the Trio clock: seeded delay, loss, duplication, partitions, pauses.
+"""A simulated network on the Trio clock: seeded delay, loss, duplication, corruption,
+partitions, one-way blocks, pauses, slow and killed hosts.
 
-Packets and stream bytes travel through the DeliveryPump's heap (see memory_pump). Every random
-draw comes from ``random.Random(seed)``: each transport gets its own generator seeded from it
-(in add_node order) and draws from it in the order it sends, so the same seed and the same
-program give the same history, however Trio interleaves the tasks of different nodes.
+Packets and stream bytes travel through the DeliveryPump's heap (see memory_pump); what happens
+to them on the way is decided by the Router (memory_route), the network's one routing hook,
+and carried out here. Every random draw comes from ``random.Random(seed)``: each transport gets
+its own generator seeded from it (in add_node order) and draws from it in the order it sends,
+so the same seed and the same program give the same history, however Trio interleaves the
+tasks of different nodes.
 """
 
 from __future__ import annotations
@@ -13,15 +16,17 @@ import math
 import random
 from collections import deque
 from collections.abc import Iterable
+from typing import cast
 
 import trio
 
 from trio_gossip.wire.errors import ConfigError
 
-from .addr import canonical_host
+from .addr import canonical_host, check_address
 from .base import Address
 from .link import LinkConfig
 from .memory_pump import DeliveryPump
+from .memory_route import HOLD, KILLED, NO_LISTENER, PASS, Fate, Router
 from .memory_stream import Connection, MemoryStream, Pipe
 from .memory_transport import MemoryTransport
 from .stats import NetworkStatistics
@@ -83,16 +88,12 @@ class MemoryNetwork(DeliveryPump):
             raise ConfigError(f"default_link must be a LinkConfig, got {default_link!r}")
         super().__init__(resolution)
         self._rng = random.Random(seed)
-        self._default_link = default_link
-        self._links: dict[tuple[str, str], LinkConfig] = {}
         self._nodes: dict[Address, MemoryTransport] = {}
         self._host_nodes: dict[str, list[MemoryTransport]] = {}
-        self._groups: dict[str, int] = {}
-        self._udp_blocks: set[tuple[str, str]] = set()
-        self._tcp_blocks: set[tuple[str, str]] = set()
+        # A paused host's Event wakes its blocked senders on resume; the Router reads the keys.
         self.paused_hosts: dict[str, trio.Event] = {}
+        self._router = Router(default_link, self.paused_hosts)
         self._held: dict[str, _Held] = {}
-        self._slow: dict[str, float] = {}
         self._next_host = 1
         self._next_index = 0
         self._next_port: dict[str, int] = {}
@@ -139,19 +140,19 @@ class MemoryNetwork(DeliveryPump):
 
     @property
     def default_link(self) -> LinkConfig:
-        return self._default_link
+        return self._router.default_link
 
     def set_default_link(self, link: LinkConfig) -> None:
         """The link for every pair without its own set_link(); applies to later sends."""
         if not isinstance(link, LinkConfig):
             raise ConfigError(f"link must be a LinkConfig, got {link!r}")
-        self._default_link = link
+        self._router.default_link = link
 
     def set_link(self, src_host: str, dst_host: str, link: LinkConfig) -> None:
         """How packets from ``src_host`` to ``dst_host`` travel (one direction only)."""
         if not isinstance(link, LinkConfig):
             raise ConfigError(f"link must be a LinkConfig, got {link!r}")
-        self._links[(_host(src_host), _host(dst_host))] = link
+        self._router.links[(_host(src_host), _host(dst_host))] = link
 
     def set_link_both(self, a: str, b: str, link: LinkConfig) -> None:
         self.set_link(a, b, link)
@@ -160,7 +161,8 @@ class MemoryNetwork(DeliveryPump):
     def partition(self, *groups: Iterable[str]) -> None:
         """Hosts in different groups can't reach each other; unnamed hosts reach everyone.
 
-        Replaces any earlier partition. Packets are judged when sent, stream bytes when due.
+        Replaces any earlier partition. Packets are judged when sent, dials when sent and when
+        they arrive, stream bytes when due (see memory_route).
         """
         membership: dict[str, int] = {}
         for index, group in enumerate(groups):
@@ -169,18 +171,19 @@ class MemoryNetwork(DeliveryPump):
                 if membership.get(host, index) != index:
                     raise ConfigError(f"host {host} is in more than one partition group")
                 membership[host] = index
-        self._groups = membership
+        self._router.groups = membership
 
     def heal(self) -> None:
         """Undo partition() and block(); links, pauses, slowness and kills stay."""
-        self._groups = {}
-        self._udp_blocks.clear()
-        self._tcp_blocks.clear()
+        self._router.groups = {}
+        self._router.udp_blocks.clear()
+        self._router.tcp_blocks.clear()
 
     def block(self, src_host: str, dst_host: str, udp: bool = True, tcp: bool = False) -> None:
         """Drop one direction: UDP packets and/or TCP (a TCP block stalls dials both ways)."""
         pair = (_host(src_host), _host(dst_host))
-        for blocks, on in ((self._udp_blocks, udp), (self._tcp_blocks, tcp)):
+        router = self._router
+        for blocks, on in ((router.udp_blocks, udp), (router.tcp_blocks, tcp)):
             if on:
                 blocks.add(pair)
             else:
@@ -219,9 +222,9 @@ class MemoryNetwork(DeliveryPump):
             raise ConfigError(f"slow delay must be >= 0 seconds, got {delay!r}")
         host = _host(host)
         if delay:
-            self._slow[host] = float(delay)
+            self._router.slow[host] = float(delay)
         else:
-            self._slow.pop(host, None)
+            self._router.slow.pop(host, None)
 
     def kill(self, host: str) -> None:
         """kill -9 every transport on ``host``: mute, deaf, dials refused, streams reset."""
@@ -242,6 +245,7 @@ class MemoryNetwork(DeliveryPump):
             packets_sent=self._sent,
             packets_delivered=self._delivered,
             packets_duplicated=self._duplicated,
+            packets_corrupted=self._router.corrupted,
             dropped_loss=dropped["loss"],
             dropped_partition=dropped["partition"],
             dropped_blocked=dropped["blocked"],
@@ -257,52 +261,35 @@ class MemoryNetwork(DeliveryPump):
             stream_bytes=self._stream_bytes,
         )
 
+    def destination(self, addr: Address) -> Address:
+        """``addr`` spelled as this network files addresses, or TransportError where a socket
+        would refuse it. (Senders skip this for a registered address: valid and canonical.)"""
+        host, port = check_address(addr)
+        return canonical_host(host), port
+
     # ----- packets --------------------------------------------------------------------------
 
     def _send_packet(self, src: MemoryTransport, addr: Address, data: bytes) -> None:
         self._sent += 1
-        if src.killed:
-            self._dropped["killed"] += 1
+        copies = self._router.route(src, addr[0], data, trio.current_time())
+        if type(copies) is not tuple:  # a Fate: dropped on the way
+            self._dropped[cast(Fate, copies).value] += 1
             return
-        src_host = src.host
-        dst_host = addr[0]
-        if self._groups and self._partitioned(src_host, dst_host):
-            self._dropped["partition"] += 1
+        local = src.local_address
+        if len(copies) == 1:
+            due, payload = copies[0]
+            self._push(due, src.next_key(), addr, payload, local)
             return
-        if self._udp_blocks and (src_host, dst_host) in self._udp_blocks:
-            self._dropped["blocked"] += 1
-            return
-        links = self._links
-        link = links.get((src_host, dst_host), self._default_link) if links else self._default_link
-        rng = src.rng
-        if link.loss and rng.random() < link.loss:
-            self._dropped["loss"] += 1
-            return
-        base = trio.current_time() + link.latency
-        if self._slow:
-            base += self._slow.get(dst_host, 0.0)
-        due = _packet_due(base, link, rng) if link.jitter or link.reorder else base
-        self._push(due, src.next_key(), addr, data, src.local_address)
-        if link.duplicate and rng.random() < link.duplicate:
-            self._duplicated += 1
-            due = _packet_due(base, link, rng)
-            self._push(due, src.next_key(), addr, data, src.local_address)
+        self._duplicated += len(copies) - 1
+        for due, payload in copies:
+            self._push(due, src.next_key(), addr, payload, local)
 
     def _deliver(self, key: int, addr: Address, data: bytes, src: Address) -> None:
         transport = self._nodes.get(addr)
-        if transport is None:
-            self._dropped["no_listener"] += 1
-        elif transport.killed:
-            self._dropped["killed"] += 1
-        elif self.paused_hosts and transport.host in self.paused_hosts:
-            held = self._held_for(transport.host).packets
-            if len(held) >= PAUSE_BUFFER:
-                held.popleft()
-                self._dropped["overflow"] += 1
-            held.append((key, addr, data, src))
-        elif (handler := transport.on_packet) is None:
-            self._dropped["no_listener"] += 1
-        else:
+        fate = self._router.packet_arrival(transport)
+        if transport is None:  # (the Router said NO_LISTENER; this tells the type checker)
+            self._dropped[fate.value] += 1
+        elif fate is PASS and (handler := transport.on_packet) is not None:
             self._delivered += 1
             transport.packets_received += 1
             transport.bytes_received += len(data)
@@ -311,59 +298,55 @@ class MemoryNetwork(DeliveryPump):
             except Exception:
                 self._handler_errors += 1
                 transport.handler_failed()
-
-    def _partitioned(self, a: str, b: str) -> bool:
-        groups = self._groups
-        group_a = groups.get(a)
-        if group_a is None:
-            return False
-        group_b = groups.get(b)
-        return group_b is not None and group_b != group_a
+        elif fate is HOLD:
+            held = self._held_for(transport.host).packets
+            if len(held) >= PAUSE_BUFFER:
+                held.popleft()
+                self._dropped["overflow"] += 1
+            held.append((key, addr, data, src))
+        else:
+            self._dropped[fate.value] += 1
 
     # ----- streams --------------------------------------------------------------------------
 
     def _dial(self, client: MemoryTransport, addr: Address) -> _Dial:
         dial = _Dial(self, client, addr)
         a, b = client.host, addr[0]
-        if self._partitioned(a, b) or (a, b) in self._tcp_blocks or (b, a) in self._tcp_blocks:
+        router = self._router
+        if router.handshake_cut(a, b) is not None:
             return dial  # the SYN vanishes; the dialer waits for its timeout
         rng = client.rng
-        dial.back_delay = self._stream_delay(rng, b, a)
-        self._schedule(trio.current_time() + self._stream_delay(rng, a, b), client.next_key(), dial)
+        dial.back_delay = router.stream_delay(rng, b, a)
+        syn_due = trio.current_time() + router.stream_delay(rng, a, b)
+        self._schedule(syn_due, client.next_key(), dial)
         return dial
 
     def _complete_dial(self, dial: _Dial) -> None:
         server = self._nodes.get(dial.addr)
-        if server is None or server.killed or not server.serving:
+        fate = self._router.dial_arrival(dial.client.host, server)
+        if fate in (NO_LISTENER, KILLED):
             self._streams_refused += 1
             dial.done.set()
             return
-        if self._partitioned(dial.client.host, server.host):
-            return
+        if server is None or (fate is not PASS and fate is not HOLD):
+            return  # lost on the way: the dialer waits for its timeout
         port = self._next_port.get(dial.client.host, FIRST_EPHEMERAL_PORT)
         self._next_port[dial.client.host] = port + 1 if port < 60999 else FIRST_EPHEMERAL_PORT
         conn = Connection(dial.client, server, (dial.client.host, port))
         dial.stream = conn.client_stream
         self._streams_opened += 1
-        if server.host in self.paused_hosts:
+        if fate is HOLD:
             self._held_for(server.host).accepts.append(conn)
         else:
             server.accept(conn)
         dial.done.set()
-
-    def _stream_delay(self, rng: random.Random, src_host: str, dst_host: str) -> float:
-        link = self._links.get((src_host, dst_host), self._default_link)
-        delay = link.latency + self._slow.get(dst_host, 0.0)
-        if link.jitter:
-            delay += rng.random() * link.jitter
-        return delay
 
     def _stream_send(self, pipe: Pipe, data: bytes | None) -> None:
         """Queue bytes (or the FIN, None) behind what is already in flight: TCP never reorders."""
         if pipe.reset or pipe.reader_closed:
             return
         src = pipe.src
-        due = trio.current_time() + self._stream_delay(src.rng, src.host, pipe.dst.host)
+        due = trio.current_time() + self._router.stream_delay(src.rng, src.host, pipe.dst.host)
         due = max(due, pipe.last_due)
         pipe.last_due = due
         pipe.in_flight.append((due, data))
@@ -384,15 +367,15 @@ class MemoryNetwork(DeliveryPump):
         if pipe.reader_closed:
             pipe.in_flight.clear()
             return
-        src, dst = pipe.src.host, pipe.dst.host
-        if pipe.dst.killed:
+        fate = self._router.segment_arrival(pipe.src.host, pipe.dst)
+        if fate is KILLED:
             self._streams_reset += pipe.conn.reset()
             return
-        if dst in self.paused_hosts:
+        if fate is HOLD:
             pipe.scheduled = True
-            self._held_for(dst).pipes.append(pipe)
+            self._held_for(pipe.dst.host).pipes.append(pipe)
             return
-        if self._partitioned(src, dst) or (src, dst) in self._tcp_blocks:
+        if fate is not PASS:  # cut: retransmit later, backing off like TCP
             backoff = min(RETRANSMIT_FIRST * 2**pipe.retries, RETRANSMIT_MAX)
             pipe.retries += 1
             self._schedule_pipe(now + backoff, pipe)
@@ -441,11 +424,3 @@ def _host(host: str) -> str:
         return canonical_host(host)
     except ValueError as exc:
         raise ConfigError(f"not an IP address: {host!r}") from exc
-
-
-def _packet_due(base: float, link: LinkConfig, rng: random.Random) -> float:
-    if link.jitter:
-        base += rng.random() * link.jitter
-    if link.reorder and rng.random() < link.reorder:
-        base += rng.random() * link.reorder_delay
-    return base

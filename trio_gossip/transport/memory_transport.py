@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import trio
 
-from .addr import check_address
+from .addr import MAX_UDP_PAYLOAD_IPV4, max_udp_payload
 from .base import Address, PacketHandler, StreamHandler, TransportError
 from .handlers import run_stream_handler
 from .memory_stream import Connection
@@ -53,6 +53,7 @@ class MemoryTransport:
         self.connections: set[Connection] = set()
         self.packets_sent = 0
         self.bytes_sent = 0
+        self.send_errors = 0
         self.packets_received = 0
         self.bytes_received = 0
         self.streams_opened = 0
@@ -76,16 +77,26 @@ class MemoryTransport:
     async def send_packet(self, addr: Address, data: bytes) -> None:
         """Hand one datagram to the network; it never blocks unless our host is paused.
 
-        Like UDP to a host that does not answer, an address nobody serves just loses the packet.
+        Like UDP to a host that does not answer, an address nobody serves just loses the packet;
+        what a socket would refuse (a malformed address, a datagram past the UDP limit) raises.
         """
         if self.closed:
             raise TransportError(errno.EBADF, "transport is closed")
-        await trio.lowlevel.checkpoint_if_cancelled()
         network = self.network
-        if network.paused_hosts and self.host in network.paused_hosts:
-            await self.wait_not_paused()
+        try:
+            known = addr in network._nodes  # registered: valid and canonical, one lookup
+        except TypeError:
+            known = False
+        if not known:
+            addr = network.destination(addr)
         if type(data) is not bytes:
             data = bytes(data)
+        if len(data) > MAX_UDP_PAYLOAD_IPV4 and len(data) > max_udp_payload(addr[0]):
+            self.send_errors += 1
+            raise TransportError(errno.EMSGSIZE, f"{len(data)} bytes is past the UDP limit")
+        await trio.lowlevel.checkpoint_if_cancelled()
+        if network.paused_hosts and self.host in network.paused_hosts:
+            await self.wait_not_paused()
         self.packets_sent += 1
         self.bytes_sent += len(data)
         network._send_packet(self, addr, data)
@@ -95,11 +106,11 @@ class MemoryTransport:
         CONNECT_TIMEOUT or the caller's own timeout) across a partition or a TCP block."""
         if self.closed or self.killed:
             raise TransportError(errno.EBADF, "transport is closed or killed")
-        host, port = check_address(addr)
+        addr = self.network.destination(addr)
         await self.wait_not_paused()
         if self.killed:
             raise TransportError(errno.EBADF, "transport was killed")
-        dial = self.network._dial(self, (host, port))
+        dial = self.network._dial(self, addr)
         try:
             with trio.move_on_after(CONNECT_TIMEOUT) as timeout:
                 await self.network.pumped(dial.done.wait)
@@ -156,6 +167,7 @@ class MemoryTransport:
             packets_received=self.packets_received,
             bytes_sent=self.bytes_sent,
             bytes_received=self.bytes_received,
+            send_errors=self.send_errors,
             streams_opened=self.streams_opened,
             streams_accepted=self.streams_accepted,
             handler_errors=self.handler_errors,

@@ -31,6 +31,7 @@ class NetworkStatistics:
     packets_sent: int = 0
     packets_delivered: int = 0
     packets_duplicated: int = 0
+    packets_corrupted: int = 0  # copies sent on with one bit flipped (then fare like any other)
     dropped_loss: int = 0
     dropped_partition: int = 0
     dropped_blocked: int = 0

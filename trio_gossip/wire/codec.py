@@ -158,13 +158,24 @@ def get_str(d: Body, key: bytes) -> str:
     raise _bad(key, "string", v)
 
 
+def _byte_array(key: bytes, v: object) -> bytes:
+    """go-msgpack v2 may write a []byte as an array of small ints (memberlist v0.5+ peers
+    built with its array encoding); read it as the bytes it stands for."""
+    if isinstance(v, list | tuple):
+        try:
+            return bytes(v)
+        except (TypeError, ValueError):
+            pass  # an item that is not an int in 0..255
+    raise _bad(key, "bytes", v)
+
+
 def get_bytes(d: Body, key: bytes) -> bytes:
     v = d.get(key)
     if type(v) is bytes:
         return v
     if v is None:
         return b""
-    raise _bad(key, "bytes", v)
+    return _byte_array(key, v)
 
 
 def get_opt_bytes(d: Body, key: bytes) -> bytes | None:
@@ -172,7 +183,7 @@ def get_opt_bytes(d: Body, key: bytes) -> bytes | None:
     v = d.get(key)
     if v is None or type(v) is bytes:
         return v
-    raise _bad(key, "bytes", v)
+    return _byte_array(key, v)
 
 
 # --- per-type decoders ------------------------------------------------------------------------

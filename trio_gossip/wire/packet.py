@@ -24,7 +24,7 @@ from trio_gossip.wire.codec import (
     unpack_body,
 )
 from trio_gossip.wire.crypto import Keyring, decrypt_payload, encrypt_payload
-from trio_gossip.wire.errors import ConfigError, DecodeError
+from trio_gossip.wire.errors import ConfigError, DecodeError, LabelError
 from trio_gossip.wire.lzw import lzw_compress, lzw_decompress
 from trio_gossip.wire.messages import PacketMessage
 
@@ -196,13 +196,24 @@ class DecodedPacket:
 
 
 def open_packet(
-    data: bytes, *, keyring: Keyring | None, label: bytes, verify_incoming: bool
+    data: bytes, *, keyring: Keyring | None, label: bytes, verify_incoming: bool,
+    skip_label_check: bool = False,
 ) -> bytes:
-    """Label, decryption and CRC: what is left is the outermost message."""
+    """Label, decryption and CRC: what is left is the outermost message.
+
+    With ``skip_label_check`` (memberlist's SkipInboundLabelCheck, net.go ingestPacket) a
+    packet must come without a label header and is read as if it carried ours.
+    """
     data = bytes(data)
     packet_label, data = split_label(data)
+    if skip_label_check:
+        if packet_label:
+            raise LabelError(f"unexpected double packet label header {packet_label!r}",
+                             packet_label)  # fmt: skip
+        packet_label = bytes(label)
     if packet_label != label:
-        raise DecodeError(f"packet label {packet_label!r} does not match ours {bytes(label)!r}")
+        raise LabelError(f"packet label {packet_label!r} does not match ours {bytes(label)!r}",
+                         packet_label)  # fmt: skip
     if keyring is not None:
         try:
             data = decrypt_payload(keyring, data, packet_label)
@@ -283,11 +294,13 @@ def decode_packet(
     keyring: Keyring | None = None,
     label: bytes = b"",
     verify_incoming: bool = True,
+    skip_label_check: bool = False,
 ) -> list[PacketMessage]:
     """Every message in a datagram; DecodeError if anything at all is wrong with it."""
     if len(data) > limits.MAX_PACKET_SIZE:
         raise DecodeError(f"packet of {len(data)} bytes exceeds {limits.MAX_PACKET_SIZE}")
-    inner = open_packet(data, keyring=keyring, label=label, verify_incoming=verify_incoming)
+    inner = open_packet(data, keyring=keyring, label=label, verify_incoming=verify_incoming,
+                        skip_label_check=skip_label_check)  # fmt: skip
     if inner and inner[0] not in (COMPOUND, COMPRESS):  # a bare message: no walk
         return [decode_message(inner)]
     walk = _Walk(strict=True)
@@ -301,6 +314,7 @@ def decode_packet_lenient(
     keyring: Keyring | None = None,
     label: bytes = b"",
     verify_incoming: bool = True,
+    skip_label_check: bool = False,
 ) -> DecodedPacket:
     """Like Go's receive path: keep the compound parts that decode, report the others.
 
@@ -308,7 +322,8 @@ def decode_packet_lenient(
     """
     if len(data) > limits.MAX_PACKET_SIZE:
         raise DecodeError(f"packet of {len(data)} bytes exceeds {limits.MAX_PACKET_SIZE}")
-    inner = open_packet(data, keyring=keyring, label=label, verify_incoming=verify_incoming)
+    inner = open_packet(data, keyring=keyring, label=label, verify_incoming=verify_incoming,
+                        skip_label_check=skip_label_check)  # fmt: skip
     walk = _Walk(strict=False)
     walk.dispatch(inner, 0, "")
     return DecodedPacket(tuple(walk.messages), tuple(walk.errors))

@@ -30,7 +30,7 @@ from trio_gossip.wire.codec import (
     pack,
 )
 from trio_gossip.wire.crypto import Keyring, decrypt_payload, encrypt_payload, encrypted_length
-from trio_gossip.wire.errors import DecodeError
+from trio_gossip.wire.errors import DecodeError, LabelError
 from trio_gossip.wire.messages import Ack, Err, Message, Ping, PushNodeState, PushPull, User
 from trio_gossip.wire.packet import (
     COMPRESS,
@@ -280,9 +280,11 @@ class StreamDecoder:
         accept_label_header: bool = False,
         verify_incoming: bool = True,
         max_size: int = limits.MAX_DECOMPRESSED_SIZE,
+        skip_label_check: bool = False,
     ) -> None:
         self._keyring = keyring
         self._label = check_label(label)
+        self._skip_label_check = skip_label_check
         self._verify_incoming = verify_incoming
         self._max_size = max_size
         self._state = _LABEL if accept_label_header else _FRAME
@@ -365,8 +367,13 @@ class StreamDecoder:
             found = bytes(buf[2 : 2 + buf[1]])
             del buf[: 2 + buf[1]]
             self.layers.append("hasLabel")
+        if self._skip_label_check:  # memberlist net.go handleConn, SkipInboundLabelCheck
+            if found:
+                raise LabelError(f"unexpected double stream label header {found!r}", found)
+            found = self._label
         if found != self._label:
-            raise DecodeError(f"stream label {found!r} does not match ours {self._label!r}")
+            raise LabelError(f"stream label {found!r} does not match ours {self._label!r}",
+                             found)  # fmt: skip
         self._state = _FRAME
         return True
 

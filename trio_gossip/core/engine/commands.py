@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import attrs
-
 from trio_gossip.core.engine import periodic, probe, receive
 from trio_gossip.core.engine.effects import Answer, MergeUserState
 from trio_gossip.core.engine.events import Leave, Merge, Ping, SendUser, Start, UpdateMeta
@@ -20,23 +18,25 @@ from trio_gossip.wire.messages import Dead, NodeState, PushNodeState, User
 
 def on_start(step: Step, cmd: Start) -> None:
     """Our first alive (memberlist's setAlive), then the timers."""
-    step.state = attrs.evolve(step.state, addr=cmd.addr, port=cmd.port, started=True)
+    step.addr = cmd.addr
+    step.port = cmd.port
+    step.started = True
     cfg = step.ctx.config
     step.apply(rules.set_local_alive(
-        step.state.membership, addr=cmd.addr, port=cmd.port, meta=cmd.meta, now=step.now,
+        step.membership, addr=cmd.addr, port=cmd.port, meta=cmd.meta, now=step.now,
         config=cfg, rng=step.ctx.rng, alive_filter=step.ctx.hooks.alive_filter,
     ))  # fmt: skip
-    if step.state.membership.local is None:
+    if step.membership.local is None:
         raise GossipError("the alive delegate refused our own alive message")
     probe.start_ticker(step)
     periodic.start_timers(step)
 
 
 def on_update_meta(step: Step, cmd: UpdateMeta) -> None:
-    me = step.state.membership.local
+    me = step.membership.local
     if me is not None:
         step.apply(rules.set_local_alive(
-            step.state.membership, addr=me.addr, port=me.port, meta=cmd.meta, now=step.now,
+            step.membership, addr=me.addr, port=me.port, meta=cmd.meta, now=step.now,
             config=step.ctx.config, rng=step.ctx.rng, notify=True,
             alive_filter=step.ctx.hooks.alive_filter,
         ), token=cmd.token)  # fmt: skip
@@ -45,9 +45,9 @@ def on_update_meta(step: Step, cmd: UpdateMeta) -> None:
 
 def on_leave(step: Step, cmd: Leave) -> None:
     """Answers True if we had not left before and someone is there to hear it."""
-    before = step.state.membership
+    before = step.membership
     step.apply(rules.leave(before, step.now, step.ctx.config), token=cmd.token)
-    left_now = step.state.membership is not before
+    left_now = step.membership is not before
     if left_now and cmd.farewell:
         _farewell(step)
     step.emit(Answer(cmd.token, left_now and _has_peers(step)))
@@ -56,7 +56,7 @@ def on_leave(step: Step, cmd: Leave) -> None:
 def _farewell(step: Step) -> None:
     """Hand our leave straight to as many live peers as a broadcast would reach: nobody will
     be left here to gossip it (the block was cancelled from outside)."""
-    membership = step.state.membership
+    membership = step.membership
     me = membership.local
     if me is None:
         return
@@ -69,7 +69,7 @@ def _farewell(step: Step) -> None:
 
 
 def _has_peers(step: Step) -> bool:
-    membership = step.state.membership
+    membership = step.membership
     local = membership.local_name
     return any(m.is_live for m in membership.members.values() if m.name != local)
 
@@ -77,7 +77,7 @@ def _has_peers(step: Step) -> bool:
 def on_merge(step: Step, cmd: Merge) -> None:
     """A push/pull peer's state (mergeRemoteState): versions first, so a refused peer never
     reaches the merge veto; then the veto on joins; then the members; then the user state."""
-    membership = step.state.membership
+    membership = step.membership
     try:
         verify_protocol(membership, cmd.states)
     except ProtocolVersionError as exc:
@@ -109,7 +109,7 @@ def _as_member(s: PushNodeState, now: float) -> Member:
 
 def on_ping(step: Step, cmd: Ping) -> None:
     m = cmd.member
-    receive.start_ping(step, cmd.token, m.address, m.name, m.pmax)
+    receive.start_ping(step, cmd.token, m.address, m.name)
 
 
 def on_send_user(step: Step, cmd: SendUser) -> None:

@@ -23,6 +23,7 @@ from trio_gossip.core.engine.events import (
     ProbeSendFailed,
     ProbeTick,
     ProbeTimeout,
+    PushPullStagger,
     PushPullTick,
     Received,
     SendUser,
@@ -46,6 +47,7 @@ _HANDLERS: dict[type[Any], Callable[[Step, Any], None]] = {
     AckExpired: lambda step, e: receive.on_ack_expired(step, e.seq),
     SuspicionTimeout: lambda step, e: periodic.on_suspicion_timeout(step, e.node),
     GossipTick: lambda step, e: periodic.on_gossip_tick(step),
+    PushPullStagger: lambda step, e: periodic.on_push_pull_stagger(step),
     PushPullTick: lambda step, e: periodic.on_push_pull_tick(step),
     Start: commands.on_start,
     UpdateMeta: commands.on_update_meta,
@@ -61,7 +63,7 @@ def handle(ctx: Context, state: EngineState, now: float, event: Event
     """One event in, the new state and the effects out."""
     step = Step(ctx, state, now)
     _HANDLERS[type(event)](step, event)
-    return step.state, step.effects
+    return step.finish(), step.effects
 
 
 def handle_all(ctx: Context, state: EngineState, now: float, events: Sequence[Event]
@@ -70,4 +72,4 @@ def handle_all(ctx: Context, state: EngineState, now: float, events: Sequence[Ev
     step = Step(ctx, state, now)
     for event in events:
         _HANDLERS[type(event)](step, event)
-    return step.state, step.effects
+    return step.finish(), step.effects

@@ -74,13 +74,19 @@ class GossipTick:
 
 
 @attrs.frozen(slots=True)
+class PushPullStagger:
+    """The random stagger before the first push/pull is over: schedule it, scaled for the
+    cluster as it is now (memberlist's pushPullTrigger)."""
+
+
+@attrs.frozen(slots=True)
 class PushPullTick:
     """Time for a push/pull with one random peer."""
 
 
 Timer = (
     ProbeTick | ProbeTimeout | ProbeDeadline | AckExpired | SuspicionTimeout | GossipTick
-    | PushPullTick
+    | PushPullStagger | PushPullTick
 )  # fmt: skip
 """A timer is its own key: arming one that is already armed moves it."""
 

@@ -36,36 +36,36 @@ from trio_gossip.wire.messages import IndirectPing, NodeState, Ping, Suspect
 
 
 def ping_for(step: Step, seq: int, target: Member) -> bytes:
-    state = step.state
-    return encode_message(Ping(seq, target.name, state.addr, state.port, step.ctx.config.name))
+    return encode_message(Ping(seq, target.name, step.addr, step.port, step.ctx.config.name))
 
 
 def start_ticker(step: Step) -> None:
     """The first tick, at a random point of the first interval so nodes don't probe in step."""
     interval = step.ctx.config.probe_interval
     tick = step.now + step.ctx.rng.random() * interval
-    step.state = attrs.evolve(step.state, probe_tick=tick + interval)
+    step.probe_tick = tick + interval
     step.emit(SetTimer(ProbeTick(), tick))
 
 
 def on_tick(step: Step) -> None:
     cfg = step.ctx.config
-    state = step.state
-    if state.probe is not None or state.membership.left:
+    if step.probe is not None or step.membership.left:
         _next_tick(step)
         return
-    membership, target = next_probe_target(state.membership, step.now, cfg, step.ctx.rng)
+    membership, target = next_probe_target(step.membership, step.now, cfg, step.ctx.rng)
     step.set_membership(membership)
     if target is None:
         _next_tick(step)
         return
     seq = step.next_seq()
     deadline = step.now + scale_timeout(cfg.probe_interval, membership.awareness)
-    step.state = attrs.evolve(step.state, probe=ProbeRound(seq, target, step.now, deadline))
+    step.probe = ProbeRound(seq, target, step.now, deadline)
     step.count(probes=1)
     ping = ping_for(step, seq, target)
     if target.state == NodeState.ALIVE:
-        step.send(target.address, ping, pmax=target.pmax, probe=seq)
+        # No CRC: Go adds one only when it finds the destination by name in its node map
+        # (rawSendMsgPacket), which a ping's address-only send never does.
+        step.send(target.address, ping, probe=seq)
     else:
         # Buddy system: tell a suspect it is suspected, so it can refute at once.
         accusation = encode_message(Suspect(target.incarnation, target.name, cfg.name))
@@ -76,34 +76,32 @@ def on_tick(step: Step) -> None:
 def on_send_failed(step: Step, seq: int) -> None:
     """HEAD counts a local send failure against the target (an interface going down must not
     leave everyone looking alive forever): go indirect at once, earn nothing back."""
-    probe = step.state.probe
+    probe = step.probe
     if probe is None or probe.seq != seq or probe.indirect:
         return
-    step.state = attrs.evolve(step.state, probe=attrs.evolve(probe, sent=False))
+    step.probe = attrs.evolve(probe, sent=False)
     step.emit(CancelTimer(ProbeTimeout(seq)))
     on_timeout(step, seq)
 
 
 def on_timeout(step: Step, seq: int) -> None:
     """No direct ack within probe_timeout: indirect pings and the TCP fallback."""
-    probe = step.state.probe
+    probe = step.probe
     if probe is None or probe.seq != seq or probe.indirect:
         return
     cfg = step.ctx.config
     target = probe.target
-    helpers = indirect_probe_helpers(step.state.membership, target.name, cfg, step.ctx.rng)
+    helpers = indirect_probe_helpers(step.membership, target.name, cfg, step.ctx.rng)
     expected_nacks = 0
     for peer in helpers:
         want_nack = peer.pmax >= 4
         expected_nacks += want_nack
         req = IndirectPing(seq, target.addr, target.port, target.name, want_nack,
-                           step.state.addr, step.state.port, cfg.name)  # fmt: skip
-        step.send(peer.address, encode_message(req), pmax=peer.pmax)
+                           step.addr, step.port, cfg.name)  # fmt: skip
+        step.send(peer.address, encode_message(req))
     if helpers:
         step.count(indirect_probes=len(helpers))
-    step.state = attrs.evolve(
-        step.state, probe=attrs.evolve(probe, indirect=True, expected_nacks=expected_nacks)
-    )
+    step.probe = attrs.evolve(probe, indirect=True, expected_nacks=expected_nacks)
     if not cfg.disable_tcp_pings and target.pmax >= 3:
         step.count(tcp_fallback_pings=1)
         step.emit(TcpPing(seq, target, probe.deadline))
@@ -112,7 +110,7 @@ def on_timeout(step: Step, seq: int) -> None:
 
 def on_ack(step: Step, seq: int, payload: bytes | None) -> bool:
     """An ack for the probe in flight (direct, relayed or late): True if it was ours."""
-    probe = step.state.probe
+    probe = step.probe
     if probe is None or probe.seq != seq:
         return False
     if not probe.indirect:
@@ -125,22 +123,22 @@ def on_ack(step: Step, seq: int, payload: bytes | None) -> bool:
 
 
 def on_nack(step: Step, seq: int) -> None:
-    probe = step.state.probe
+    probe = step.probe
     if probe is not None and probe.seq == seq:
-        step.state = attrs.evolve(step.state, probe=attrs.evolve(probe, nacks=probe.nacks + 1))
+        step.probe = attrs.evolve(probe, nacks=probe.nacks + 1)
 
 
 def on_tcp_done(step: Step, seq: int, acked: bool) -> None:
     """Go waits for the fallback at the deadline; its answer counts then."""
-    probe = step.state.probe
+    probe = step.probe
     if acked:
         step.count(tcp_fallback_successes=1)
         if probe is not None and probe.seq == seq:
-            step.state = attrs.evolve(step.state, probe=attrs.evolve(probe, tcp_acked=True))
+            step.probe = attrs.evolve(probe, tcp_acked=True)
 
 
 def on_deadline(step: Step, seq: int) -> None:
-    probe = step.state.probe
+    probe = step.probe
     if probe is None or probe.seq != seq:
         return
     if probe.tcp_acked:
@@ -152,10 +150,10 @@ def on_deadline(step: Step, seq: int) -> None:
     expected = probe.expected_nacks
     delta = max(expected - probe.nacks, 0) if expected else 1
     _end(step)
-    step.set_membership(rules.apply_awareness(step.state.membership, delta, cfg))
+    step.set_membership(rules.apply_awareness(step.membership, delta, cfg))
     step.emit(ProbeFailed(probe.target))
     suspect = Suspect(probe.target.incarnation, probe.target.name, cfg.name)
-    step.apply(rules.suspect(step.state.membership, suspect, step.now, cfg))
+    step.apply(rules.suspect(step.membership, suspect, step.now, cfg))
 
 
 def _succeeded(step: Step, probe: ProbeRound) -> None:
@@ -163,11 +161,11 @@ def _succeeded(step: Step, probe: ProbeRound) -> None:
     if probe.sent:
         # As memberlist: once the ping went out, any ack (late, relayed or over TCP) is a
         # successful probe and earns an awareness point back.
-        step.set_membership(rules.apply_awareness(step.state.membership, -1, step.ctx.config))
+        step.set_membership(rules.apply_awareness(step.membership, -1, step.ctx.config))
 
 
 def _end(step: Step) -> None:
-    step.state = attrs.evolve(step.state, probe=None)
+    step.probe = None
     _next_tick(step)
 
 
@@ -175,11 +173,11 @@ def _next_tick(step: Step) -> None:
     """Arm the next probe: at the next tick of the grid, or at once if a tick passed during
     the round (Go's ticker buffers one). ``probe_tick`` is the grid tick after that one."""
     interval = step.ctx.config.probe_interval
-    tick = step.state.probe_tick
+    tick = step.probe_tick
     if tick > step.now:
         step.emit(SetTimer(ProbeTick(), tick))
-        step.state = attrs.evolve(step.state, probe_tick=tick + interval)
+        step.probe_tick = tick + interval
     else:
         step.emit(SetTimer(ProbeTick(), step.now))
         missed = math.floor((step.now - tick) / interval) + 1
-        step.state = attrs.evolve(step.state, probe_tick=tick + interval * missed)
+        step.probe_tick = tick + interval * missed

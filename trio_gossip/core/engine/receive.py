@@ -53,7 +53,7 @@ def on_received(step: Step, event: Received) -> None:
 
 
 def on_gossip(step: Step, msg: Alive | Suspect | Dead) -> None:
-    cfg, now, membership = step.ctx.config, step.now, step.state.membership
+    cfg, now, membership = step.ctx.config, step.now, step.membership
     if isinstance(msg, Alive):
         if cfg.protocol_version < 2 or msg.port == 0:
             msg = attrs.evolve(msg, port=cfg.bind_port)
@@ -93,9 +93,9 @@ def _relay(step: Step, req: IndirectPing, source: Address) -> None:
     step.count(indirect_relays=1)
     # A fresh sequence number of our own: the target acks us, and we pass the ack on.
     seq = step.next_seq()
-    waiters = step.state.waiters.set(seq, Relay(requester, req.seq_no, req.nack))
-    step.state = attrs.evolve(step.state, waiters=waiters)
-    ping = Ping(seq, req.node, step.state.addr, step.state.port, cfg.name)
+    waiters = step.waiters.set(seq, Relay(requester, req.seq_no, req.nack))
+    step.waiters = waiters
+    ping = Ping(seq, req.node, step.addr, step.port, cfg.name)
     step.send((target_host, port), encode_message(ping))
     step.emit(SetTimer(AckExpired(seq), step.now + cfg.probe_timeout))
 
@@ -103,10 +103,10 @@ def _relay(step: Step, req: IndirectPing, source: Address) -> None:
 def on_ack(step: Step, seq: int, payload: bytes | None) -> None:
     if probe.on_ack(step, seq, payload):
         return
-    waiter = step.state.waiters.get(seq)
+    waiter = step.waiters.get(seq)
     if waiter is None:
         return  # late or unknown
-    step.state = attrs.evolve(step.state, waiters=step.state.waiters.delete(seq))
+    step.waiters = step.waiters.delete(seq)
     step.emit(CancelTimer(AckExpired(seq)))
     if isinstance(waiter, Relay):
         step.send(waiter.requester, encode_message(Ack(waiter.seq, None)))
@@ -119,10 +119,10 @@ def _on_nack(step: Step, seq: int) -> None:
 
 
 def on_ack_expired(step: Step, seq: int) -> None:
-    waiter = step.state.waiters.get(seq)
+    waiter = step.waiters.get(seq)
     if waiter is None:
         return
-    step.state = attrs.evolve(step.state, waiters=step.state.waiters.delete(seq))
+    step.waiters = step.waiters.delete(seq)
     if isinstance(waiter, Relay):
         if waiter.nack:
             step.send(waiter.requester, encode_message(Nack(waiter.seq)))
@@ -130,11 +130,11 @@ def on_ack_expired(step: Step, seq: int) -> None:
         step.emit(Answer(waiter.token, None))
 
 
-def start_ping(step: Step, token: int, member_address: Address, name: str, pmax: int) -> None:
+def start_ping(step: Step, token: int, member_address: Address, name: str) -> None:
     """The API's direct ping: no indirect probes, no state change but the waiter."""
     seq = step.next_seq()
-    waiters = step.state.waiters.set(seq, PingWaiter(token, step.now))
-    step.state = attrs.evolve(step.state, waiters=waiters)
-    ping = Ping(seq, name, step.state.addr, step.state.port, step.ctx.config.name)
-    step.send(member_address, encode_message(ping), pmax=pmax)
+    waiters = step.waiters.set(seq, PingWaiter(token, step.now))
+    step.waiters = waiters
+    ping = Ping(seq, name, step.addr, step.port, step.ctx.config.name)
+    step.send(member_address, encode_message(ping))
     step.emit(SetTimer(AckExpired(seq), step.now + step.ctx.config.probe_timeout))

@@ -12,11 +12,12 @@ from __future__ import annotations
 import math
 
 import attrs
+import immutables
 
 from trio_gossip.core.engine.effects import Effect, Finished, Send, SetTimer
 from trio_gossip.core.engine.events import Address, GossipTick, SuspicionTimeout
-from trio_gossip.core.engine.queue import retransmit_limit
-from trio_gossip.core.engine.state import Context, EngineState
+from trio_gossip.core.engine.queue import TransmitQueue, retransmit_limit
+from trio_gossip.core.engine.state import Context, Counters, EngineState, ProbeRound, Waiter
 from trio_gossip.core.membership.codec import COMPOUND_OVERHEAD, USER_MSG_OVERHEAD
 from trio_gossip.core.membership.state import (
     Broadcast,
@@ -32,33 +33,67 @@ from trio_gossip.wire.messages import MessageType
 _USER = bytes((MessageType.USER,))
 
 
+_FIELDS = tuple(a.name for a in attrs.fields(EngineState))
+
+
 class Step:
-    __slots__ = ("ctx", "effects", "now", "state")
+    """The draft of the next state: one attribute per ``EngineState`` field, changed in
+    place by the handlers, and turned into one new frozen state by ``finish`` (building a
+    frozen value once per batch instead of once per field change)."""
+
+    __slots__ = ("_counts", "_start", "ctx", "effects", "now", *_FIELDS)
+
+    membership: MembershipState
+    queue: TransmitQueue
+    addr: bytes
+    port: int
+    seq: int
+    probe: ProbeRound | None
+    waiters: immutables.Map[int, Waiter]
+    probe_tick: float
+    gossip_tick: float
+    gossip_idle: bool
+    started: bool
+    counters: Counters
 
     def __init__(self, ctx: Context, state: EngineState, now: float) -> None:
         self.ctx = ctx
-        self.state = state
         self.now = now
         self.effects: list[Effect] = []
+        self._start = state
+        self._counts: dict[str, int] = {}
+        for name in _FIELDS:
+            setattr(self, name, getattr(state, name))
+
+    def finish(self) -> EngineState:
+        """The new state (the old one itself if nothing changed)."""
+        if self._counts:
+            counters = self.counters
+            self.counters = attrs.evolve(counters, **{
+                name: getattr(counters, name) + n for name, n in self._counts.items()
+            })  # fmt: skip
+            self._counts = {}
+        start = self._start
+        if all(getattr(self, name) is getattr(start, name) for name in _FIELDS):
+            return start
+        return EngineState(**{name: getattr(self, name) for name in _FIELDS})
 
     def emit(self, effect: Effect) -> None:
         self.effects.append(effect)
 
     def count(self, **deltas: int) -> None:
-        counters = self.state.counters
-        changes = {name: getattr(counters, name) + n for name, n in deltas.items()}
-        self.state = attrs.evolve(self.state, counters=attrs.evolve(counters, **changes))
+        counts = self._counts
+        for name, n in deltas.items():
+            counts[name] = counts.get(name, 0) + n
 
     def next_seq(self) -> int:
-        seq = (self.state.seq + 1) & 0xFFFFFFFF
-        self.state = attrs.evolve(self.state, seq=seq)
-        return seq
+        self.seq = (self.seq + 1) & 0xFFFFFFFF
+        return self.seq
 
     # ---- membership ------------------------------------------------------------------
 
     def set_membership(self, membership: MembershipState) -> None:
-        if membership is not self.state.membership:
-            self.state = attrs.evolve(self.state, membership=membership)
+        self.membership = membership
 
     def apply(self, t: Transition, *, token: int | None = None) -> None:
         """Store a rule's new membership, then carry out its effects in order. ``token``
@@ -84,8 +119,7 @@ class Step:
     # ---- the transmit queue ------------------------------------------------------------
 
     def broadcast(self, message: bytes, *, name: str | None, token: int | None = None) -> None:
-        queue, finished = self.state.queue.push(message, name=name, token=token)
-        self.state = attrs.evolve(self.state, queue=queue)
+        self.queue, finished = self.queue.push(message, name=name, token=token)
         self.count(broadcasts_queued=1)
         if finished is not None:
             self.emit(Finished(finished))
@@ -93,13 +127,12 @@ class Step:
 
     def take_broadcasts(self, overhead: int, limit: int) -> list[bytes]:
         """Queued broadcasts for one packet, then the application's in the space left."""
-        state = self.state
         parts: list[bytes] = []
-        if len(state.queue):
+        if len(self.queue):
             limit_n = retransmit_limit(self.ctx.config.retransmit_mult,
-                                       state.membership.num_nodes)  # fmt: skip
-            taken = state.queue.take(overhead, limit, limit_n)
-            self.state = attrs.evolve(state, queue=taken.queue)
+                                       self.membership.num_nodes)  # fmt: skip
+            taken = self.queue.take(overhead, limit, limit_n)
+            self.queue = taken.queue
             for token in taken.finished:
                 self.emit(Finished(token))
             parts = taken.messages
@@ -114,7 +147,7 @@ class Step:
              ) -> None:  # fmt: skip
         """``message`` with as many queued broadcasts behind it as the packet holds."""
         codec = self.ctx.codec
-        if len(self.state.queue) or self.ctx.hooks.broadcasts is not None:
+        if len(self.queue) or self.ctx.hooks.broadcasts is not None:
             extra = self.take_broadcasts(COMPOUND_OVERHEAD, codec.piggyback_budget(len(message)))
             datagrams = codec.packets([message, *extra], peer_pmax=pmax)
         else:
@@ -130,13 +163,12 @@ class Step:
     def _wake_gossip(self) -> None:
         """Something was queued: if the gossip timer sleeps for lack of news, arm it for the
         next tick of its grid, exactly when an idle ticker would have sent it."""
-        state = self.state
-        if not state.gossip_idle:
+        if not self.gossip_idle:
             return
         interval = self.ctx.config.gossip_interval
-        tick = state.gossip_tick
+        tick = self.gossip_tick
         if tick < self.now:
             tick += interval * math.ceil((self.now - tick) / interval)
-        self.state = attrs.evolve(state, gossip_tick=tick, gossip_idle=False)
+        self.gossip_tick, self.gossip_idle = tick, False
         self.emit(SetTimer(GossipTick(), tick))
 

@@ -30,6 +30,7 @@ class Codec:
         self._keyring_out = self.keyring if config.gossip_verify_outgoing else None
         self._verify_incoming = config.gossip_verify_incoming
         self._label = config.label
+        self._skip_label_check = config.skip_inbound_label_check
         self._compress = config.enable_compression
         self._crc = config.crc
         self._encryption_version = config.encryption_version
@@ -70,16 +71,16 @@ class Codec:
         ]
 
     def decode_packet(self, data: bytes) -> list[PacketMessage]:
-        return decode_packet(
-            data, keyring=self.keyring, label=self._label, verify_incoming=self._verify_incoming
-        )
+        return decode_packet(data, keyring=self.keyring, label=self._label,
+                             verify_incoming=self._verify_incoming,
+                             skip_label_check=self._skip_label_check)  # fmt: skip
 
     def decode_packet_lenient(self, data: bytes) -> DecodedPacket:
         """Every readable message of a datagram, as Go handles each compound part on its own
         (a bad or truncated part costs only itself); DecodeError if nothing is readable."""
-        return decode_packet_lenient(
-            data, keyring=self.keyring, label=self._label, verify_incoming=self._verify_incoming
-        )
+        return decode_packet_lenient(data, keyring=self.keyring, label=self._label,
+                                     verify_incoming=self._verify_incoming,
+                                     skip_label_check=self._skip_label_check)  # fmt: skip
 
     def stream(self, msg: Message, *, dialer: bool) -> bytes:
         """One stream message; only the dialer writes the label header."""
@@ -98,4 +99,5 @@ class Codec:
             label=self._label,
             accept_label_header=responder,
             verify_incoming=self._verify_incoming,
+            skip_label_check=responder and self._skip_label_check,
         )

@@ -40,7 +40,9 @@ def verify_protocol(state: MembershipState, remote: Sequence[PushNodeState]) -> 
         if not max_dmin <= dcur <= min_dmax:
             raise ProtocolVersionError(
                 f"node {name!r} uses delegate protocol version {dcur}, cluster range is"
-                f" [{max_dmin}, {min_dmax}]"
+                f" [{max_dmin}, {min_dmax}]: set delegate_protocol_min/max/version to fit"
+                " (Config.serf() joins Serf agents; the default [0, 0, 0] joins plain"
+                " memberlist programs)"
             )
 
     for r in remote:

@@ -47,11 +47,11 @@ from trio_gossip.shell.kv.inbox import (
     Sweep,
 )
 from trio_gossip.shell.kv.reply import Reply
-from trio_gossip.shell.kv.scope import only
 from trio_gossip.shell.kv.state import KeyDeletedError, KVState, Queues, log
 from trio_gossip.shell.kv.watch import KeyWatch, PrefixWatch, WatchHub
 from trio_gossip.shell.node.delegate import BaseDelegate
 from trio_gossip.shell.node.streams import STREAM_ERRORS
+from trio_gossip.shell.scope import only
 from trio_gossip.wire.errors import DecodeError, GossipError
 
 if TYPE_CHECKING:

@@ -30,6 +30,7 @@ class Inbox:
         self._low: deque[Event] = deque()
         self._lot = trio.lowlevel.ParkingLot()
         self.dropped = 0
+        self._pending = False  # woken with nothing put: timers are due
 
     def __len__(self) -> int:
         return len(self._local) + len(self._probe) + len(self._high) + len(self._low)
@@ -68,13 +69,19 @@ class Inbox:
             taken.append(low.pop())
         return taken
 
-    async def wait(self, deadline: float) -> None:
-        """Until something is put or ``deadline`` passes (returns at once if not empty)."""
-        if len(self):
+    async def wait(self) -> None:
+        """Until something is put or ``wake`` is called (at once if not empty)."""
+        if self._pending or len(self):
+            self._pending = False
             await trio.lowlevel.checkpoint()
             return
-        with trio.move_on_at(deadline):
-            await self._lot.park()
+        await self._lot.park()
+        self._pending = False
+
+    def wake(self) -> None:
+        """Wake the reader with nothing put (its clock says timers are due)."""
+        self._pending = True
+        self._wake()
 
     def _wake(self) -> None:
         if self._lot:

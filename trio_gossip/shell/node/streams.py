@@ -17,7 +17,7 @@ from trio_gossip.shell.node.delegate import StateDelegate
 from trio_gossip.shell.node.writer import Writer
 from trio_gossip.transport.base import TransportError
 from trio_gossip.wire import StreamDecoder
-from trio_gossip.wire.errors import DecodeError, GossipError
+from trio_gossip.wire.errors import DecodeError, GossipError, LabelError
 from trio_gossip.wire.messages import Ack, Err, Message, Ping, PushNodeState, PushPull, User
 
 log = logging.getLogger("trio_gossip")
@@ -32,6 +32,7 @@ STREAM_ERRORS = (
 """What talking to one peer over a stream can fail with; none of it should end a task."""
 
 MAX_INBOUND_PUSH_PULLS = 128  # memberlist's maxPushPullRequests
+_LABEL_WARNINGS = 1024  # distinct (host, label) pairs warned about; then counting only
 _READ_SIZE = 65536
 
 
@@ -72,6 +73,18 @@ class StreamServer:
     def __init__(self, writer: Writer) -> None:
         self.writer = writer
         self._inbound_push_pulls = 0
+        self._label_warned: set[tuple[str, bytes]] = set()
+
+    def _label_refused(self, exc: LabelError, host: str, what: str) -> None:
+        """Warn once per peer host and label (a peer sends many), then only count."""
+        key = (host, exc.found)
+        if key in self._label_warned or len(self._label_warned) >= _LABEL_WARNINGS:
+            return
+        self._label_warned.add(key)
+        ours = self.writer.ctx.config.label
+        log.warning("%s: refusing %ss from %s labelled %r (ours is %r); counted from now on,"
+                    " not logged again", self.writer.ctx.config.name, what, host, exc.found,
+                    ours)  # fmt: skip
 
     def on_packet(self, data: bytes, addr: Address) -> None:
         """Runs on the transport's receive task for every datagram: decode, then hand each
@@ -84,6 +97,8 @@ class StreamServer:
             decoded = w.ctx.codec.decode_packet_lenient(data)
         except DecodeError as exc:
             io.bad_packets += 1
+            if isinstance(exc, LabelError):
+                self._label_refused(exc, addr[0], "packet")
             log.debug("%s: dropped a bad packet from %s: %s", w.ctx.config.name, addr, exc)
             return
         if decoded.errors:
@@ -110,6 +125,8 @@ class StreamServer:
             msg = await read_message(stream, codec.stream_decoder(responder=True))
         except DecodeError as exc:
             w.io.bad_streams += 1
+            if isinstance(exc, LabelError):
+                self._label_refused(exc, addr[0], "stream")
             log.debug("%s: bad stream from %s: %s", name, addr, exc)
             await stream.send_all(codec.stream(Err(str(exc)), dialer=False))
             return

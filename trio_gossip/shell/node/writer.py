@@ -78,10 +78,16 @@ class Writer:
         await self._carry_out(effects)
 
     async def run(self, io_tasks: IOTasks) -> None:
+        """The writer and its clock task; the clock only wakes the writer."""
         self._io_tasks = io_tasks
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self.timers.run, self.inbox.wake)
+            await self._write()
+
+    async def _write(self) -> None:
         inbox, timers = self.inbox, self.timers
         while True:
-            await inbox.wait(timers.next_deadline())
+            await inbox.wait()
             now = trio.current_time()
             batch: list[Event] = list(timers.pop_due(now))
             batch.extend(inbox.take(BATCH))

@@ -38,8 +38,8 @@ from trio_gossip.core.ring.lifecycle import Trigger, next_state, registered_stat
 from trio_gossip.core.ring.lookup import DEFAULT_HEARTBEAT_TIMEOUT
 from trio_gossip.core.ring.model import Ring
 from trio_gossip.core.ring.tokens import random_tokens, spread_minimizing_tokens
-from trio_gossip.shell.kv.scope import only
 from trio_gossip.shell.ring.tokens_file import load_tokens, store_tokens
+from trio_gossip.shell.scope import only
 from trio_gossip.wire.errors import ConfigError, GossipError
 
 if TYPE_CHECKING:
