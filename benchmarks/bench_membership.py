@@ -6,6 +6,7 @@ alive that changes nothing (stale incarnation), a suspect, and the queue's get_b
 
 from __future__ import annotations
 
+import argparse
 import random
 import time
 
@@ -66,4 +67,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    argparse.ArgumentParser(description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     main()

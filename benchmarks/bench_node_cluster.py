@@ -9,8 +9,8 @@ time, kills one node and reports when every live node has it dead. Compression i
 
 from __future__ import annotations
 
+import argparse
 import random
-import sys
 import time
 from contextlib import AsyncExitStack
 
@@ -61,10 +61,14 @@ async def run(n: int, seconds: float, compress: bool) -> None:
 
 
 def main() -> None:
-    args = [a for a in sys.argv[1:] if not a.startswith("--")]
-    n = int(args[0]) if args else 100
-    seconds = float(args[1]) if len(args) > 1 else 30.0
-    compress = "--compress" in sys.argv
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("nodes", type=int, nargs="?", default=100)
+    parser.add_argument("seconds", type=float, nargs="?", default=30.0,
+                        help="simulated seconds")
+    parser.add_argument("--compress", action="store_true", help="LZW on (off by default)")
+    args = parser.parse_args()
+    n, seconds, compress = args.nodes, args.seconds, args.compress
     trio.run(run, n, seconds, compress, clock=trio.testing.MockClock(autojump_threshold=0))
 
 

@@ -9,6 +9,7 @@ benchmarks, ring/model_test.go).
 
 from __future__ import annotations
 
+import argparse
 import json
 import platform
 import random
@@ -198,4 +199,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    argparse.ArgumentParser(description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     main()

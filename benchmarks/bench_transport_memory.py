@@ -12,8 +12,8 @@ process, which a busy shared machine disturbs less than wall time.
 
 from __future__ import annotations
 
+import argparse
 import random
-import sys
 import time
 
 import trio
@@ -75,9 +75,14 @@ async def run(n: int, seconds: float, resolution: float, send: bool) -> tuple[fl
 
 
 def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
-    seconds = float(sys.argv[2]) if len(sys.argv) > 2 else 10.0
-    resolution = float(sys.argv[3]) if len(sys.argv) > 3 else 0.001
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("nodes", type=int, nargs="?", default=1000)
+    parser.add_argument("seconds", type=float, nargs="?", default=10.0,
+                        help="simulated seconds")
+    parser.add_argument("resolution", type=float, nargs="?", default=0.001)
+    args = parser.parse_args()
+    n, seconds, resolution = args.nodes, args.seconds, args.resolution
     clock = trio.testing.MockClock(autojump_threshold=0)
     base, _ = trio.run(run, n, seconds, resolution, False, clock=clock)
     clock = trio.testing.MockClock(autojump_threshold=0)

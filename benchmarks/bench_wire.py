@@ -7,6 +7,7 @@ Goals (brief): >= 200,000 ping decodes/s and >= 2,000 decodes/s of a 100-node pu
 
 from __future__ import annotations
 
+import argparse
 import json
 import platform
 import sys
@@ -210,4 +211,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    argparse.ArgumentParser(description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     main()

@@ -54,7 +54,10 @@ async def test_agents_share_one_ring_and_leave_it(autojump_clock: trio.testing.M
         assert page["shards"][0]["address"] == "{}:{}".format(*agents[0].node.local_member.address)
         assert "a1" in render_table(page)
         # Serf's side of the delegate still works next to the ring.
-        assert agents[1].delegate.tags_of(agents[0].node.local_member.meta) == {}
+        # (a ring agent announces the KV in a tag, so only KV peers get KV traffic)
+        assert agents[1].delegate.tags_of(agents[0].node.local_member.meta) == {
+            "trio-gossip-kv": "1"
+        }
         await stack.aclose()  # a2, a1 then a0 leave the ring, then the cluster
     # The last one out is a0: it saw the others' LEFT tombstones before it went.
     final = stores[0]._state.entries["collectors"].value

@@ -10,6 +10,7 @@ import attrs
 
 from trio_gossip.apps.agent.delegate import AgentDelegate
 from trio_gossip.apps.agent.http import Request, Response, error
+from trio_gossip.apps.agent.nameprobe import NameConflictError
 from trio_gossip.apps.agent.options import parse_join_target, parse_key
 from trio_gossip.core.membership.member import EventKind, Member, MemberEvent
 from trio_gossip.shell.memberlist import Memberlist
@@ -179,6 +180,8 @@ class AgentAPI:
         try:
             address = parse_join_target(request.query.get("address", ""))
             joined = await self.joiner([address])
+        except NameConflictError as exc:  # our name is taken there: nothing was claimed
+            return error(409, str(exc))
         except (ValueError, JoinError) as exc:
             return error(400, str(exc))
         return Response(200, {"joined": joined})

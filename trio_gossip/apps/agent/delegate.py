@@ -5,7 +5,9 @@ queries. It does what Serf agents need from every member to list it correctly: t
 metadata format, a join intent after joining, a leave intent before leaving (without one Serf
 records a graceful leave as ``failed``), and a refutation when someone claims we left while we
 are alive. It passes Serf's gossip on the way a Serf member would (see ``relay``) and answers
-``serf keys`` (see ``keyquery``).
+``serf keys`` (see ``keyquery``). It acknowledges queries that ask for it, answers the internal
+ones it knows, hands Serf user events to its listeners (see ``queries``), and concedes its name
+to another claimant (serf/serf.go ``handleNodeConflict``; see ``runner.watch_own_conflict``).
 
 The newest Serf push/pull user state received is handed on, byte for byte, in our own
 push/pulls, so a Serf agent joining through us still learns the Serf clocks, left members and
@@ -16,9 +18,11 @@ from __future__ import annotations
 
 import collections
 import hashlib
+import logging
 from collections.abc import Callable, Mapping
 
 from trio_gossip.apps.agent.keyquery import KeyQueryAnswerer
+from trio_gossip.apps.agent.queries import QueryAnswerer, UserEvent, decode_user_event
 from trio_gossip.apps.agent.relay import SerfRelay
 from trio_gossip.apps.agent.serf import (
     Intent,
@@ -30,13 +34,18 @@ from trio_gossip.apps.agent.serf import (
     push_pull_clocks,
 )
 from trio_gossip.apps.agent.tags import decode_tags, encode_tags
-from trio_gossip.core.membership.member import MemberEvent
+from trio_gossip.core.membership.member import Member, MemberEvent
 from trio_gossip.shell.node.delegate import BaseDelegate
+from trio_gossip.wire.errors import DecodeError
+
+log = logging.getLogger("trio_gossip.apps.agent")
 
 RECENT_MESSAGES = 64
+REMEMBERED_EVENTS = 1024  # user events already delivered: each arrives once per relay
 
 MessageListener = Callable[[bytes], None]
-Outbox = Callable[[str, bytes], None]  # (member name, Serf message) to send it directly
+# (member, or its name, and a Serf message) to send it directly
+Outbox = Callable[[Member | str, bytes], None]
 
 
 def _digest(data: bytes) -> str:
@@ -62,6 +71,12 @@ class AgentDelegate(BaseDelegate):
         self.num_nodes = num_nodes  # replaced by the runner with the node's own count
         self.relay = SerfRelay(retransmit_mult, self._count_nodes)
         self.key_queries = KeyQueryAnswerer(name)
+        self.queries = QueryAnswerer(name, self.key_queries, lambda: self.tags)
+        self.user_event_listeners: list[Callable[[UserEvent], None]] = []
+        self._seen_events: collections.OrderedDict[UserEvent, None] = collections.OrderedDict()
+        self.user_events = 0
+        # Called once with the other claimant when someone else claims our name.
+        self.on_own_conflict: Callable[[Member], None] | None = None
         self.outbox: Outbox | None = None  # set by the runner; None: answer no query
         self.leaving = False
         self._status_ltime = 0  # LTime of our latest join intent
@@ -95,9 +110,11 @@ class AgentDelegate(BaseDelegate):
                 self.relay.offer_intent(message, intent)
         elif kind is not None:
             if kind is SerfMessageType.QUERY and self.outbox is not None:
-                querier, replies = self.key_queries.answers(message)
+                querier, replies = self.queries.answers(message)
                 for reply in replies:
                     self.outbox(querier, reply)
+            elif kind is SerfMessageType.USER_EVENT:
+                self._on_user_event(message)
             self.relay.offer(message, kind)
 
     def get_broadcasts(self, overhead: int, limit: int) -> list[bytes]:
@@ -120,6 +137,45 @@ class AgentDelegate(BaseDelegate):
     def notify_event(self, event: MemberEvent) -> None:
         for listener in self.event_listeners:
             listener(event)
+
+    def notify_conflict(self, existing: Member, other: Member) -> None:
+        # serf/serf.go handleNodeConflict: a warning when two others claim one name; when the
+        # name is ours, resolution (ours: concede, see runner.watch_own_conflict).
+        if existing.name != self.name:
+            log.warning(
+                "name conflict for %r: both %s:%d and %s:%d are claiming it",
+                existing.name, existing.host, existing.port, other.host, other.port,
+            )  # fmt: skip
+            return
+        first = self.queries.own_conflict is None
+        self.queries.own_conflict = other
+        if first and self.on_own_conflict is not None:
+            self.on_own_conflict(other)
+
+    # ---- Serf user events ------------------------------------------------------------------
+
+    def _on_user_event(self, message: bytes) -> None:
+        """serf/serf.go handleUserEvent: deliver each event once (relays repeat it)."""
+        try:
+            event = decode_user_event(message)
+        except DecodeError as exc:
+            log.debug("bad Serf user event: %s", exc)
+            return
+        if event in self._seen_events:
+            return
+        self._seen_events[event] = None
+        if len(self._seen_events) > REMEMBERED_EVENTS:
+            self._seen_events.popitem(last=False)
+        self.user_events += 1
+        log.info(
+            "user event %r: %d byte(s) of payload, event time %d%s",
+            event.name, len(event.payload), event.ltime, " (coalesce)" if event.coalesce else "",
+        )  # fmt: skip
+        for listener in self.user_event_listeners:
+            try:
+                listener(event)
+            except Exception:  # a hook must not break the node's message path
+                log.exception("user event hook failed on %r", event.name)
 
     # ---- Serf intents ----------------------------------------------------------------------
 
@@ -160,6 +216,9 @@ class AgentDelegate(BaseDelegate):
             "serf_state_sent_sha256": _digest(self.last_state_sent),
             "serf_messages_relayed": self.relay.relayed,
             "serf_key_queries_answered": self.key_queries.answered,
+            "serf_queries_acked": self.queries.acked + self.key_queries.acked,
+            "serf_conflict_queries_answered": self.queries.conflicts_answered,
+            "serf_user_events": self.user_events,
             "queued_serf_broadcasts": len(self.relay.queue),
         }
 

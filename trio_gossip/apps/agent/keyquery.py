@@ -4,8 +4,8 @@
 to every member and counts the answers; a member that stays silent makes the command report a
 partial failure. An agent applies the change to its own keyring and answers as a Serf agent
 does: a query response (``05``) whose payload is a key response (``08``), sent straight back to
-the querier. ``_serf_ping`` is acknowledged. Other queries are Serf applications' business: an
-agent neither acks nor answers them.
+the querier. ``_serf_ping`` is acknowledged. Other queries are acknowledged and answered by
+``queries.QueryAnswerer``, which hands these ones here.
 """
 
 from __future__ import annotations
@@ -104,6 +104,7 @@ class KeyQueryAnswerer:
         self.keyring: Keyring | None = None  # set once the node runs
         self._answered: collections.OrderedDict[tuple[int, int], None] = collections.OrderedDict()
         self.answered = 0
+        self.acked = 0
 
     def answers(self, message: bytes) -> tuple[str, list[bytes]]:
         """(querier, messages): nothing for queries that are not ours to answer."""
@@ -119,6 +120,7 @@ class KeyQueryAnswerer:
         out = []
         if query.flags & QUERY_ACK:
             out.append(query_response(query, self.me, None, ack=True))
+            self.acked += 1
         if query.name in KEY_OPERATIONS:
             out.append(query_response(query, self.me, key_response(query, self.keyring)))
             self.answered += 1

@@ -3,12 +3,25 @@
 ``open_agent`` is the embeddable part (tests run agents in-process with it); ``run_agent`` is
 the command: join, wait for SIGINT or SIGTERM, then leave the way a Serf agent does (leave
 intent, memberlist leave, a short stay so peers' probes are still answered).
+
+Names are unique in a Serf cluster. Before joining, the agent pings each join address under
+its own name from a socket of its own (``nameprobe``: memberlist acks a ping only when the
+name is its own, memberlist/net.go ``handlePing``), and refuses to join when one answers:
+once a Serf agent sees an alive for its name from elsewhere it runs serf/serf.go
+``resolveNodeConflict``, and with no other voter (a two-member cluster) it loses the vote and
+quits. When a conflict for our name still shows up, the agent concedes at once: it votes for
+the other claimant when asked (``_serf_conflict``), stays ``serf_query_timeout`` to answer,
+then stops without a leave (Serf's minority path: ``Shutdown``, no leave, so nobody marks the
+name's holder left) and `open_agent` raises `NameConflictError`. Serf would put it to a
+vote; a guest that may win that vote would make the Serf holder quit, which an agent must
+never cause.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import signal
 import sys
 from collections.abc import AsyncIterator, Iterable
@@ -20,10 +33,12 @@ import trio
 from trio_gossip.apps.agent.api import AgentAPI, MemberBook
 from trio_gossip.apps.agent.delegate import AgentDelegate, Outbox
 from trio_gossip.apps.agent.http import serve_http
+from trio_gossip.apps.agent.nameprobe import NameConflictError, answers_to
 from trio_gossip.apps.agent.options import AgentOptions
 from trio_gossip.core.config import Config
-from trio_gossip.core.membership.member import EventKind, MemberEvent
+from trio_gossip.core.membership.member import EventKind, Member, MemberEvent
 from trio_gossip.shell.memberlist import Memberlist, open_memberlist
+from trio_gossip.shell.node.pushpull import parse_join_address, resolve
 from trio_gossip.transport.base import Transport
 from trio_gossip.wire.errors import GossipError, JoinError
 
@@ -41,6 +56,15 @@ BROADCAST_TIMEOUT = 5.0
 LEAVE_PROPAGATE_DELAY = 1.0
 REJECTION_CHECK_INTERVAL = 1.0
 REPLY_QUEUE = 256
+QUERY_TIMEOUT_MULT = 16  # serf/config.go DefaultConfig QueryTimeoutMult
+NAME_CONFLICT_EXIT = 2  # run_agent's exit status when the name is taken
+
+
+def serf_query_timeout(config: Config, members: int) -> float:
+    """serf/serf.go ``DefaultQueryTimeout``: GossipInterval * QueryTimeoutMult *
+    ceil(log10(n + 1)), how long a Serf agent collects answers to a query."""
+    return config.gossip_interval * QUERY_TIMEOUT_MULT * math.ceil(math.log10(members + 1))
+
 
 _PRESETS = {"lan": Config.lan, "wan": Config.wan, "local": Config.local}
 
@@ -82,10 +106,44 @@ class Agent:
         self.left = False
 
     async def join(self, addresses: Iterable[str]) -> int:
-        """Join through ``addresses`` (JoinError if none answers), then announce it to Serf."""
-        joined = await self.node.join(list(addresses))
+        """Join through ``addresses`` (JoinError if none answers), then announce it to Serf.
+
+        NameConflictError, before anything is sent that claims the name, when a node at one
+        of ``addresses`` answers to our name."""
+        addresses = list(addresses)
+        await self.check_name(addresses)
+        joined = await self.node.join(addresses)
         self.delegate.announce_join()
         return joined
+
+    async def check_name(self, addresses: Iterable[str]) -> None:
+        """Ping every join address under our own name (see ``nameprobe``): only a node of
+        that name answers."""
+        node = self.node
+        me = node.local_member
+        targets: list[tuple[str, int]] = []
+        for spec in addresses:
+            try:
+                targets += await resolve(*parse_join_address(spec, node.config.bind_port))
+            except (OSError, ValueError):
+                continue  # the join reports it
+        holders: list[str] = []
+
+        async def probe(host: str, port: int) -> None:
+            if (host, port) == me.address:
+                return
+            with contextlib.suppress(OSError, ValueError):  # unreachable: the join reports it
+                if await answers_to(node.config, me.name, me.host, (host, port)):
+                    holders.append(f"{host}:{port}")
+
+        async with trio.open_nursery() as nursery:
+            for host, port in targets:
+                nursery.start_soon(probe, host, port)
+        if holders:
+            raise NameConflictError(
+                f"node name {me.name!r} is already taken by the node at {', '.join(holders)};"
+                " names must be unique in a Serf cluster: start the agent with another --name"
+            )
 
     async def leave(
         self,
@@ -140,8 +198,8 @@ async def watch_rejections(node: Memberlist, interval: float = REJECTION_CHECK_I
         seen = now
 
 
-def _outbox(channel: trio.MemorySendChannel[tuple[str, bytes]]) -> Outbox:
-    def put(member: str, message: bytes) -> None:
+def _outbox(channel: trio.MemorySendChannel[tuple[Member | str, bytes]]) -> Outbox:
+    def put(member: Member | str, message: bytes) -> None:
         try:
             channel.send_nowait((member, message))
         except trio.WouldBlock:
@@ -150,8 +208,30 @@ def _outbox(channel: trio.MemorySendChannel[tuple[str, bytes]]) -> Outbox:
     return put
 
 
+async def watch_own_conflict(node: Memberlist, delegate: AgentDelegate, agent: Agent) -> None:
+    """Concede our name when someone else claims it (see the module docstring): answer the
+    holder's conflict queries for a Serf query timeout, then stop without a leave."""
+    claimed = trio.Event()
+    delegate.on_own_conflict = lambda other: claimed.set()
+    await claimed.wait()
+    other = delegate.queries.own_conflict
+    where = f"{other.host}:{other.port}" if other is not None else "another address"
+    me = node.local_member
+    log.error(
+        "node name %r is also claimed by the node at %s (we are %s:%d); names must be unique:"
+        " conceding the name and stopping",
+        me.name, where, me.host, me.port,
+    )  # fmt: skip
+    await trio.sleep(serf_query_timeout(node.config, max(node.num_members(), 2)))
+    agent.left = True  # Serf's minority path shuts down without a leave
+    raise NameConflictError(
+        f"node name {me.name!r} is also claimed by the node at {where}; names must be"
+        " unique in a Serf cluster: start the agent with another --name"
+    )
+
+
 async def send_replies(
-    node: Memberlist, replies: trio.MemoryReceiveChannel[tuple[str, bytes]]
+    node: Memberlist, replies: trio.MemoryReceiveChannel[tuple[Member | str, bytes]]
 ) -> None:
     """Send Serf query answers, one UDP user message each, as Serf does."""
     async for member, message in replies:
@@ -170,7 +250,12 @@ async def open_agent(
     ``transport`` replaces the real sockets on ``opts.bind`` (a simulated network in tests).
     """
     config = build_config(opts)
-    delegate = AgentDelegate(opts.name, dict(opts.tags), retransmit_mult=config.retransmit_mult)
+    tags = dict(opts.tags)
+    if opts.ring:
+        from trio_gossip.apps.agent.ring import KV_TAG, KV_TAG_VALUE  # noqa: PLC0415
+
+        tags[KV_TAG] = KV_TAG_VALUE  # KV traffic goes only to peers that announce it
+    delegate = AgentDelegate(opts.name, tags, retransmit_mult=config.retransmit_mult)
     book = MemberBook()
     delegate.event_listeners += [book.on_event, log_event]
     body_error: BaseException | None = None
@@ -183,16 +268,24 @@ async def open_agent(
 
         kv = ring.ring_store()
         node_delegate = ring.ring_delegate(delegate, kv)
-    async with open_memberlist(config, delegate=node_delegate, transport=transport) as node:
+    # The agent leaves itself (Agent.leave) so that, conceding its name, it can stop without
+    # a leave: a dead message under the name would mark its holder left until it refutes.
+    async with open_memberlist(
+        config, delegate=node_delegate, transport=transport, leave_on_exit=False
+    ) as node:
         delegate.num_nodes = node.num_members
         delegate.key_queries.keyring = node.keyring
-        replies_in, replies_out = trio.open_memory_channel[tuple[str, bytes]](REPLY_QUEUE)
+        delegate.queries.lookup = node.member
+        replies_in, replies_out = trio.open_memory_channel[tuple[Member | str, bytes]](REPLY_QUEUE)
         delegate.outbox = _outbox(replies_in)
         agent = Agent(node, delegate, book, kv)
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(watch_rejections, node)
                 nursery.start_soon(send_replies, node, replies_out)
+                nursery.start_soon(watch_own_conflict, node, delegate, agent)
+                if kv is not None and isinstance(node_delegate, ring.KVPeerDelegate):
+                    nursery.start_soon(ring.kv_traffic, node, kv, node_delegate)
                 if opts.http is not None:
                     api = AgentAPI(node, delegate, book, node.keyring, agent.join)
                     if kv is not None and opts.ring:
@@ -211,6 +304,13 @@ async def open_agent(
                         yield agent
                 except BaseException as exc:
                     body_error = exc
+                    if not agent.left:  # what open_memberlist's leave_on_exit would do
+                        agent.left = True
+                        with (
+                            trio.CancelScope(shield=True),
+                            trio.move_on_after(config.leave_timeout),
+                        ):
+                            await node.leave()
                     raise
                 else:
                     with trio.CancelScope(shield=True):
@@ -221,6 +321,9 @@ async def open_agent(
             # Hand the caller their own exception back rather than a group around it.
             if body_error is not None and list(group.exceptions) == [body_error]:
                 raise body_error from None
+            conflict, _ = group.split(NameConflictError)
+            if conflict is not None:
+                raise conflict.exceptions[0] from None
             raise
 
 
@@ -233,7 +336,16 @@ def setup_logging(level: str) -> None:
 
 
 async def run_agent(opts: AgentOptions) -> int:
-    """The ``agent`` command: 0 after a graceful leave, 1 if the start-up join failed."""
+    """The ``agent`` command: 0 after a graceful leave, 1 if the start-up join failed, 2 if
+    the name is taken (NameConflictError)."""
+    try:
+        return await _run_agent(opts)
+    except NameConflictError as exc:
+        log.error("%s", exc)
+        return NAME_CONFLICT_EXIT
+
+
+async def _run_agent(opts: AgentOptions) -> int:
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with open_agent(opts) as agent:
             me = agent.node.local_member

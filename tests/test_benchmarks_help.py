@@ -1,0 +1,31 @@
+"""Every benchmark takes --help without running: it prints its usage, exits 0 and writes no
+result file."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+BENCHMARKS = pathlib.Path(__file__).resolve().parent.parent / "benchmarks"
+SCRIPTS = sorted(p.name for p in BENCHMARKS.glob("bench_*.py"))
+
+
+def test_there_are_benchmarks() -> None:
+    assert len(SCRIPTS) >= 10
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_help_only_prints_usage(script: str) -> None:
+    results = BENCHMARKS / "results"
+    before = {p.name: p.stat().st_mtime_ns for p in results.iterdir()}
+    done = subprocess.run([sys.executable, script, "--help"], cwd=BENCHMARKS, check=False,
+                          capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(BENCHMARKS.parent)})  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "usage:" in done.stdout
+    after = {p.name: p.stat().st_mtime_ns for p in results.iterdir()}
+    assert after == before, "--help wrote results"
