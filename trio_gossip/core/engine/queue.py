@@ -131,21 +131,24 @@ class TransmitQueue:
         messages: list[bytes] = []
         finished: list[int] = []
         bumped: list[Key] = []
+        mutation = items.mutate()
         for j in picked:
-            item = items[-order[j][2]]
+            item = mutation[-order[j][2]]
             messages.append(item.message)
             if item.transmits + 1 >= transmit_limit:
-                items = items.delete(item.id)
+                del mutation[item.id]
                 if item.name is not None and names.get(item.name) == item.id:
                     names = names.delete(item.name)
                 if item.token is not None:
                     finished.append(item.token)
             else:
-                item = attrs.evolve(item, transmits=item.transmits + 1)
-                items = items.set(item.id, item)
+                item = Queued(item.id, item.message, item.name, item.transmits + 1, item.token)
+                mutation[item.id] = item
                 bumped.append(item.key)
-        taken = set(picked)
-        rest = [key for k, key in enumerate(order) if k not in taken]
+        items = mutation.finish()
+        rest = list(order)
+        for j in reversed(picked):  # picked ascends: delete from the back
+            del rest[j]
         rest.extend(bumped)
         rest.sort()  # two sorted runs: timsort merges them in linear time
         return Taken(TransmitQueue(items, names, tuple(rest), self.next_id), messages,
