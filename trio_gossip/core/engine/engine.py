@@ -61,9 +61,7 @@ _HANDLERS: dict[type[Any], Callable[[Step, Any], None]] = {
 def handle(ctx: Context, state: EngineState, now: float, event: Event
            ) -> tuple[EngineState, list[Effect]]:  # fmt: skip
     """One event in, the new state and the effects out."""
-    step = Step(ctx, state, now)
-    _HANDLERS[type(event)](step, event)
-    return step.finish(), step.effects
+    return handle_all(ctx, state, now, (event,))
 
 
 def handle_all(ctx: Context, state: EngineState, now: float, events: Sequence[Event]

@@ -45,7 +45,7 @@ def on_received(step: Step, event: Received) -> None:
     elif isinstance(msg, Ack):
         on_ack(step, msg.seq_no, msg.payload)
     elif isinstance(msg, Nack):
-        _on_nack(step, msg.seq_no)
+        probe.on_nack(step, msg.seq_no)
     elif isinstance(msg, Alive | Suspect | Dead):
         on_gossip(step, msg)
     elif isinstance(msg, User):
@@ -112,10 +112,6 @@ def on_ack(step: Step, seq: int, payload: bytes | None) -> None:
         step.send(waiter.requester, encode_message(Ack(waiter.seq, None)))
     else:
         step.emit(Answer(waiter.token, step.now - waiter.start))
-
-
-def _on_nack(step: Step, seq: int) -> None:
-    probe.on_nack(step, seq)
 
 
 def on_ack_expired(step: Step, seq: int) -> None:
