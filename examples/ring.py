@@ -7,7 +7,8 @@ import trio
 from trio_gossip import READ, RING_CODEC, Config, InstanceState, RingClient, lifecycler, open_kv
 
 
-async def ingester(name: str, zone: str, seed: str, ready: trio.Event) -> None:
+async def ingester(name: str, zone: str, seed: str, ready: trio.Event,
+                   everyone: list[trio.Event]) -> None:
     config = Config.local(name=name, bind_addr="127.0.0.1", bind_port=0)
     async with open_kv(config, codecs=[RING_CODEC]) as kv:
         await kv.node.join([seed])
@@ -21,7 +22,8 @@ async def ingester(name: str, zone: str, seed: str, ready: trio.Event) -> None:
             replicas = ring.get(zlib.crc32(b"tenant-42/series-7"), READ)
             print(name, "sees replicas", sorted(i.id for i in replicas.instances))
             ready.set()
-            await trio.sleep(0.5)  # keep heartbeating while the others look up
+            for event in everyone:  # stay in the ring (heartbeating) until all have looked
+                await event.wait()
 
 
 async def main() -> None:
@@ -30,7 +32,7 @@ async def main() -> None:
     async with open_kv(config, codecs=[RING_CODEC]) as seed, trio.open_nursery() as nursery:
         address = f"127.0.0.1:{seed.node.local_member.port}"
         for i, zone in enumerate(("a", "b", "c")):
-            nursery.start_soon(ingester, f"ingester-{i}", zone, address, ready[i])
+            nursery.start_soon(ingester, f"ingester-{i}", zone, address, ready[i], ready)
         for event in ready:
             await event.wait()
 
