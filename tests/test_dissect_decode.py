@@ -154,7 +154,7 @@ def test_rendering_of_awkward_values() -> None:
         "Meta": None,
         "Name": "n\\xff",
         "Port": 7946,
-        "State": 3,
+        "State": "left",  # memberlist's name, as in the text, not the bare 3
         "Vsn": "010502020505",
     }
     assert obj["fields"]["UserState"] == ""
@@ -191,3 +191,18 @@ def test_arbitrary_bytes_never_raise(data: bytes, with_key: bool) -> None:
             assert (record.message is None) == (record.error is not None)
             to_text(record)
             json.loads(to_json(record))
+
+
+def test_node_states_by_name_in_json_and_text() -> None:
+    def state(n: int) -> PushNodeState:
+        return PushNodeState("n", b"\x7f\x00\x00\x01", 7946, None, 1, n, b"")
+
+    push = PushPull(False, tuple(state(n) for n in range(5)), b"")
+    (record,) = tcp(encode_stream(push))
+    nodes = json.loads(to_json(record))["fields"]["Nodes"]
+    # memberlist's state.go: StateAlive, StateSuspect, StateDead, StateLeft. A number it does
+    # not name stays a number, in JSON as in the text.
+    assert [n["State"] for n in nodes] == ["alive", "suspect", "dead", "left", 4]
+    text = to_text(record)
+    for name in ("alive", "suspect", "dead", "left", "4"):
+        assert f"Port=7946 State={name} " in text

@@ -146,3 +146,80 @@ def test_ipv6_extension_headers_and_quoted_headers(tmp_path: Path) -> None:
     ]
     cap = read_capture(write(tmp_path, packets))
     assert [(d.frame, d.data) for d in cap.datagrams] == [(1, b"hop")]
+
+
+def test_port_filter_keeps_either_end(tmp_path: Path) -> None:
+    tcp = scapy_all.TCP
+    packets = [
+        ether_ip() / scapy_all.UDP(sport=7946, dport=7947) / b"gossip",
+        ether_ip() / scapy_all.UDP(sport=53, dport=53) / b"dns",
+        ether_ip() / tcp(sport=40000, dport=7946, flags="S", seq=9),
+        ether_ip() / tcp(sport=40000, dport=7946, flags="PA", seq=10) / b"stream",
+        ether_ip() / tcp(sport=40001, dport=80, flags="S", seq=19),
+        ether_ip() / tcp(sport=40001, dport=80, flags="PA", seq=20) / b"GET /",
+        ether_ip() / tcp(sport=80, dport=40001, flags="PA", seq=50) / b"200 OK",
+    ]
+    path = write(tmp_path, packets)
+    everything = read_capture(path)
+    assert len(everything.datagrams) == 2
+    assert len(everything.streams) == 3
+    assert (everything.skipped_frames, everything.skipped_ports) == (0, ())
+    cap = read_capture(path, frozenset({7946}))
+    assert [d.data for d in cap.datagrams] == [b"gossip"]
+    assert [s.data for s in cap.streams] == [b"stream"]
+    # Frames with a payload that were left out, by port: the TCP ones by their lower port
+    # (the service's, not the client's ephemeral one).
+    assert cap.skipped_frames == 3
+    assert cap.skipped_ports == ((80, 2), (53, 1))
+    assert [s.data for s in read_capture(path, frozenset({7947})).streams] == []
+
+
+def test_port_filter_and_fragments(tmp_path: Path) -> None:
+    def udp_to(dport: int, ident: int) -> Any:
+        whole = (
+            scapy_all.IP(src="10.0.0.1", dst="10.0.0.2", id=ident)
+            / scapy_all.UDP(sport=7946, dport=dport)
+            / (b"z" * 2000)
+        )
+        return [ether() / f for f in scapy_all.fragment(whole, fragsize=800)]
+
+    gossip, other = udp_to(7947, 1), udp_to(9999, 2)
+    cap = read_capture(write(tmp_path, gossip + other), frozenset({7947}))
+    (dgram,) = cap.datagrams
+    assert (dgram.dst, len(dgram.data)) == (("10.0.0.2", 7947), 2000)
+    assert cap.skipped_ports == ((7946, 1), (9999, 1))  # one reassembled datagram left out
+    # An incomplete datagram: the first fragment's UDP header still tells its ports.
+    cut = read_capture(write(tmp_path, other[:1], "cut.pcap"), frozenset({9999}))
+    (lost,) = cut.datagrams
+    assert lost.dst == ("10.0.0.2", 9999)
+    assert lost.problem == "incomplete IPv4 fragments at the end of the capture"
+    assert read_capture(write(tmp_path, other[:1], "cut2.pcap"), frozenset({7947})).datagrams == ()
+
+
+def test_ipv6_first_fragment_has_ports(tmp_path: Path) -> None:
+    whole = (
+        scapy_all.IPv6(src="::1", dst="::2")
+        / scapy_all.IPv6ExtHdrFragment()
+        / scapy_all.UDP(sport=7946, dport=7948)
+        / (b"q" * 3000)
+    )
+    frags = [ether() / f for f in scapy_all.fragment6(whole, 1280)]
+    assert len(frags) > 1
+    path = write(tmp_path, frags)
+    first, *rest = read_capture(path).datagrams
+    assert (first.src, first.dst) == (("::1", 7946), ("::2", 7948))
+    assert all(d.src == ("::1", 0) for d in rest)  # later fragments carry no UDP header
+    (kept,) = read_capture(path, frozenset({7948})).datagrams
+    assert kept.problem == "IPv6 fragment (not reassembled)"
+
+
+def test_start_time_is_the_first_frames(tmp_path: Path) -> None:
+    first = ether_ip() / scapy_all.UDP(sport=1, dport=2) / b"a"
+    second = ether_ip() / scapy_all.UDP(sport=1, dport=2) / b"b"
+    first.time, second.time = 1_700_000_000.25, 1_700_000_002.75
+    cap = read_capture(write(tmp_path, [first, second]))
+    assert cap.start == pytest.approx(1_700_000_000.25)
+    assert [d.time for d in cap.datagrams] == pytest.approx([0.0, 2.5])
+    empty = tmp_path / "none.pcap"  # a pcap file header (Ethernet) and no frame
+    empty.write_bytes(bytes.fromhex("d4c3b2a1020004000000000000000000ffff000001000000"))
+    assert read_capture(empty).start is None

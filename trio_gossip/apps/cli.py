@@ -11,8 +11,6 @@ Exit status: 0 success, 1 failure while running, 2 usage error (argparse's conve
 from __future__ import annotations
 
 import argparse
-import base64
-import binascii
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -34,68 +32,19 @@ class Subcommand:
     run: Callable[[argparse.Namespace], int]
 
 
-# --- dissect -------------------------------------------------------------------------------
-
-
-def _key(text: str) -> bytes:
-    """An AES key as serf and memberlist write them: base64 of 16, 24 or 32 bytes."""
-    try:
-        key = base64.b64decode(text.strip(), validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise argparse.ArgumentTypeError(f"key is not valid base64: {exc}") from exc
-    if len(key) not in (16, 24, 32):
-        raise argparse.ArgumentTypeError(
-            f"key must decode to 16, 24 or 32 bytes (AES-128/192/256), not {len(key)}"
-        )
-    return key
+# --- dissect (code in trio_gossip/apps/dissect/command.py) -----------------------------------
 
 
 def _configure_dissect(parser: argparse.ArgumentParser) -> None:
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.epilog = (
-        "Prints every memberlist message of every UDP datagram and reassembled TCP stream\n"
-        "direction: frame, seconds since the first frame, transport, endpoints, layering\n"
-        "(outer > inner) and fields by their Go names. Payloads that do not decode are\n"
-        "reported with the reason. Exit status: 0 done, 2 bad arguments or unreadable file."
-    )
-    parser.add_argument("capture", help="pcap or pcapng file to read")
-    parser.add_argument(
-        "--key",
-        action="append",
-        type=_key,
-        default=[],
-        metavar="BASE64",
-        help="gossip encryption key (as given to serf -encrypt); repeat for a keyring",
-    )
-    parser.add_argument(
-        "--label", default="", help="memberlist label (GCM associated data, label header)"
-    )
-    output = parser.add_mutually_exclusive_group()
-    output.add_argument("--json", action="store_true", help="print one JSON object per message")
-    output.add_argument(
-        "--summary", action="store_true", help="finish with a count of each message type"
-    )
+    from trio_gossip.apps.dissect.command import configure_dissect  # noqa: PLC0415
+
+    configure_dissect(parser)
 
 
 def _run_dissect(args: argparse.Namespace) -> int:
-    # Imported here: scapy and the codec are slow to load and --help should not wait for them.
-    from trio_gossip.apps.dissect.command import dissect  # noqa: PLC0415
-    from trio_gossip.apps.dissect.pcap import CaptureError  # noqa: PLC0415
+    from trio_gossip.apps.dissect.command import run_dissect_command  # noqa: PLC0415
 
-    label = args.label.encode()
-    if len(label) > 255:
-        raise UsageError("--label is longer than 255 bytes")
-    try:
-        return dissect(
-            args.capture,
-            keys=list(args.key),
-            label=label,
-            as_json=args.json,
-            summary=args.summary,
-            out=sys.stdout,
-        )
-    except CaptureError as exc:
-        raise UsageError(str(exc)) from exc
+    return run_dissect_command(args)
 
 
 # --- agent, members (code in trio_gossip/apps/agent/command.py) --------------------------------
@@ -166,7 +115,7 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
     ),
     Subcommand(
         "dissect",
-        "print the memberlist messages in a packet capture",
+        "print the memberlist messages in a packet capture (dskit's KV and ring too)",
         _configure_dissect,
         _run_dissect,
     ),

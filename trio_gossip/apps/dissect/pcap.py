@@ -6,6 +6,8 @@ command line must stay fast for everything that does not read a capture.
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Set
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +38,11 @@ class Capture:
     datagrams: tuple[Datagram, ...]
     streams: tuple[StreamDirection, ...]  # ordered by first data frame
     frames: int  # number of records in the file
+    start: float | None = None  # Unix time of the first frame (None: the file has none)
+    # UDP and TCP frames with a payload that the port filter left out: how many, and the
+    # ports they used (both ends of a datagram, the lower of a TCP segment's), busiest first.
+    skipped_frames: int = 0
+    skipped_ports: tuple[tuple[int, int], ...] = ()
 
 
 @attrs.define
@@ -68,16 +75,41 @@ def _payload(layer: Any) -> bytes:
     return data[: len(data) - len(pad.load)] if pad is not None else data
 
 
-class _Extractor:
-    """Walks the frames in order, emitting datagrams and feeding TCP segments to reassembly."""
+def _udp_ports(header: bytes) -> tuple[int, int]:
+    """Source and destination port of a UDP header at the start of a first fragment."""
+    if len(header) < 4:
+        return 0, 0
+    return int.from_bytes(header[0:2], "big"), int.from_bytes(header[2:4], "big")
 
-    def __init__(self) -> None:
+
+class _Extractor:
+    """Walks the frames in order, emitting datagrams and feeding TCP segments to reassembly.
+
+    With ``ports``, only UDP datagrams and TCP segments with one of them at either end are
+    kept; the others that carry a payload are counted in ``skipped``.
+    """
+
+    def __init__(self, ports: Set[int] | None = None) -> None:
         from scapy.layers.inet import UDP  # noqa: PLC0415
 
         self._udp = UDP
+        self._ports = ports
         self.datagrams: list[Datagram] = []
         self.tcp = TcpReassembler()
         self._fragments: dict[tuple[str, str, int], _Fragments] = {}
+        self.skipped: Counter[int] = Counter()
+        self.skipped_frames = 0
+
+    def _wanted(self, sport: int, dport: int, has_payload: bool, tcp: bool = False) -> bool:
+        if self._ports is None or sport in self._ports or dport in self._ports:
+            return True
+        if has_payload:
+            self.skipped_frames += 1
+            # A TCP connection's other end is most often a short-lived ephemeral port, above
+            # the service's: count only the lower one. Gossip datagrams go port to port.
+            ends = {min(sport, dport)} if tcp else {sport, dport}
+            self.skipped.update(ends - {0})
+        return False
 
     def frame(self, frame: int, time: float, pkt: Any) -> None:
         from scapy.layers.inet import IP, TCP, UDP  # noqa: PLC0415
@@ -95,8 +127,14 @@ class _Extractor:
         elif IPv6 in pkt:
             ip = pkt[IPv6]
             if IPv6ExtHdrFragment in pkt:
-                if pkt[IPv6ExtHdrFragment].nh == 17:
-                    src, dst = (str(ip.src), 0), (str(ip.dst), 0)
+                frag = pkt[IPv6ExtHdrFragment]
+                if frag.nh == 17:
+                    # Only the first fragment holds the UDP header, and so the ports.
+                    first = int(frag.offset) == 0
+                    sport, dport = _udp_ports(bytes(frag.payload)) if first else (0, 0)
+                    if not self._wanted(sport, dport, has_payload=True):
+                        return
+                    src, dst = (str(ip.src), sport), (str(ip.dst), dport)
                     problem = "IPv6 fragment (not reassembled)"
                     self.datagrams.append(Datagram(frame, time, src, dst, b"", problem))
                 return
@@ -113,13 +151,16 @@ class _Extractor:
             self._datagram(frame, time, src_ip, dst_ip, l4)
         elif isinstance(l4, TCP):
             flags = l4.flags
+            payload = _payload(l4)
+            if not self._wanted(int(l4.sport), int(l4.dport), bool(payload), tcp=True):
+                return
             segment = Segment(
                 frame=frame,
                 time=time,
                 src=(src_ip, int(l4.sport)),
                 dst=(dst_ip, int(l4.dport)),
                 seq=int(l4.seq),
-                payload=_payload(l4),
+                payload=payload,
                 syn=bool(flags.S),
                 ack=bool(flags.A),
                 fin=bool(flags.F),
@@ -129,7 +170,7 @@ class _Extractor:
 
     def _datagram(self, frame: int, time: float, src_ip: str, dst_ip: str, udp: Any) -> None:
         data = _payload(udp)
-        if not data:
+        if not data or not self._wanted(int(udp.sport), int(udp.dport), has_payload=True):
             return
         problem = None
         if udp.len is not None and udp.len - 8 > len(data):
@@ -150,13 +191,21 @@ class _Extractor:
         return self._udp(whole)
 
     def leftovers(self, frame: int, time: float) -> None:
-        for src_ip, dst_ip, _id in self._fragments:
+        for (src_ip, dst_ip, _id), pieces in self._fragments.items():
+            sport, dport = _udp_ports(pieces.pieces.get(0, b""))
+            if not self._wanted(sport, dport, has_payload=True):
+                continue
             problem = "incomplete IPv4 fragments at the end of the capture"
-            self.datagrams.append(Datagram(frame, time, (src_ip, 0), (dst_ip, 0), b"", problem))
+            src, dst = (src_ip, sport), (dst_ip, dport)
+            self.datagrams.append(Datagram(frame, time, src, dst, b"", problem))
 
 
-def read_capture(path: str | Path) -> Capture:
-    """Read a pcap or pcapng file; raises CaptureError if it cannot be read at all."""
+def read_capture(path: str | Path, ports: Set[int] | None = None) -> Capture:
+    """Read a pcap or pcapng file; raises CaptureError if it cannot be read at all.
+
+    With ``ports``, only UDP and TCP traffic with one of those ports at either end is kept
+    (before TCP reassembly, so other connections cost no memory).
+    """
     try:
         # Layers must be registered before reading, or frames come back as Raw.
         import scapy.layers.inet  # noqa: PLC0415
@@ -174,7 +223,7 @@ def read_capture(path: str | Path) -> Capture:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise CaptureError(f"cannot read {path}: {reason}") from exc
 
-    extractor = _Extractor()
+    extractor = _Extractor(ports)
     first: Any = None
     frame = 0
     time = 0.0
@@ -188,4 +237,11 @@ def read_capture(path: str | Path) -> Capture:
             extractor.frame(frame, time, pkt)
     extractor.leftovers(frame, time)
     streams = sorted(extractor.tcp.finish(), key=lambda s: (s.frame, s.connection))
-    return Capture(tuple(extractor.datagrams), tuple(streams), frame)
+    return Capture(
+        tuple(extractor.datagrams),
+        tuple(streams),
+        frame,
+        start=None if first is None else float(first),
+        skipped_frames=extractor.skipped_frames,
+        skipped_ports=tuple(extractor.skipped.most_common()),
+    )

@@ -5,11 +5,28 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import attrs
 
 from trio_gossip.apps.dissect.reassembly import Address
 from trio_gossip.wire.messages import Message
+
+if TYPE_CHECKING:  # dskit's wire mode needs protobuf: an optional dependency
+    from trio_gossip.wire.dskit import Desc
+
+
+@attrs.frozen
+class KvEntry:
+    """One dskit ``KeyValuePair`` (kv/memberlist/kv.proto) of a KV broadcast or push/pull state."""
+
+    key: str
+    codec: str
+    value: bytes
+    deleted: bool = False
+    update_time_millis: int = 0
+    ring: Desc | None = None  # the value as a ring.Desc, for codec "ringDesc"
+    error: str | None = None  # why the value did not decode
 
 
 @attrs.frozen
@@ -30,6 +47,14 @@ class Record:
     raw: bytes = b""  # the message's bytes from its type byte, or the bytes that failed
     # Something odd about a message that did decode (e.g. bytes after its body Go ignores).
     note: str | None = None
+    # dskit's TCP transport: the address the sender advertised in a packet connection's header
+    # (kv/memberlist/tcp_transport.go writeTo).
+    sender: str | None = None
+    # dskit's KV: the KeyValuePairs a user message or push/pull state carries (None: not read
+    # as dskit KV), and why reading them stopped, if it did.
+    kv: tuple[KvEntry, ...] | None = None
+    kv_error: str | None = None
+    wall_time: float | None = None  # Unix time of the frame, when the capture has it
 
     @property
     def layering(self) -> str:
