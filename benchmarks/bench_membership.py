@@ -11,8 +11,8 @@ import random
 import time
 
 from trio_gossip.core.config import Config
+from trio_gossip.core.engine.queue import TransmitQueue
 from trio_gossip.core.membership import rules, schedule
-from trio_gossip.core.membership.broadcast import TransmitLimitedQueue
 from trio_gossip.core.membership.state import MembershipState
 from trio_gossip.wire.messages import Alive, Suspect
 
@@ -59,11 +59,17 @@ def measure(n: int) -> None:
 def main() -> None:
     for n in (100, 1000, 5000):
         measure(n)
-    queue = TransmitLimitedQueue(4, lambda: 1000)
+    queue = TransmitQueue()
     for i in range(2000):
-        queue.queue_broadcast(bytes(40 + i % 60), name=f"n{i}")
-    took = per_op(lambda i: queue.get_broadcasts(2, 1398), 500)
-    print(f"queue of 2000: get_broadcasts(2, 1398) {took:.1f} us, {len(queue)} left")
+        queue, _ = queue.push(bytes(40 + i % 60), name=f"n{i}")
+    limit = 16  # retransmit_limit(4, 1000)
+
+    def take(_: int) -> None:
+        nonlocal queue
+        queue = queue.take(2, 1398, limit).queue
+
+    took = per_op(take, 500)
+    print(f"queue of 2000: take(2, 1398) {took:.1f} us, {len(queue)} left")
 
 
 if __name__ == "__main__":

@@ -1,14 +1,20 @@
-"""A KV store sharing a node with another delegate: each side gets only its own bytes."""
+"""A KV store sharing a node with another delegate (an agent's Serf delegate): each side gets
+only its own bytes, on real nodes of the in-memory network."""
 
 from __future__ import annotations
 
-import pytest
-from kv_support import FakeClock, fake_cluster, lww_put, settle
+import random
 
-from trio_gossip import BaseDelegate, DecodeError
-from trio_gossip.core.membership.member import EventKind, Member, MemberEvent
-from trio_gossip.shell.kv.compose import with_kv
-from trio_gossip.wire.messages import NodeState
+import attrs
+import pytest
+import trio
+import trio.testing
+from kv_support import FakeClock, lww_put, ring_store
+
+from trio_gossip import BaseDelegate, Config, DecodeError, open_memberlist
+from trio_gossip.core.kv.replica import combine, split
+from trio_gossip.core.membership.member import MemberEvent
+from trio_gossip.transport.memory import MemoryNetwork
 
 
 class Inner(BaseDelegate):
@@ -38,36 +44,37 @@ class Inner(BaseDelegate):
         self.events.append(event)
 
 
-async def test_messages_broadcasts_and_state_are_routed() -> None:
+async def test_messages_broadcasts_and_state_are_routed(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
     clock = FakeClock()
-    async with fake_cluster(2, clock=clock) as (a, b):
-        inner_a, inner_b = Inner(), Inner()
-        da, db = with_kv(inner_a, a), with_kv(inner_b, b)
-        assert da.node_meta(512) == b"tags"
+    net = MemoryNetwork()
+    config = Config.lan(name="t")
+    a, b = ring_store(clock), ring_store(clock)
+    inner_a, inner_b = Inner(), Inner()
+    async with (
+        open_memberlist(attrs.evolve(config, name="a"), transport=net.add_node(),
+                        delegate=inner_a, kv=a, rng=random.Random(1)) as node_a,
+        open_memberlist(attrs.evolve(config, name="b"), transport=net.add_node(),
+                        delegate=inner_b, kv=b, rng=random.Random(2)) as node_b,
+    ):  # fmt: skip
         await a.cas("k", lww_put("x", b"1", clock()), codec="lww")
-        parts = da.get_broadcasts(3, 1400)
-        assert parts[0] == b"\x01serf-intent"
-        assert len(parts) == 2
-        for part in parts:
-            db.notify_msg(part)
-        db.merge_remote_state(da.local_state(False), False)
-        await settle()
-        assert inner_b.messages == [b"\x01serf-intent"]
-        assert inner_b.states == [b"\x05serf-state"]
+        await node_b.join([node_a.local_member.address])  # the push/pull carries both states
         assert b.get("k") == a.get("k")
-        # Optional hooks are the inner delegate's.
-        member = Member("m", b"\x0a\x00\x00\x01", 1, b"", 1, NodeState.ALIVE, 0.0)
-        db.notify_event(MemberEvent(EventKind.JOINED, member))
-        assert inner_b.events[0].member is member
-        assert getattr(db, "ack_payload", None) is not None
-        with pytest.raises(DecodeError):
-            db.merge_remote_state(b"KC\x00\x00\x10\x00short", False)
+        assert b"\x05serf-state" in inner_b.states
+        assert b"\x05serf-state" in inner_a.states
+        await trio.sleep(2.0)  # gossip: the inner broadcasts reach the other side
+        assert b"\x01serf-intent" in inner_b.messages
+        assert b"\x01serf-intent" in inner_a.messages
+        # Only the inner delegate's bytes ever reach it: no KV message among them.
+        assert all(m[:1] == b"\x01" for m in inner_a.messages + inner_b.messages)
+        assert node_b.member("a").meta == b"tags"
+        assert {e.member.name for e in inner_b.events} >= {"a", "b"}
 
 
-async def test_plain_inner_state_passes_through_when_the_store_is_empty() -> None:
-    async with fake_cluster(1) as (kv,):
-        inner = Inner()
-        combined = with_kv(inner, kv)
-        assert combined.local_state(True) == b"\x05serf-state"
-        combined.merge_remote_state(b"\x05serf-state", True)
-        assert inner.states == [b"\x05serf-state"]
+def test_combined_state_round_trips_and_refuses_truncation() -> None:
+    assert split(combine(b"kv-state", b"\x05serf")) == (b"kv-state", b"\x05serf")
+    assert combine(b"", b"\x05serf") == b"\x05serf"  # nothing of ours: theirs unchanged
+    assert split(b"\x05serf") == (b"", b"\x05serf")
+    with pytest.raises(DecodeError):
+        split(b"KC\x00\x00\x10\x00short")

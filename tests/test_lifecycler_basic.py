@@ -1,4 +1,4 @@
-"""The lifecycler on fake nodes: registration rules, tokens file, heartbeats, leaving."""
+"""The lifecycler on in-memory nodes: registration rules, tokens file, heartbeats, leaving."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import trio
 import trio.testing
-from kv_support import fake_cluster, pump, ring_store
+from kv_support import kv_cluster, ring_store
 
 from trio_gossip.core.ring import InstanceDesc, InstanceState, Ring
 from trio_gossip.shell.kv.store import KVStore
@@ -19,21 +19,15 @@ S = InstanceState
 
 
 def stored(kv: KVStore) -> Ring:
-    return kv._state.entries["ring"].value  # type: ignore[no-any-return]
+    return kv.replica.entries["ring"].value  # type: ignore[no-any-return]
 
 
 async def put(kv: KVStore, desc: InstanceDesc) -> None:
     await kv.cas("ring", lambda r: (r or Ring()).put(desc, now=kv.now()), codec="ring")
 
 
-async def gossip_forever(kvs: list[KVStore]) -> None:
-    while True:
-        await trio.sleep(0.2)
-        pump(kvs)
-
-
 async def test_registers_joins_and_heartbeats(autojump_clock: trio.testing.MockClock) -> None:
-    async with fake_cluster(1) as (kv,):
+    async with kv_cluster(1) as (kv,):
         states = []
         async with lifecycler(kv, instance_id="i1", addr="10.0.0.1:9095", zone="z",
                               heartbeat_period=5.0) as lc:  # fmt: skip
@@ -63,14 +57,14 @@ async def test_tokens_file_survives_restarts(
 ) -> None:
     path = tmp_path / "tokens.json"
     async with (
-        fake_cluster(1) as (kv,),
+        kv_cluster(1) as (kv,),
         lifecycler(kv, instance_id="i1", num_tokens=16, tokens_file=path) as lc,
     ):
         await lc.wait_state(S.ACTIVE)
         tokens = lc.tokens
     assert json.loads(path.read_text()) == {"tokens": list(tokens)}
     async with (
-        fake_cluster(1) as (kv,),  # a new process: the ring is empty
+        kv_cluster(1) as (kv,),  # a new process: the ring is empty
         lifecycler(kv, instance_id="i1", num_tokens=16, tokens_file=path) as lc,
     ):
         assert lc.state is S.ACTIVE  # straight in: the file had enough tokens
@@ -83,7 +77,7 @@ async def test_unreadable_tokens_file_is_ignored(
     path = tmp_path / "tokens.json"
     path.write_text("{not json")
     async with (
-        fake_cluster(1) as (kv,),
+        kv_cluster(1) as (kv,),
         lifecycler(kv, instance_id="i1", num_tokens=8, tokens_file=path) as lc,
     ):
         await lc.wait_state(S.ACTIVE)
@@ -98,7 +92,7 @@ async def test_unreadable_tokens_file_is_ignored(
 async def test_restart_adopts_what_the_ring_says(
     autojump_clock: trio.testing.MockClock, found: InstanceState, registered_as: InstanceState
 ) -> None:
-    async with fake_cluster(1) as (kv,):
+    async with kv_cluster(1) as (kv,):
         await put(kv, InstanceDesc(id="i1", state=found, tokens=range(100, 110),
                                    registered_at=kv.now() - 100))  # fmt: skip
         async with lifecycler(kv, instance_id="i1", num_tokens=12) as lc:
@@ -115,7 +109,7 @@ async def test_forgotten_instance_registers_again(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     async with (
-        fake_cluster(1) as (kv,),
+        kv_cluster(1) as (kv,),
         lifecycler(kv, instance_id="i1", num_tokens=8, heartbeat_period=5.0) as lc,
     ):
         await lc.wait_state(S.ACTIVE)
@@ -131,7 +125,7 @@ async def test_forgotten_instance_registers_again(
 async def test_auto_forget_removes_long_silent_instances(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
-    async with fake_cluster(1) as (kv,):
+    async with kv_cluster(1) as (kv,):
         await kv.cas("ring", lambda r: Ring().put(
             InstanceDesc(id="dead", state=S.ACTIVE, tokens=[1]), now=kv.now()
         ).heartbeat("dead", now=kv.now()), codec="ring")  # fmt: skip
@@ -147,7 +141,7 @@ async def test_auto_forget_removes_long_silent_instances(
 async def test_final_sleep_heartbeats_while_leaving_and_keep_on_shutdown(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
-    async with fake_cluster(1) as (kv,):
+    async with kv_cluster(1) as (kv,):
         async with lifecycler(kv, instance_id="i1", num_tokens=4, heartbeat_period=1.0,
                               final_sleep=3.0, unregister_on_shutdown=False) as lc:  # fmt: skip
             await lc.wait_state(S.ACTIVE)
@@ -163,8 +157,7 @@ async def test_token_conflicts_are_replaced_while_observing(
     # Spread-minimizing tokens depend only on the ring, so two instances joining an empty
     # ring at the same moment pick the same ones. Conflict resolution gives each token to
     # one of them; observing, the loser notices and claims others.
-    async with fake_cluster(2) as kvs, trio.open_nursery() as nursery:
-        nursery.start_soon(gossip_forever, kvs)
+    async with kv_cluster(2) as kvs:
         options = {"num_tokens": 8, "token_strategy": "spread-minimizing",
                    "observe_period": 2.0}  # fmt: skip
         async with (
@@ -178,7 +171,6 @@ async def test_token_conflicts_are_replaced_while_observing(
                 ring = kv.get("ring")
                 assert not set(ring.instances["a"].tokens) & set(ring.instances["b"].tokens)
                 assert len(ring.owned_tokens("a")) == len(ring.owned_tokens("b")) == 8
-        nursery.cancel_scope.cancel()
 
 
 def test_config_is_validated() -> None:

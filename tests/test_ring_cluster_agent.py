@@ -60,7 +60,7 @@ async def test_agents_share_one_ring_and_leave_it(autojump_clock: trio.testing.M
         }
         await stack.aclose()  # a2, a1 then a0 leave the ring, then the cluster
     # The last one out is a0: it saw the others' LEFT tombstones before it went.
-    final = stores[0]._state.entries["collectors"].value
+    final = stores[0].replica.entries["collectors"].value
     assert {d.id for d in final.instances.values() if d.is_tombstone} >= {"a1", "a2"}
 
 

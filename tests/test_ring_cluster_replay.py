@@ -18,7 +18,7 @@ OPTIONS = {"heartbeat_period": 2.0, "record_refresh_period": 6.0}
 def fingerprint(node: RingNode) -> str:
     """Everything a node holds and did: raw records (versions, tombstones), heartbeats,
     and the store's counters."""
-    entry = node.kv._state.entries.get("ring")
+    entry = node.kv.replica.entries.get("ring")
     ring = entry.value if entry is not None else Ring()
     state = (sorted(ring.instances.items()), sorted(ring.heartbeats.items()),
              node.kv.statistics(), node.kv.node.statistics())  # fmt: skip

@@ -28,7 +28,7 @@ OPTIONS = {"heartbeat_period": 5.0, "record_refresh_period": 15.0}
 
 def stored(node: RingNode) -> Ring:
     """The ring as stored, tombstones included (readers never see them)."""
-    return node.kv._state.entries["ring"].value  # type: ignore[no-any-return]
+    return node.kv.replica.entries["ring"].value  # type: ignore[no-any-return]
 
 
 async def test_tombstones_expire_everywhere_and_never_come_back(

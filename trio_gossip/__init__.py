@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from trio_gossip.core.config import Config
     from trio_gossip.core.kv import LWW_CODEC, LWWMap, Mergeable, MergeResult
+    from trio_gossip.core.kv.replica import KeyDeletedError
     from trio_gossip.core.kv.settings import KVSettings
     from trio_gossip.core.membership.member import EventKind, Member, MemberEvent
     from trio_gossip.core.membership.version import ProtocolVersionError
@@ -27,8 +28,7 @@ if TYPE_CHECKING:
         Ring,
     )
     from trio_gossip.shell.kv.client import KVClient
-    from trio_gossip.shell.kv.state import KeyDeletedError
-    from trio_gossip.shell.kv.store import CASError, KVStore, open_kv
+    from trio_gossip.shell.kv.store import KVStore, open_kv
     from trio_gossip.shell.memberlist import Memberlist, open_memberlist
     from trio_gossip.shell.node.delegate import BaseDelegate, Delegate, Delegates
     from trio_gossip.shell.node.events import EventStream
@@ -66,8 +66,7 @@ _EXPORTS = {
     "ReplicationSet": "trio_gossip.core.ring",
     "Ring": "trio_gossip.core.ring",
     "KVClient": "trio_gossip.shell.kv.client",
-    "KeyDeletedError": "trio_gossip.shell.kv.state",
-    "CASError": "trio_gossip.shell.kv.store",
+    "KeyDeletedError": "trio_gossip.core.kv.replica",
     "KVStore": "trio_gossip.shell.kv.store",
     "open_kv": "trio_gossip.shell.kv.store",
     "Memberlist": "trio_gossip.shell.memberlist",
@@ -99,7 +98,6 @@ __all__ = [
     "RING_CODEC",
     "WRITE",
     "BaseDelegate",
-    "CASError",
     "Config",
     "ConfigError",
     "DecodeError",

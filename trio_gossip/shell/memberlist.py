@@ -21,6 +21,7 @@ from trio_gossip.core.engine import events as ev
 from trio_gossip.core.engine.state import Context, EngineState
 from trio_gossip.core.membership.codec import Codec
 from trio_gossip.core.membership.member import EventKind, Member, MemberEvent, ip_bytes
+from trio_gossip.shell.kv.store import KVStore
 from trio_gossip.shell.node import pushpull
 from trio_gossip.shell.node.delegate import Delegate, Delegates
 from trio_gossip.shell.node.events import EventHub, EventStream
@@ -211,12 +212,16 @@ class _Node:
         host, port = _advertise(w.ctx.config, w.transport)
         # Before the writer runs, so it is still the only writer: the first alive.
         await w.step_now(ev.Start(ip_bytes(host), port, _delegate_meta(w)))
+        streams = trio.CapacityLimiter(w.kv.settings.max_concurrent_streams if w.kv else 8)
         io_tasks = IOTasks(
             nursery,
             lambda effect: pushpull.tcp_ping(w, effect),
             lambda effect: pushpull.periodic_push_pull(w, effect),
+            lambda effect: pushpull.send_stream(w, streams, effect),
         )
         nursery.start_soon(self.guard, partial(w.run, io_tasks))
+        if w.kv is not None and w.kv.settings.notify_interval > 0:
+            nursery.start_soon(w.kv.watches.run_flusher)
 
 
 @asynccontextmanager
@@ -227,6 +232,7 @@ async def open_memberlist(
     delegate: Delegate | Delegates | None = None,
     rng: random.Random | None = None,
     leave_on_exit: bool = True,
+    kv: KVStore | None = None,
 ) -> AsyncIterator[Memberlist]:
     """Start a node; leaving the block leaves the cluster gracefully and stops every task.
 
@@ -237,7 +243,9 @@ async def open_memberlist(
     (closed again on exit; a transport you pass in stays yours). ``delegate`` plays every
     delegate role, or pass ``Delegates(...)`` to give roles to different objects. ``rng``
     seeds every random choice the node makes (probe order, peer picks, staggers) for
-    replayable simulations.
+    replayable simulations. ``kv`` runs a replicated KV store on the node (its entries live
+    in the node's engine state); on exit its own last changes get up to
+    ``broadcast_timeout_for_local_updates_on_shutdown`` to go out before the node leaves.
     """
     own_transport = transport is None
     if transport is None:
@@ -247,9 +255,12 @@ async def open_memberlist(
         transport = await create_net_transport(config.bind_addr, config.bind_port,
                                                advertise=advertise)  # fmt: skip
     roles = Delegates.of(delegate)
-    ctx = Context(config, Codec(config), rng or random.Random(os.urandom(16)), roles.hooks())
+    ctx = Context(config, Codec(config), rng or random.Random(os.urandom(16)), roles.hooks(),
+                  kv.context(config) if kv is not None else None)  # fmt: skip
     hub = EventHub()
-    node = _Node(Writer(ctx, transport, roles, IOCounters(), hub))
+    node = _Node(Writer(ctx, transport, roles, IOCounters(), hub, kv=kv))
+    if kv is not None:
+        kv.attach(node.writer, Memberlist(node.writer, hub))
     body_error: BaseException | None = None
     try:
         async with trio.open_nursery() as nursery:
@@ -261,9 +272,11 @@ async def open_memberlist(
                     body_error = exc
                     raise
                 finally:
+                    cancelled = isinstance(body_error, trio.Cancelled)
+                    if kv is not None and not node.failed and not cancelled:
+                        await kv.drain()  # dskit#881: our last changes go out first
                     if leave_on_exit and not node.failed:
-                        await _leave_on_exit(node.writer, hub,
-                                             cancelled=isinstance(body_error, trio.Cancelled))
+                        await _leave_on_exit(node.writer, hub, cancelled=cancelled)
             finally:
                 nursery.cancel_scope.cancel()
     except BaseExceptionGroup as group:
@@ -272,7 +285,10 @@ async def open_memberlist(
             raise body_error from None
         raise
     finally:
+        node.writer.close()
         hub.close()
+        if kv is not None:
+            kv.detach()
         if own_transport:
             with trio.CancelScope(shield=True):
                 await transport.aclose()

@@ -16,7 +16,7 @@ import hashlib
 from collections.abc import Callable
 
 from trio_gossip.apps.agent.serf import Intent, SerfMessageType, encode_intent, query_flags
-from trio_gossip.core.membership.broadcast import TransmitLimitedQueue
+from trio_gossip.core.engine.queue import TransmitQueue, retransmit_limit
 
 MAX_QUEUED = 1024  # past this the most-sent broadcasts are dropped, like Serf's queue depth
 MAX_REMEMBERED = 4096  # messages and nodes remembered for deduplication
@@ -32,15 +32,27 @@ class SerfRelay:
     """The agent's broadcast queue for Serf messages, its own intents included."""
 
     def __init__(self, retransmit_mult: int, num_nodes: Callable[[], int]) -> None:
-        self.queue = TransmitLimitedQueue(retransmit_mult, num_nodes)
+        # The node's own queue type (memberlist's TransmitLimitedQueue as a value); this one
+        # is the Serf delegate's, as Serf keeps its broadcasts in a queue of its own.
+        self.queue = TransmitQueue()
+        self._retransmit_mult = retransmit_mult
+        self._num_nodes = num_nodes
+        self._waiters: dict[int, Callable[[], None]] = {}
+        self._next_token = 0
         self._intent_ltimes: collections.OrderedDict[str, int] = collections.OrderedDict()
         self._seen: collections.OrderedDict[bytes, None] = collections.OrderedDict()
         self.relayed = 0
 
     def queue_own(self, intent: Intent, on_finish: Callable[[], None] | None = None) -> None:
         self._remember_intent(intent)
-        self.queue.queue_broadcast(encode_intent(intent), name=intent_name(intent.node),
-                                   on_finish=on_finish)  # fmt: skip
+        token = None
+        if on_finish is not None:
+            self._next_token += 1
+            token = self._next_token
+            self._waiters[token] = on_finish
+        self.queue, finished = self.queue.push(encode_intent(intent),
+                                               name=intent_name(intent.node), token=token)
+        self._finish((finished,) if finished is not None else ())
 
     def offer_intent(self, message: bytes, intent: Intent) -> bool:
         """Queue someone's intent again if it is newer than any seen about that node."""
@@ -66,12 +78,24 @@ class SerfRelay:
         return True
 
     def get_broadcasts(self, overhead: int, limit: int) -> list[bytes]:
-        return self.queue.get_broadcasts(overhead, limit)
+        limit_n = retransmit_limit(self._retransmit_mult, self._num_nodes())
+        taken = self.queue.take(overhead, limit, limit_n)
+        self.queue = taken.queue
+        self._finish(taken.finished)
+        return taken.messages
 
     def _queue(self, message: bytes, name: str | None) -> None:
-        self.queue.queue_broadcast(message, name=name)
-        self.queue.prune(MAX_QUEUED)
+        self.queue, finished = self.queue.push(message, name=name)
+        self._finish((finished,) if finished is not None else ())
+        self.queue, dropped = self.queue.prune(MAX_QUEUED)
+        self._finish(dropped)
         self.relayed += 1
+
+    def _finish(self, tokens: tuple[int, ...]) -> None:
+        for token in tokens:
+            callback = self._waiters.pop(token, None)
+            if callback is not None:
+                callback()
 
     def _remember_intent(self, intent: Intent) -> None:
         self._intent_ltimes[intent.node] = intent.ltime

@@ -44,7 +44,6 @@ from trio_gossip.wire.errors import GossipError, JoinError
 
 if TYPE_CHECKING:
     from trio_gossip.shell.kv.store import KVStore
-    from trio_gossip.shell.node.delegate import Delegate
     from trio_gossip.shell.ring.lifecycler import Lifecycler
 
 log = logging.getLogger("trio_gossip.apps.agent")
@@ -176,7 +175,9 @@ class Agent:
 
 
 async def watch_rejections(node: Memberlist, interval: float = REJECTION_CHECK_INTERVAL) -> None:
-    """Warn when packets or streams are rejected: the node counts them but logs at debug."""
+    """Warn when packets or streams are rejected: the node counts them (and warns about a
+    stream once per peer and kind); this says how many, and for streams the latest and who
+    sent it."""
     seen = node.statistics()
     while True:
         await trio.sleep(interval)
@@ -189,13 +190,23 @@ async def watch_rejections(node: Memberlist, interval: float = REJECTION_CHECK_I
                 now.bad_packets,
             )
         if now.bad_streams > seen.bad_streams:
-            log.warning(
-                "rejected %d stream(s) that failed to decode or decrypt (wrong key or"
-                " label, or corrupt); %d in all",
-                now.bad_streams - seen.bad_streams,
-                now.bad_streams,
-            )
+            new = now.bad_streams - seen.bad_streams
+            what = describe_stream_rejections(new, now.last_bad_stream)
+            log.warning("%s; %d in all", what, now.bad_streams)
         seen = now
+
+
+def describe_stream_rejections(count: int, last: str) -> str:
+    """What ``count`` newly refused streams were; ``last`` is ``Statistics.last_bad_stream``
+    (``"host:port: reason"``, the latest refusal and who sent it)."""
+    if not last:
+        # Counted with no detail: the reply to a push/pull we started, whose user state the
+        # delegate refused (the Serf delegate reads only Serf's push/pull state).
+        replies = "reply" if count == 1 else "replies"
+        return f"rejected {count} push/pull {replies} whose user state did not decode (debug log)"
+    if count == 1:
+        return f"rejected 1 stream from {last}"
+    return f"rejected {count} streams, the latest from {last}"
 
 
 def _outbox(channel: trio.MemorySendChannel[tuple[Member | str, bytes]]) -> Outbox:
@@ -259,7 +270,6 @@ async def open_agent(
     book = MemberBook()
     delegate.event_listeners += [book.on_event, log_event]
     body_error: BaseException | None = None
-    node_delegate: Delegate = delegate
     kv: KVStore | None = None
     if opts.ring:
         # --ring: a KV store next to the Serf delegate. Imported only then: the KV store and
@@ -267,11 +277,10 @@ async def open_agent(
         from trio_gossip.apps.agent import ring  # noqa: PLC0415
 
         kv = ring.ring_store()
-        node_delegate = ring.ring_delegate(delegate, kv)
     # The agent leaves itself (Agent.leave) so that, conceding its name, it can stop without
     # a leave: a dead message under the name would mark its holder left until it refutes.
     async with open_memberlist(
-        config, delegate=node_delegate, transport=transport, leave_on_exit=False
+        config, delegate=delegate, transport=transport, leave_on_exit=False, kv=kv
     ) as node:
         delegate.num_nodes = node.num_members
         delegate.key_queries.keyring = node.keyring
@@ -284,8 +293,6 @@ async def open_agent(
                 nursery.start_soon(watch_rejections, node)
                 nursery.start_soon(send_replies, node, replies_out)
                 nursery.start_soon(watch_own_conflict, node, delegate, agent)
-                if kv is not None and isinstance(node_delegate, ring.KVPeerDelegate):
-                    nursery.start_soon(ring.kv_traffic, node, kv, node_delegate)
                 if opts.http is not None:
                     api = AgentAPI(node, delegate, book, node.keyring, agent.join)
                     if kv is not None and opts.ring:

@@ -25,13 +25,13 @@ from trio_gossip.apps.sim.display import Display
 from trio_gossip.apps.sim.history import FactKind
 from trio_gossip.apps.sim.runner import run_simulation
 from trio_gossip.core.config import Config
+from trio_gossip.core.engine.queue import retransmit_limit
 from trio_gossip.core.membership.bounds import (
     detection_formula,
     epidemic_rounds,
     join_timeout,
     suspicion_window,
 )
-from trio_gossip.core.membership.broadcast import retransmit_limit
 from trio_gossip.transport.memory import LinkConfig
 from trio_gossip.wire.messages import NodeState
 

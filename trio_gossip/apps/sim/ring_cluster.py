@@ -78,11 +78,8 @@ async def ring_cluster(
         transport = net.add_node()
         name = f"n{i}"
         me = RingNode(name, transport.local_address[0], kv)
-        async with (
-            open_memberlist(attrs.evolve(config, name=name), transport=transport, delegate=kv,
-                            rng=rng) as node,
-            kv.running(node),
-        ):  # fmt: skip
+        async with open_memberlist(attrs.evolve(config, name=name), transport=transport,
+                                   rng=rng, kv=kv):  # fmt: skip
             task_status.started(me)
             if not lifecyclers:
                 await stop.wait()

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from trio_gossip.core.engine import periodic, probe, receive
+from trio_gossip.core.engine import kv, periodic, probe, receive
 from trio_gossip.core.engine.effects import Answer, MergeUserState
 from trio_gossip.core.engine.events import Leave, Merge, Ping, SendUser, Start, UpdateMeta
 from trio_gossip.core.engine.queue import retransmit_limit
 from trio_gossip.core.engine.step import Step
+from trio_gossip.core.kv.replica import split
 from trio_gossip.core.membership import rules
 from trio_gossip.core.membership.member import Member
 from trio_gossip.core.membership.schedule import k_random_members
 from trio_gossip.core.membership.version import ProtocolVersionError, verify_protocol
 from trio_gossip.wire import encode_message
-from trio_gossip.wire.errors import GossipError
+from trio_gossip.wire.errors import DecodeError, GossipError
 from trio_gossip.wire.messages import Dead, NodeState, PushNodeState, User
 
 
@@ -30,6 +31,8 @@ def on_start(step: Step, cmd: Start) -> None:
         raise GossipError("the alive delegate refused our own alive message")
     probe.start_ticker(step)
     periodic.start_timers(step)
+    if step.ctx.kv is not None:
+        kv.start(step)
 
 
 def on_update_meta(step: Step, cmd: UpdateMeta) -> None:
@@ -93,8 +96,18 @@ def on_merge(step: Step, cmd: Merge) -> None:
         membership, cmd.states, step.now, step.ctx.config, step.ctx.rng,
         alive_filter=step.ctx.hooks.alive_filter,
     ))  # fmt: skip
-    if cmd.user_state:
-        step.emit(MergeUserState(cmd.user_state, cmd.join))
+    user_state = cmd.user_state
+    if step.ctx.kv is not None and step.ctx.kv.peer_filter is None and user_state:
+        try:
+            kv_state, user_state = split(user_state)
+        except DecodeError as exc:
+            step.count(bad_messages=1)
+            step.emit(Answer(cmd.token, error=exc))
+            return
+        if kv_state:
+            kv.on_state(step, kv_state)
+    if user_state:
+        step.emit(MergeUserState(user_state, cmd.join))
     step.emit(Answer(cmd.token))
 
 

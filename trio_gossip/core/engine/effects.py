@@ -104,7 +104,24 @@ class TcpOnly:
     member: Member
 
 
+@attrs.frozen(slots=True)
+class SendStream:
+    """Send ``payload`` to ``to`` as a user message over a stream (the KV store's changes too
+    big for a packet, and its state exchanges)."""
+
+    to: Member
+    payload: bytes
+
+
+@attrs.frozen(slots=True)
+class KeyChanged:
+    """The KV store's ``key`` changed (watchers read the new value from the snapshot)."""
+
+    key: str
+
+
 Effect = (
     Send | SetTimer | CancelTimer | TcpPing | PushPullWith | Answer | Finished | DeliverUser
     | MergeUserState | PingComplete | ProbeFailed | TcpOnly | MemberEvent | Conflict | Refuted
+    | SendStream | KeyChanged
 )  # fmt: skip

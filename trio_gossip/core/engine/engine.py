@@ -10,12 +10,15 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from trio_gossip.core.engine import commands, periodic, probe, receive
+from trio_gossip.core.engine import commands, kv, periodic, probe, receive
 from trio_gossip.core.engine.effects import Effect
 from trio_gossip.core.engine.events import (
     AckExpired,
     Event,
     GossipTick,
+    KVCas,
+    KVDelete,
+    KVSweep,
     Leave,
     Merge,
     Ping,
@@ -55,19 +58,23 @@ _HANDLERS: dict[type[Any], Callable[[Step, Any], None]] = {
     Merge: commands.on_merge,
     Ping: commands.on_ping,
     SendUser: commands.on_send_user,
+    KVCas: kv.on_cas,
+    KVDelete: kv.on_delete,
+    KVSweep: kv.on_sweep,
 }
 
 
-def handle(ctx: Context, state: EngineState, now: float, event: Event
-           ) -> tuple[EngineState, list[Effect]]:  # fmt: skip
+def handle(ctx: Context, state: EngineState, now: float, event: Event, *,
+           wall: float | None = None) -> tuple[EngineState, list[Effect]]:  # fmt: skip
     """One event in, the new state and the effects out."""
-    return handle_all(ctx, state, now, (event,))
+    return handle_all(ctx, state, now, (event,), wall=wall)
 
 
-def handle_all(ctx: Context, state: EngineState, now: float, events: Sequence[Event]
-               ) -> tuple[EngineState, list[Effect]]:  # fmt: skip
-    """Several events at one instant (a batch from the node's channel), effects in order."""
-    step = Step(ctx, state, now)
+def handle_all(ctx: Context, state: EngineState, now: float, events: Sequence[Event], *,
+               wall: float | None = None) -> tuple[EngineState, list[Effect]]:  # fmt: skip
+    """Several events at one instant (a batch from the node's channel), effects in order.
+    ``wall`` is wall-clock time for the KV store's stamps (``now`` when not given)."""
+    step = Step(ctx, state, now, now if wall is None else wall)
     for event in events:
         _HANDLERS[type(event)](step, event)
     return step.finish(), step.effects

@@ -6,6 +6,9 @@ answers it with an ``Answer`` effect, and the shell wakes the caller that holds 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import attrs
 
 from trio_gossip.core.membership.member import Member
@@ -84,9 +87,14 @@ class PushPullTick:
     """Time for a push/pull with one random peer."""
 
 
+@attrs.frozen(slots=True)
+class KVSweep:
+    """Time to collect the KV store's expired tombstones and obsolete deleted keys."""
+
+
 Timer = (
     ProbeTick | ProbeTimeout | ProbeDeadline | AckExpired | SuspicionTimeout | GossipTick
-    | PushPullStagger | PushPullTick
+    | PushPullStagger | PushPullTick | KVSweep
 )  # fmt: skip
 """A timer is its own key: arming one that is already armed moves it."""
 
@@ -161,6 +169,25 @@ class SendUser:
     payload: bytes
 
 
-Command = Start | UpdateMeta | Leave | Merge | Ping | SendUser
+@attrs.frozen(slots=True, eq=False)
+class KVCas:
+    """Compare-and-swap of ``key``: the writer calls ``fn`` with the current value (None for
+    a missing key) and stores what it returns (None: no change); answered with the value."""
+
+    token: int
+    key: str
+    fn: Callable[[Any], Any]
+    codec: str | None = None
+
+
+@attrs.frozen(slots=True)
+class KVDelete:
+    """Soft-delete ``key`` everywhere; answered False if it did not exist."""
+
+    token: int
+    key: str
+
+
+Command = Start | UpdateMeta | Leave | Merge | Ping | SendUser | KVCas | KVDelete
 
 Event = Received | StreamUser | Timer | ProbeSendFailed | TcpPingDone | Command

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from trio_gossip.core.engine import kv
 from trio_gossip.core.engine.effects import PushPullWith, SetTimer
 from trio_gossip.core.engine.events import GossipTick, PushPullStagger, PushPullTick
 from trio_gossip.core.engine.step import Step
@@ -26,7 +27,9 @@ def start_timers(step: Step) -> None:
 def on_gossip_tick(step: Step) -> None:
     cfg = step.ctx.config
     step.gossip_tick += cfg.gossip_interval
-    if not len(step.queue) and step.ctx.hooks.broadcasts is None:
+    kv_ctx = step.ctx.kv
+    greets = kv_ctx is not None and kv_ctx.peer_filter is not None
+    if not len(step.queue) and step.ctx.hooks.broadcasts is None and not greets:
         # Nothing to say: rather than waking every interval for nothing (a large share of a
         # big simulation's cost), the timer sleeps until something is queued.
         step.gossip_idle = True
@@ -36,8 +39,10 @@ def on_gossip_tick(step: Step) -> None:
     for peer in gossip_targets(step.membership, step.now, cfg, step.ctx.rng):
         parts = step.take_broadcasts(COMPOUND_OVERHEAD, codec.gossip_budget)
         if not parts:
-            return
+            break
         step.send_bare(peer.address, parts, pmax=peer.pmax)
+    if kv_ctx is not None:
+        kv.gossip_round(step)
 
 
 def _schedule_push_pull(step: Step) -> None:

@@ -1,10 +1,21 @@
-"""memberlist's TransmitLimitedQueue (queue.go) as an immutable value.
+"""memberlist's TransmitLimitedQueue (queue.go) as an immutable value, with lanes.
 
-Every broadcast a node gossips waits here: memberlist's own (alive, suspect, dead, named after
-the node they are about) and the KV store's (named after their key, as dskit's memberlist
-client invalidates older values of one key). A broadcast is handed out at most
-``retransmit_limit`` times, fewest transmits first, then longest, then newest, exactly as
-``TransmitLimitedQueue.GetBroadcasts`` orders its btree.
+Every broadcast a node gossips waits here, in one of four lanes handed out in this order:
+
+- ``MEMBERLIST``: alive, suspect and dead messages, named after the node they are about; a
+  newer one of a name replaces the queued one (queue.go, ``QueueBroadcast`` with
+  ``NamedBroadcast``);
+- ``KV_OWN`` and ``KV_FORWARDED``: the KV store's changes, ours first (dskit#539), then those
+  learned from others, named after their key. A change drops queued changes of its key whose
+  record names it covers and that are no newer (dskit kv/memberlist/memberlist_client.go,
+  ``queueBroadcast`` with ``ringBroadcast.Invalidates``; dskit compares every pair, here items
+  are indexed by key);
+- ``KV_STREAM``: changes too big for a gossip packet, never piggybacked: the engine sends them
+  over streams to a few peers each gossip round.
+
+Within a lane a broadcast is handed out at most its lane's retransmit limit of times, fewest
+transmits first, then longest, then newest, exactly as ``TransmitLimitedQueue.GetBroadcasts``
+orders its btree.
 
 The value is persistent: items live in an ``immutables.Map`` and the order in one sorted tuple
 of keys, so a change costs one map update and one tuple copy (a memmove), and a reader holding
@@ -21,8 +32,10 @@ from collections.abc import Iterator
 import attrs
 import immutables
 
-Key = tuple[int, int, int]
-"""(transmits, -len(message), -id): ascending order is the order memberlist hands them out."""
+MEMBERLIST, KV_OWN, KV_FORWARDED, KV_STREAM = 0, 1, 2, 3
+
+Key = tuple[int, int, int, int]
+"""(lane, transmits, -len(message), -id): ascending order is the order they are handed out."""
 
 
 def retransmit_limit(retransmit_mult: int, n: int) -> int:
@@ -33,17 +46,22 @@ def retransmit_limit(retransmit_mult: int, n: int) -> int:
 @attrs.frozen(slots=True)
 class Queued:
     """One broadcast. ``token`` names a local waiter (a leave, a metadata update) to tell when
-    the broadcast is finished: sent its last time, or replaced by a newer one of its name."""
+    the broadcast is finished: sent its last time, or replaced by a newer one of its name.
+    A KV change carries the record names it holds (``content``; None for a key deletion,
+    which covers every record) and the store version that made it."""
 
     id: int
     message: bytes
     name: str | None
     transmits: int = 0
     token: int | None = None
+    lane: int = MEMBERLIST
+    content: frozenset[str] | None = None
+    version: int = 0
 
     @property
     def key(self) -> Key:
-        return (self.transmits, -len(self.message), -self.id)
+        return (self.lane, self.transmits, -len(self.message), -self.id)
 
 
 @attrs.frozen(slots=True)
@@ -57,12 +75,14 @@ class Taken:
 
 _EMPTY_MAP: immutables.Map[int, Queued] = immutables.Map()
 _EMPTY_NAMES: immutables.Map[str, int] = immutables.Map()
+_EMPTY_KEYS: immutables.Map[str, frozenset[int]] = immutables.Map()
 
 
 @attrs.frozen(slots=True)
 class TransmitQueue:
     items: immutables.Map[int, Queued] = _EMPTY_MAP
-    names: immutables.Map[str, int] = _EMPTY_NAMES
+    names: immutables.Map[str, int] = _EMPTY_NAMES  # memberlist lane: name -> its one item
+    kv_keys: immutables.Map[str, frozenset[int]] = _EMPTY_KEYS  # KV lanes: key -> its items
     order: tuple[Key, ...] = ()
     next_id: int = 1
 
@@ -71,7 +91,21 @@ class TransmitQueue:
 
     def __iter__(self) -> Iterator[Queued]:
         items = self.items
-        return (items[-key[2]] for key in self.order)
+        return (items[-key[3]] for key in self.order)
+
+    def lane(self, lane: int) -> tuple[int, int]:
+        """The slice of ``order`` that holds ``lane``."""
+        order = self.order
+        return bisect_left(order, (lane,)), bisect_left(order, (lane + 1,))
+
+    def lane_len(self, lane: int) -> int:
+        lo, hi = self.lane(lane)
+        return hi - lo
+
+    def in_lane(self, lane: int) -> Iterator[Queued]:
+        lo, hi = self.lane(lane)
+        items = self.items
+        return (items[-key[3]] for key in self.order[lo:hi])
 
     def transmits_of(self, name: str) -> int | None:
         """Transmit count of the queued broadcast ``name``, or None if none is queued."""
@@ -81,8 +115,8 @@ class TransmitQueue:
     def push(
         self, message: bytes, *, name: str | None = None, token: int | None = None
     ) -> tuple[TransmitQueue, int | None]:
-        """Queue ``message``. A queued broadcast of the same name is dropped and finished:
-        its token, if any, is returned for the caller to tell its waiter."""
+        """Queue a memberlist broadcast. A queued broadcast of the same name is dropped and
+        finished: its token, if any, is returned for the caller to tell its waiter."""
         items, names, order = self.items, self.names, self.order
         finished: int | None = None
         if name is not None and (old_id := names.get(name)) is not None:
@@ -96,79 +130,134 @@ class TransmitQueue:
             names = names.set(name, item.id)
         listed = list(order)
         insort(listed, item.key)
-        return TransmitQueue(items, names, tuple(listed), self.next_id + 1), finished
+        return TransmitQueue(items, names, self.kv_keys, tuple(listed), self.next_id + 1), finished
 
-    def take(self, overhead: int, limit: int, transmit_limit: int) -> Taken:
-        """Broadcasts that fit in ``limit`` bytes at ``overhead`` bytes each.
+    def push_kv(
+        self, message: bytes, *, key: str, content: frozenset[str] | None, version: int, lane: int
+    ) -> tuple[TransmitQueue, int]:
+        """Queue a KV change after dropping the queued changes of ``key`` it covers; returns
+        the new queue and how many it dropped."""
+        queue, superseded = self.invalidate(key, content, version)
+        item = Queued(queue.next_id, message, key, 0, None, lane, content, version)
+        ids = queue.kv_keys.get(key, frozenset())
+        listed = list(queue.order)
+        insort(listed, item.key)
+        return TransmitQueue(queue.items.set(item.id, item), queue.names,
+                             queue.kv_keys.set(key, ids | {item.id}), tuple(listed),
+                             queue.next_id + 1), superseded  # fmt: skip
+
+    def invalidate(
+        self, key: str, content: frozenset[str] | None, version: int
+    ) -> tuple[TransmitQueue, int]:
+        """Drop queued changes of ``key`` that a change with this content (None: all of the
+        key) and version covers."""
+        ids = self.kv_keys.get(key)
+        if not ids:
+            return self, 0
+        items = self.items
+        stale = [
+            item for item in (items[i] for i in ids)
+            if item.version <= version and (content is None or (
+                item.content is not None and item.content <= content))
+        ]  # fmt: skip
+        if not stale:
+            return self, 0
+        drop = {item.key for item in stale}
+        left = ids - {item.id for item in stale}
+        mutation = items.mutate()
+        for item in stale:
+            del mutation[item.id]
+        kv_keys = self.kv_keys.set(key, left) if left else self.kv_keys.delete(key)
+        order = tuple(k for k in self.order if k not in drop)
+        return TransmitQueue(mutation.finish(), self.names, kv_keys, order,
+                             self.next_id), len(stale)  # fmt: skip
+
+    def take(self, overhead: int, limit: int, transmit_limit: int, *, lane: int = MEMBERLIST
+             ) -> Taken:  # fmt: skip
+        """Broadcasts of ``lane`` that fit in ``limit`` bytes at ``overhead`` bytes each.
 
         In each tier of equal transmits, from the fewest up, the longest (then newest) message
         that still fits is taken, until nothing more fits. Taken messages are sent once more;
         one at ``transmit_limit`` leaves the queue and is finished.
         """
         order = self.order
-        n = len(order)
-        if not n or limit - overhead <= 0:
+        i, n = self.lane(lane)
+        if i == n or limit - overhead <= 0:
             return Taken(self, [], ())
-        items = self.items
         used = 0
         picked: list[int] = []
-        i = 0
         while i < n:
             free = limit - used - overhead
             if free <= 0:
                 break
-            tier = order[i][0]
-            j = bisect_left(order, (tier, -free, -sys.maxsize), i)
-            if j < n and order[j][0] == tier:
+            tier = order[i][1]
+            j = bisect_left(order, (lane, tier, -free, -sys.maxsize), i, n)
+            if j < n and order[j][1] == tier:
                 picked.append(j)
-                used += overhead - order[j][1]
+                used += overhead - order[j][2]
                 i = j + 1
             else:
                 i = j  # nothing left in this tier fits: on to the next tier
         if not picked:
             return Taken(self, [], ())
-        names = self.names
+        names, kv_keys = self.names, self.kv_keys
         messages: list[bytes] = []
         finished: list[int] = []
         bumped: list[Key] = []
-        mutation = items.mutate()
+        mutation = self.items.mutate()
         for j in picked:
-            item = mutation[-order[j][2]]
+            item = mutation[-order[j][3]]
             messages.append(item.message)
             if item.transmits + 1 >= transmit_limit:
                 del mutation[item.id]
-                if item.name is not None and names.get(item.name) == item.id:
-                    names = names.delete(item.name)
+                names, kv_keys = _forget(item, names, kv_keys)
                 if item.token is not None:
                     finished.append(item.token)
             else:
-                item = Queued(item.id, item.message, item.name, item.transmits + 1, item.token)
+                item = attrs.evolve(item, transmits=item.transmits + 1)
                 mutation[item.id] = item
                 bumped.append(item.key)
-        items = mutation.finish()
         rest = list(order)
         for j in reversed(picked):  # picked ascends: delete from the back
             del rest[j]
         rest.extend(bumped)
         rest.sort()  # two sorted runs: timsort merges them in linear time
-        return Taken(TransmitQueue(items, names, tuple(rest), self.next_id), messages,
-                     tuple(finished))  # fmt: skip
+        return Taken(TransmitQueue(mutation.finish(), names, kv_keys, tuple(rest), self.next_id),
+                     messages, tuple(finished))  # fmt: skip
 
-    def prune(self, max_retain: int) -> tuple[TransmitQueue, tuple[int, ...]]:
-        """Drop the most sent, shortest, oldest broadcasts beyond ``max_retain`` (Prune)."""
-        if len(self.order) <= max_retain:
+    def prune(self, max_retain: int, *, lane: int = MEMBERLIST
+              ) -> tuple[TransmitQueue, tuple[int, ...]]:  # fmt: skip
+        """Drop the most sent, shortest, oldest broadcasts of ``lane`` beyond ``max_retain``
+        (queue.go, Prune); returns the tokens of the dropped ones that had waiters."""
+        lo, hi = self.lane(lane)
+        if hi - lo <= max_retain:
             return self, ()
-        keep, drop = self.order[:max_retain], self.order[max_retain:]
-        items, names = self.items, self.names
+        drop = self.order[lo + max_retain : hi]
+        items, names, kv_keys = self.items, self.names, self.kv_keys
         finished: list[int] = []
         for key in drop:
-            item = items[-key[2]]
+            item = items[-key[3]]
             items = items.delete(item.id)
-            if item.name is not None and names.get(item.name) == item.id:
-                names = names.delete(item.name)
+            names, kv_keys = _forget(item, names, kv_keys)
             if item.token is not None:
                 finished.append(item.token)
-        return TransmitQueue(items, names, keep, self.next_id), tuple(finished)
+        order = self.order[: lo + max_retain] + self.order[hi:]
+        return TransmitQueue(items, names, kv_keys, order, self.next_id), tuple(finished)
+
+
+def _forget(
+    item: Queued, names: immutables.Map[str, int], kv_keys: immutables.Map[str, frozenset[int]]
+) -> tuple[immutables.Map[str, int], immutables.Map[str, frozenset[int]]]:
+    """The indexes without ``item``, which left the queue."""
+    if item.name is None:
+        return names, kv_keys
+    if item.lane == MEMBERLIST:
+        if names.get(item.name) == item.id:
+            names = names.delete(item.name)
+        return names, kv_keys
+    left = kv_keys.get(item.name, frozenset()) - {item.id}
+    kv_keys = kv_keys.set(item.name, left) if left else kv_keys.delete(item.name)
+    return names, kv_keys
 
 
 def _without(order: tuple[Key, ...], key: Key) -> tuple[Key, ...]:

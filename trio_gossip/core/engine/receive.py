@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import attrs
 
-from trio_gossip.core.engine import probe
+from trio_gossip.core.engine import kv, probe
 from trio_gossip.core.engine.effects import Answer, CancelTimer, DeliverUser, SetTimer
 from trio_gossip.core.engine.events import AckExpired, Address, Received
 from trio_gossip.core.engine.state import PingWaiter, Relay
 from trio_gossip.core.engine.step import Step
+from trio_gossip.core.kv.replica import is_kv_payload
 from trio_gossip.core.membership import rules
 from trio_gossip.core.membership.member import ip_string
 from trio_gossip.wire import encode_message
@@ -68,7 +69,11 @@ def on_gossip(step: Step, msg: Alive | Suspect | Dead) -> None:
 
 def deliver_user(step: Step, payload: bytes) -> None:
     step.count(user_messages_received=1)
-    if payload:
+    if not payload:
+        return
+    if step.ctx.kv is not None and is_kv_payload(payload):
+        kv.on_message(step, payload)
+    else:
         step.emit(DeliverUser(payload))
 
 

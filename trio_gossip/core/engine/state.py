@@ -11,6 +11,7 @@ import immutables
 from trio_gossip.core.config import Config
 from trio_gossip.core.engine.events import Address
 from trio_gossip.core.engine.queue import TransmitQueue
+from trio_gossip.core.kv.replica import KVContext, Replica
 from trio_gossip.core.membership.codec import Codec
 from trio_gossip.core.membership.member import Member
 from trio_gossip.core.membership.state import MembershipState
@@ -37,6 +38,7 @@ class Context:
     codec: Codec
     rng: random.Random
     hooks: Hooks = Hooks()
+    kv: KVContext | None = None  # the node runs a KV store
 
 
 @attrs.frozen(slots=True)
@@ -111,7 +113,8 @@ class EngineState:
     gossip_idle: bool = False
     started: bool = False
     counters: Counters = attrs.field(factory=Counters)
+    kv: Replica | None = None  # the KV store's replica, when the node runs one
 
     @classmethod
-    def initial(cls, name: str) -> EngineState:
-        return cls(MembershipState(name))
+    def initial(cls, name: str, *, kv: bool = False) -> EngineState:
+        return cls(MembershipState(name), kv=Replica() if kv else None)

@@ -16,8 +16,15 @@ import immutables
 
 from trio_gossip.core.engine.effects import Effect, Finished, Send, SetTimer
 from trio_gossip.core.engine.events import Address, GossipTick, SuspicionTimeout
-from trio_gossip.core.engine.queue import TransmitQueue, retransmit_limit
+from trio_gossip.core.engine.queue import (
+    KV_FORWARDED,
+    KV_OWN,
+    MEMBERLIST,
+    TransmitQueue,
+    retransmit_limit,
+)
 from trio_gossip.core.engine.state import Context, Counters, EngineState, ProbeRound, Waiter
+from trio_gossip.core.kv.replica import Replica
 from trio_gossip.core.membership.codec import COMPOUND_OVERHEAD, USER_MSG_OVERHEAD
 from trio_gossip.core.membership.state import (
     Broadcast,
@@ -41,7 +48,7 @@ class Step:
     place by the handlers, and turned into one new frozen state by ``finish`` (building a
     frozen value once per batch instead of once per field change)."""
 
-    __slots__ = ("_counts", "_start", "ctx", "effects", "now", *_FIELDS)
+    __slots__ = ("_counts", "_kv_counts", "_start", "ctx", "effects", "now", "wall", *_FIELDS)
 
     membership: MembershipState
     queue: TransmitQueue
@@ -55,13 +62,16 @@ class Step:
     gossip_idle: bool
     started: bool
     counters: Counters
+    kv: Replica | None
 
-    def __init__(self, ctx: Context, state: EngineState, now: float) -> None:
+    def __init__(self, ctx: Context, state: EngineState, now: float, wall: float) -> None:
         self.ctx = ctx
-        self.now = now
+        self.now = now  # the node's (Trio) clock: timers
+        self.wall = wall  # wall-clock seconds: KV stamps, compared across nodes
         self.effects: list[Effect] = []
         self._start = state
         self._counts: dict[str, int] = {}
+        self._kv_counts: dict[str, int] = {}
         for name in _FIELDS:
             setattr(self, name, getattr(state, name))
 
@@ -73,6 +83,12 @@ class Step:
                 name: getattr(counters, name) + n for name, n in self._counts.items()
             })  # fmt: skip
             self._counts = {}
+        if self._kv_counts and self.kv is not None:
+            kv_counters = self.kv.counters
+            self.kv = attrs.evolve(self.kv, counters=attrs.evolve(kv_counters, **{
+                name: getattr(kv_counters, name) + n for name, n in self._kv_counts.items()
+            }))  # fmt: skip
+            self._kv_counts = {}
         start = self._start
         if all(getattr(self, name) is getattr(start, name) for name in _FIELDS):
             return start
@@ -85,6 +101,12 @@ class Step:
         counts = self._counts
         for name, n in deltas.items():
             counts[name] = counts.get(name, 0) + n
+
+    def count_kv(self, **deltas: int) -> None:
+        counts = self._kv_counts
+        for name, n in deltas.items():
+            if n:
+                counts[name] = counts.get(name, 0) + n
 
     def next_seq(self) -> int:
         self.seq = (self.seq + 1) & 0xFFFFFFFF
@@ -123,12 +145,13 @@ class Step:
         self.count(broadcasts_queued=1)
         if finished is not None:
             self.emit(Finished(finished))
-        self._wake_gossip()
+        self.wake_gossip()
 
     def take_broadcasts(self, overhead: int, limit: int) -> list[bytes]:
-        """Queued broadcasts for one packet, then the application's in the space left."""
+        """Queued memberlist broadcasts for one packet, then the application's, then the KV
+        store's (unless it gossips to its own peers only) in the space left."""
         parts: list[bytes] = []
-        if len(self.queue):
+        if self.queue.lane_len(MEMBERLIST):
             limit_n = retransmit_limit(self.ctx.config.retransmit_mult,
                                        self.membership.num_nodes)  # fmt: skip
             taken = self.queue.take(overhead, limit, limit_n)
@@ -141,6 +164,30 @@ class Step:
             avail = limit - sum(len(p) + overhead for p in parts)
             if avail > overhead + USER_MSG_OVERHEAD:
                 parts.extend(_USER + b for b in hook(overhead + USER_MSG_OVERHEAD, avail))
+        kv = self.ctx.kv
+        if kv is not None and kv.peer_filter is None and len(self.queue):
+            parts.extend(self.take_kv(overhead, limit - sum(len(p) + overhead for p in parts)))
+        return parts
+
+    def kv_transmit_limit(self) -> int:
+        """How often a KV change is sent (dskit: ``-memberlist.retransmit-factor`` times the
+        same log of the cluster size as memberlist's own broadcasts)."""
+        assert self.ctx.kv is not None
+        factor = self.ctx.kv.settings.retransmit_factor
+        return max(factor, retransmit_limit(factor, self.membership.num_nodes))
+
+    def take_kv(self, overhead: int, limit: int) -> list[bytes]:
+        """The KV store's own changes, then forwarded ones, for ``limit`` bytes of a packet
+        (as user messages)."""
+        limit_n = self.kv_transmit_limit()
+        parts: list[bytes] = []
+        for lane in (KV_OWN, KV_FORWARDED):
+            avail = limit - sum(len(p) + overhead for p in parts)
+            if avail <= overhead + USER_MSG_OVERHEAD:
+                break
+            taken = self.queue.take(overhead + USER_MSG_OVERHEAD, avail, limit_n, lane=lane)
+            self.queue = taken.queue
+            parts.extend(_USER + m for m in taken.messages)
         return parts
 
     def send(self, to: Address, message: bytes, *, pmax: int = 0, probe: int | None = None
@@ -160,7 +207,7 @@ class Step:
 
     # ---- the gossip timer ------------------------------------------------------------
 
-    def _wake_gossip(self) -> None:
+    def wake_gossip(self) -> None:
         """Something was queued: if the gossip timer sleeps for lack of news, arm it for the
         next tick of its grid, exactly when an idle ticker would have sent it."""
         if not self.gossip_idle:

@@ -52,7 +52,6 @@ class KVStatistics:
     received_broadcasts: int
     received_broadcasts_bytes: int
     received_broadcasts_invalid: int  # undecodable, wrong label, unknown codec, bad merge
-    received_broadcasts_dropped: int  # the merge queue was full
     received_broadcasts_duplicate: int  # byte-identical to a recent one: dropped undecoded
     state_pushes: int  # push/pull states we merged
     state_pushes_bytes: int
@@ -71,26 +70,4 @@ class KVStatistics:
     local_queue: int  # gauge: our own changes waiting to be gossiped
     gossip_queue: int  # gauge: forwarded changes waiting
     stream_queue: int  # gauge: changes too big for a packet, waiting for a stream
-    merge_queue: int  # gauge: network changes waiting for the merge task
     pending_notifications: int  # gauge
-
-
-@attrs.define
-class Counters:
-    received_broadcasts: int = 0
-    received_broadcasts_bytes: int = 0
-    received_broadcasts_invalid: int = 0
-    received_broadcasts_dropped: int = 0
-    received_broadcasts_duplicate: int = 0
-    state_pushes: int = 0
-    state_pushes_bytes: int = 0
-    state_pulls: int = 0
-    state_pulls_bytes: int = 0
-    cas_attempts: int = 0
-    cas_successes: int = 0
-    cas_failures: int = 0
-    changes_applied: int = 0
-    broadcasts_dropped: int = 0
-    stream_sends: int = 0
-    stream_send_failures: int = 0
-    tombstones_removed: int = 0

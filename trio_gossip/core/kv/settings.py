@@ -15,8 +15,7 @@ MAX_CLUSTER_LABEL_BYTES = 255
 
 
 def _check(settings: KVSettings) -> None:
-    for field in ("retransmit_factor", "cas_attempts", "processed_messages_queue_size",
-                  "broadcast_queue_limit", "max_concurrent_streams"):  # fmt: skip
+    for field in ("retransmit_factor", "broadcast_queue_limit", "max_concurrent_streams"):
         if getattr(settings, field) < 1:
             raise ConfigError(f"{field}: must be at least 1")
     for field in ("obsolete_entries_timeout", "notify_interval",
@@ -56,13 +55,8 @@ class KVSettings:
     cluster_label: str = ""
     # -memberlist.cluster-label-verification-disabled: accept any label (while rolling one out).
     cluster_label_verification_disabled: bool = False
-    # -memberlist.processed-messages-queue-size: network changes waiting for the merge task;
-    # past it, received messages are dropped (and counted).
-    processed_messages_queue_size: int = 1024
     # -memberlist.broadcast-timeout-for-local-updates-on-shutdown (0: wait for ever).
     broadcast_timeout_for_local_updates_on_shutdown: float = 10.0
-    # CAS attempts before giving up (hard-coded 10 in dskit).
-    cas_attempts: int = 10
     # Queued broadcasts kept per queue; past it the most-sent ones are dropped (counted).
     broadcast_queue_limit: int = 4096
     # Streams open at once for changes too big for a gossip packet.

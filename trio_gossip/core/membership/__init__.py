@@ -1,7 +1,6 @@
 """SWIM + Lifeguard membership rules as pure functions over immutable state (floor 2)."""
 
 from trio_gossip.core.membership.awareness import apply_awareness_delta, scale_timeout
-from trio_gossip.core.membership.broadcast import TransmitLimitedQueue, retransmit_limit
 from trio_gossip.core.membership.member import EventKind, Member, MemberEvent, ip_bytes, ip_string
 from trio_gossip.core.membership.state import (
     Broadcast,
@@ -32,12 +31,10 @@ __all__ = [
     "Suspicion",
     "SuspicionTimer",
     "Transition",
-    "TransmitLimitedQueue",
     "apply_awareness_delta",
     "ip_bytes",
     "ip_string",
     "remaining_suspicion_time",
-    "retransmit_limit",
     "scale_timeout",
     "suspicion_timeout",
     "verify_protocol",

@@ -1,77 +1,55 @@
-"""The replicated KV store on a memberlist node (floor 4).
+"""The replicated KV store of a memberlist node (floor 4): a facade over the node's engine.
 
-The store is the node's Delegate, so it exists before the node::
+The store holds no state of its own: its entries are the ``kv`` part of the node's engine
+state, and every write is a command to the node's one writer::
 
     kv = KVStore([RING_CODEC], KVSettings())
-    async with open_memberlist(config, delegate=kv) as node, kv.running(node):
+    async with open_memberlist(config, kv=kv) as node:
         await node.join(seeds)
         await kv.cas("ring", lambda ring: ...)
 
-or, in one step, ``async with open_kv(config, codecs=[RING_CODEC]) as kv``.
-
-Every change (a local CAS or delete, a gossiped delta, one key of a push/pull state, a
-sweep) becomes a command in one inbox, applied by one merge task (`KVState`). The
-Delegate hooks run synchronously inside the node's tasks: they decode (DecodeError is
-counted, never raised past them) and queue, nothing more. Gossip picks up our changes
-through `get_broadcasts` (ours first, then forwarded ones); changes too big for a packet
-go to a few random peers over streams each gossip interval instead.
+or, in one step, ``async with open_kv(config, codecs=[RING_CODEC]) as kv`` (``kv.node`` is
+the node). Reads are the latest snapshot and never block; watches are fed from the engine's
+``KeyChanged`` effects.
 """
 
 from __future__ import annotations
 
-import builtins
 import math
 import os
 import random
-import sys
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import attrs
 import trio
 
-from trio_gossip.core.kv.broadcasts import BroadcastQueue
+from trio_gossip.core.engine.events import KVCas, KVDelete
+from trio_gossip.core.engine.queue import KV_FORWARDED, KV_OWN, KV_STREAM
 from trio_gossip.core.kv.codec import Codec, CodecRegistry
-from trio_gossip.core.kv.entry import Counters, KVStatistics
-from trio_gossip.core.kv.label import add_label, strip_label
-from trio_gossip.core.kv.message import KeyValuePair, decode_pair, decode_state, encode_state
+from trio_gossip.core.kv.entry import KVStatistics
+from trio_gossip.core.kv.replica import KeyDeletedError, KVContext, Replica
 from trio_gossip.core.kv.settings import KVSettings
 from trio_gossip.shell.kv.client import KVClient
 from trio_gossip.shell.kv.clock import default_clock
-from trio_gossip.shell.kv.inbox import (
-    Commit,
-    DeleteKey,
-    MergeInbox,
-    Outcome,
-    Remote,
-    Sweep,
-)
-from trio_gossip.shell.kv.reply import Reply
-from trio_gossip.shell.kv.state import KeyDeletedError, KVState, Queues, log
 from trio_gossip.shell.kv.watch import KeyWatch, PrefixWatch, WatchHub
-from trio_gossip.shell.node.delegate import BaseDelegate
-from trio_gossip.shell.node.streams import STREAM_ERRORS
-from trio_gossip.shell.scope import only
-from trio_gossip.wire.errors import DecodeError, GossipError
+from trio_gossip.wire.errors import GossipError
 
 if TYPE_CHECKING:
     from trio_gossip.core.config import Config
     from trio_gossip.core.membership.member import Member
     from trio_gossip.shell.memberlist import Memberlist
+    from trio_gossip.shell.node.delegate import Delegate, Delegates
+    from trio_gossip.shell.node.writer import Writer
     from trio_gossip.transport.base import Transport
 
 V = TypeVar("V")
 
-__all__ = ["CASError", "KVStore", "KeyDeletedError", "open_kv", "packet_budget"]
+__all__ = ["KVStore", "KeyDeletedError", "open_kv", "packet_budget"]
 
 _DRAIN_POLL = 0.25  # dskit polls its local queue at this pace on shutdown
-# Recent messages remembered to drop repeats undecoded: every node forwards each change it
-# applies, so each one arrives several times; the cache holds a few rounds of gossip.
-_SEEN_MESSAGES = 1024
-
-
-class CASError(GossipError):
-    """A CAS kept conflicting for ``cas_attempts`` attempts."""
+_NO_REPLICA = Replica()
 
 
 def packet_budget(config: Config) -> int:
@@ -86,8 +64,23 @@ def packet_budget(config: Config) -> int:
     return config.udp_buffer_size - overhead
 
 
-class KVStore(BaseDelegate):
-    """A node's replicated key-value store. Values are immutable `Mergeable` CRDTs."""
+@attrs.define
+class KVIO:
+    """What the shell counts of the store's I/O (the engine counts the protocol)."""
+
+    state_pulls: int = 0  # push/pull states we produced
+    state_pulls_bytes: int = 0
+    stream_sends: int = 0
+    stream_send_failures: int = 0
+
+
+class KVStore:
+    """A node's replicated key-value store. Values are immutable `Mergeable` CRDTs.
+
+    ``peer_filter``: which members run the KV (None: all of them). With a filter, KV traffic
+    goes to those members only, never piggybacked on what every member receives (an agent
+    beside Serf agents, which log an error for every byte of it).
+    """
 
     def __init__(
         self,
@@ -96,38 +89,57 @@ class KVStore(BaseDelegate):
         *,
         rng: random.Random | None = None,
         clock: Callable[[], float] | None = None,
+        peer_filter: Callable[[Member], bool] | None = None,
     ) -> None:
         self.settings = settings = settings or KVSettings()
         self.codecs = CodecRegistry.of(codecs)
+        self.peer_filter = peer_filter
+        self.io = KVIO()
         self._rng = rng or random.Random(os.urandom(16))
         self._clock = clock
-        self._counters = Counters()
-        self._inbox = MergeInbox(settings.processed_messages_queue_size)
         self._watches = WatchHub(settings.notify_interval)
-        size = self._cluster_size
-        limit = settings.broadcast_queue_limit
-        factor = settings.retransmit_factor
-        self._queues = Queues(
-            local=BroadcastQueue(factor, size, max_items=limit),
-            gossip=BroadcastQueue(factor, size, max_items=limit),
-            stream=BroadcastQueue(factor, size, max_items=limit),
-        )
-        self._state = KVState(self.codecs, settings, queues=self._queues,
-                              watches=self._watches, counters=self._counters,
-                              clock=self.now)  # fmt: skip
-        self._locks: dict[str, trio.Lock] = {}
-        self._seen: dict[bytes, None] = {}  # insertion-ordered: a FIFO set
+        self._writer: Writer | None = None
         self._node: Memberlist | None = None
-        self._running = False
         self._stopped = False
 
-    # -- reading (local, never blocks) -----------------------------------------------------
+    # ---- plugged into a node by open_memberlist ------------------------------------------
+
+    def context(self, config: Config) -> KVContext:
+        """What the node's engine needs to run this store."""
+        return KVContext(self.codecs, self.settings, packet_budget(config), self.peer_filter)
+
+    def attach(self, writer: Writer, node: Memberlist) -> None:
+        if self._writer is not None or self._stopped:
+            raise GossipError("a KV store runs once, on one node")
+        self.now()  # pick the clock inside Trio
+        self._writer, self._node = writer, node
+
+    def detach(self) -> None:
+        self._stopped = True
+        self._watches.close()
+
+    @property
+    def watches(self) -> WatchHub:
+        return self._watches
+
+    # ---- reading (the latest snapshot, never blocks) ------------------------------------
 
     @property
     def node(self) -> Memberlist:
-        if self._node is None:
+        if self._node is None or self._stopped:
             raise GossipError("the KV store is not running")
         return self._node
+
+    @property
+    def running(self) -> bool:
+        return self._node is not None and not self._stopped
+
+    @property
+    def replica(self) -> Replica:
+        """The store's whole state right now: immutable, never half updated."""
+        if self._writer is None:
+            return _NO_REPLICA
+        return self._writer.state.kv or _NO_REPLICA
 
     def client(self, codec: Codec[V]) -> KVClient[V]:
         """Typed access to the keys holding `codec`'s values (dskit's per-codec kv.Client)."""
@@ -149,12 +161,12 @@ class KVStore(BaseDelegate):
     def get(self, key: str) -> Any:
         """The key's value without tombstones; None if missing or deleted. (Untyped: a
         `client(codec)` gives typed access to the keys of one codec.)"""
-        entry = self._state.entries.get(key)
+        entry = self.replica.entries.get(key)
         return None if entry is None else entry.view()
 
     def list(self, prefix: str = "") -> list[str]:
         """Keys (not deleted) starting with `prefix`, sorted."""
-        return sorted(k for k, e in self._state.entries.items()
+        return sorted(k for k, e in self.replica.entries.items()
                       if k.startswith(prefix) and not e.deleted)  # fmt: skip
 
     def watch_key(self, key: str) -> KeyWatch:
@@ -168,299 +180,91 @@ class KVStore(BaseDelegate):
         return self._watches.add_prefix(prefix, self.get, self.list(prefix))
 
     def statistics(self) -> KVStatistics:
-        c = self._counters
-        q = self._queues
+        replica = self.replica
+        c = replica.counters
+        queue = self._writer.state.queue if self._writer is not None else None
+        io = self.io
         return KVStatistics(
             received_broadcasts=c.received_broadcasts,
             received_broadcasts_bytes=c.received_broadcasts_bytes,
             received_broadcasts_invalid=c.received_broadcasts_invalid,
-            received_broadcasts_dropped=c.received_broadcasts_dropped,
             received_broadcasts_duplicate=c.received_broadcasts_duplicate,
             state_pushes=c.state_pushes,
             state_pushes_bytes=c.state_pushes_bytes,
-            state_pulls=c.state_pulls,
-            state_pulls_bytes=c.state_pulls_bytes,
+            state_pulls=io.state_pulls,
+            state_pulls_bytes=io.state_pulls_bytes,
             cas_attempts=c.cas_attempts,
             cas_successes=c.cas_successes,
             cas_failures=c.cas_failures,
             changes_applied=c.changes_applied,
-            broadcasts_superseded=sum(x.superseded for x in q.all()),
-            broadcasts_dropped=c.broadcasts_dropped + sum(x.dropped for x in q.all()),
-            stream_sends=c.stream_sends,
-            stream_send_failures=c.stream_send_failures,
+            broadcasts_superseded=c.broadcasts_superseded,
+            broadcasts_dropped=c.broadcasts_dropped,
+            stream_sends=io.stream_sends,
+            stream_send_failures=io.stream_send_failures,
             tombstones_removed=c.tombstones_removed,
-            keys=len(self._state.entries),
-            local_queue=len(q.local),
-            gossip_queue=len(q.gossip),
-            stream_queue=len(q.stream),
-            merge_queue=self._inbox.network_depth,
+            keys=len(replica.entries),
+            local_queue=queue.lane_len(KV_OWN) if queue is not None else 0,
+            gossip_queue=queue.lane_len(KV_FORWARDED) if queue is not None else 0,
+            stream_queue=queue.lane_len(KV_STREAM) if queue is not None else 0,
             pending_notifications=self._watches.pending,
         )
 
-    # -- writing -------------------------------------------------------------------------------
+    # ---- writing: commands to the node's writer -------------------------------------------
 
     async def cas(self, key: str, fn: Callable[[Any], Any], *, codec: str | None = None) -> Any:
         """Compare-and-swap: ``fn(current)`` returns the whole new value, or None to change
         nothing. Records missing from it become tombstones; only the change is gossiped.
 
         `fn` sees the tombstone-free value (None for a new key) and must not modify it (values
-        are immutable anyway). It runs in the caller's task; the merge task applies its result
-        only if the key did not change since it was read, otherwise `fn` runs again, up to
-        ``cas_attempts`` times (CASError after). CAS calls on one key queue behind each other,
-        so they never conflict among themselves. `codec` is needed only to create a key when
-        several codecs are registered. Returns the key's value afterwards.
+        are immutable anyway). It runs once, in the node's writer, so nothing changes the key
+        between its read and its write: a CAS never conflicts. It must be quick and must not
+        block; an exception it raises comes back here. `codec` is needed only to create a key
+        when several codecs are registered. Returns the key's value afterwards.
         """
-        if not self._running:
-            raise GossipError("the KV store is not running")
-        lock = self._locks.get(key)
-        if lock is None:
-            lock = self._locks[key] = trio.Lock()
-        try:
-            async with lock:
-                return await self._cas_locked(key, fn, codec)
-        finally:
-            if not lock.locked() and lock.statistics().tasks_waiting == 0:
-                self._locks.pop(key, None)
-
-    async def _cas_locked(self, key: str, fn: Callable[[Any], Any], codec: str | None) -> Any:
-        counters = self._counters
-        for _ in range(self.settings.cas_attempts):
-            counters.cas_attempts += 1
-            entry = self._state.entries.get(key)
-            if entry is not None and entry.deleted:
-                counters.cas_failures += 1
-                raise KeyDeletedError(f"key {key!r} is deleted")
-            codec_id = self._codec_for(key, entry.codec if entry else None, codec)
-            out = fn(None if entry is None else entry.view())
-            if out is None:
-                counters.cas_successes += 1
-                return self.get(key)
-            reply: Reply[Outcome] = Reply()
-            # Read and queue in one synchronous step: the commit is the merge task's next job.
-            self._inbox.put_local(Commit(key, codec_id, out, entry.version if entry else 0, reply))
-            if await reply.wait() is not Outcome.CONFLICT:
-                counters.cas_successes += 1
-                return self.get(key)
-        counters.cas_failures += 1
-        raise CASError(f"CAS of {key!r} conflicted {self.settings.cas_attempts} times")
-
-    def _codec_for(self, key: str, current: str | None, wanted: str | None) -> str:
-        if current is not None:
-            if wanted is not None and wanted != current:
-                raise GossipError(f"key {key!r} holds codec {current!r}, not {wanted!r}")
-            return current
-        if wanted is not None:
-            if wanted not in self.codecs:
-                raise GossipError(f"codec {wanted!r} is not registered")
-            return wanted
-        if len(self.codecs.codecs) != 1:
-            raise GossipError(f"new key {key!r}: say which codec (several are registered)")
-        return next(iter(self.codecs.codecs))
+        writer = self._running_writer()
+        with writer.pending() as pending:
+            writer.submit(KVCas(pending.token, key, fn, codec))
+            return await pending.answer()
 
     async def delete(self, key: str) -> bool:
         """Soft-delete `key` everywhere; False if it did not exist (or was deleted already)."""
-        if not self._running:
+        writer = self._running_writer()
+        with writer.pending() as pending:
+            writer.submit(KVDelete(pending.token, key))
+            return bool(await pending.answer())
+
+    def _running_writer(self) -> Writer:
+        if self._writer is None or self._stopped:
             raise GossipError("the KV store is not running")
-        reply: Reply[bool] = Reply()
-        self._inbox.put_local(DeleteKey(key, reply))
-        return await reply.wait()
+        return self._writer
 
-    # -- running -------------------------------------------------------------------------------
-
-    @asynccontextmanager
-    async def running(self, node: Memberlist) -> AsyncIterator[KVStore]:
-        """Run the store's tasks on `node` (whose delegate it must be) for the block.
-
-        On exit our own queued changes get up to
-        ``broadcast_timeout_for_local_updates_on_shutdown`` to go out before the tasks stop
-        (leave the store's block before the node's, so that is possible: dskit#881).
-        """
-        if self._node is not None or self._stopped:
-            raise GossipError("a KV store runs once")
-        self._node = node
-        self.now()  # pick the clock inside Trio
-        self._state.packet_budget = packet_budget(node.config)
-        body_error: BaseException | None = None
-        try:
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._merge_loop)
-                nursery.start_soon(self._stream_loop, nursery)
-                nursery.start_soon(self._sweep_loop)
-                if self.settings.notify_interval > 0:
-                    nursery.start_soon(self._watches.run_flusher)
-                self._running = True
-                try:
-                    yield self
-                except BaseException as exc:
-                    body_error = exc
-                    raise
-                finally:
-                    self._running = False
-                    timeout = self.settings.broadcast_timeout_for_local_updates_on_shutdown
-                    with trio.CancelScope(shield=True):
-                        await self.wait_local_broadcasts(timeout or math.inf)
-                    nursery.cancel_scope.cancel()
-        except BaseExceptionGroup as group:
-            if body_error is not None and only(group, body_error):
-                raise body_error from None  # the caller's own exception, not a group of it
-            raise
-        finally:
-            self._running = False
-            self._stopped = True
-            for command in self._inbox.close():
-                reply = getattr(command, "reply", None)
-                if reply is not None:
-                    reply.fail(GossipError("the KV store stopped"))
-            self._watches.close()
+    async def drain(self) -> None:
+        """Give our own changes up to ``broadcast_timeout_for_local_updates_on_shutdown`` to
+        go out (shielded: this runs on the way out)."""
+        timeout = self.settings.broadcast_timeout_for_local_updates_on_shutdown
+        with trio.CancelScope(shield=True):
+            await self.wait_local_broadcasts(timeout or math.inf)
 
     async def wait_local_broadcasts(self, timeout: float = math.inf) -> bool:
         """Wait until our own changes have been sent as often as gossip sends anything (or
         there is nobody to send them to); False if `timeout` ran out first."""
-        queues = self._queues
         with trio.move_on_after(timeout):
-            while len(queues.local) or len(queues.stream):
+            while True:
+                queue = self._writer.state.queue if self._writer is not None else None
+                if queue is None or not (queue.lane_len(KV_OWN) or queue.lane_len(KV_STREAM)):
+                    return True
                 if not self._has_peers():
                     return True
                 await trio.sleep(_DRAIN_POLL)
-            return True
         return False
 
-    async def _merge_loop(self) -> None:
-        state = self._state
-        inbox = self._inbox
-        while True:
-            state.apply(await inbox.get())
-            await trio.lowlevel.checkpoint()  # one command at a time: let the node breathe
-
-    async def _sweep_loop(self) -> None:
-        while True:
-            await trio.sleep(self.settings.sweep_interval)
-            self._inbox.put_local(Sweep())
-
-    async def _stream_loop(self, nursery: trio.Nursery) -> None:
-        config = self.node.config
-        interval = config.gossip_interval or 0.2
-        fanout = max(1, config.gossip_nodes)
-        limiter = trio.CapacityLimiter(self.settings.max_concurrent_streams)
-        queue = self._queues.stream
-        while True:
-            await trio.sleep(interval)
-            if not len(queue):
-                continue
-            for peer in self._peers(fanout):
-                for payload in queue.get_broadcasts(0, sys.maxsize):
-                    nursery.start_soon(self._send_stream, limiter, peer, payload)
-
-    async def _send_stream(self, limiter: trio.CapacityLimiter, peer: Member, data: bytes) -> None:
-        async with limiter:
-            try:
-                await self.node.send_reliable(peer, data)
-            except STREAM_ERRORS as exc:
-                self._counters.stream_send_failures += 1
-                log.debug("kv: stream to %s failed: %r", peer.name, exc)
-            else:
-                self._counters.stream_sends += 1
-
-    def _peers(self, k: int) -> builtins.list[Member]:
+    def _has_peers(self) -> bool:
         node = self._node
         if node is None:
-            return []
+            return False
         me = node.local_member.name
-        peers = [m for m in node.members() if m.name != me]
-        return self._rng.sample(peers, min(k, len(peers)))
-
-    def _has_peers(self) -> bool:
-        return self._node is not None and self._node.num_members() > 1
-
-    def _cluster_size(self) -> int:
-        return self._node.num_members() if self._node is not None else 1
-
-    # -- the Delegate hooks (called synchronously by the node) -------------------------------
-
-    def notify_msg(self, message: bytes) -> None:
-        if self._stopped:
-            return
-        counters = self._counters
-        counters.received_broadcasts += 1
-        counters.received_broadcasts_bytes += len(message)
-        seen = self._seen
-        if message in seen:  # the same change from another forwarder: merging it is a no-op
-            counters.received_broadcasts_duplicate += 1
-            return
-        try:
-            pair = decode_pair(self._unlabel(message), max_size=self.settings.max_message_bytes)
-            command = self._decode(pair)
-        except DecodeError as exc:
-            counters.received_broadcasts_invalid += 1
-            log.debug("kv: bad message: %s", exc)
-            return
-        if not self._inbox.put_network(command):
-            counters.received_broadcasts_dropped += 1
-            return  # not remembered: a later copy may still get in
-        seen[message] = None
-        if len(seen) > _SEEN_MESSAGES:
-            del seen[next(iter(seen))]
-
-    def get_broadcasts(self, overhead: int, limit: int) -> builtins.list[bytes]:
-        if self._stopped:
-            return []
-        parts = self._queues.local.get_broadcasts(overhead, limit)
-        used = sum(len(p) + overhead for p in parts)
-        return parts + self._queues.gossip.get_broadcasts(overhead, limit - used)
-
-    def local_state(self, join: bool) -> bytes:
-        entries = self._state.entries
-        if not entries:
-            return b""
-        pairs = [
-            KeyValuePair(
-                key, e.codec, b"" if e.deleted else e.encoded(self.codecs), e.deleted, e.updated_at
-            )
-            for key, e in entries.items()
-        ]
-        try:
-            data = encode_state(pairs, max_size=self.settings.max_message_bytes)
-        except ValueError as exc:
-            log.warning("kv: push/pull state not sent: %s", exc)
-            return b""
-        self._counters.state_pulls += 1
-        self._counters.state_pulls_bytes += len(data)
-        return add_label(data, self.settings.label_bytes)
-
-    def merge_remote_state(self, buf: bytes, join: bool) -> None:
-        if self._stopped:
-            return
-        counters = self._counters
-        try:
-            pairs = decode_state(self._unlabel(buf), max_size=self.settings.max_message_bytes)
-        except DecodeError as exc:
-            counters.received_broadcasts_invalid += 1
-            log.debug("kv: bad push/pull state: %s", exc)
-            return
-        counters.state_pushes += 1
-        counters.state_pushes_bytes += len(buf)
-        for pair in pairs:
-            try:
-                command = self._decode(pair)
-            except DecodeError as exc:
-                counters.received_broadcasts_invalid += 1
-                log.debug("kv: bad value for %r in a push/pull state: %s", pair.key, exc)
-                continue
-            if not self._inbox.put_network(command):
-                counters.received_broadcasts_dropped += 1
-
-    def _unlabel(self, data: bytes) -> bytes:
-        settings = self.settings
-        return strip_label(data, settings.label_bytes,
-                           verify=not settings.cluster_label_verification_disabled)  # fmt: skip
-
-    def _decode(self, pair: KeyValuePair) -> Remote:
-        value = None
-        if pair.value or not pair.deleted:
-            value = self.codecs.decode(pair.codec, pair.value)
-        elif pair.codec not in self.codecs:
-            raise DecodeError(f"unknown codec id {pair.codec!r}")
-        return Remote(pair.key, pair.codec, value, pair.deleted, pair.updated_at)
+        accept = self.peer_filter
+        return any(m.name != me and (accept is None or accept(m)) for m in node.members())
 
 
 @asynccontextmanager
@@ -470,18 +274,16 @@ async def open_kv(
     codecs: Iterable[Codec[Any]],
     settings: KVSettings | None = None,
     transport: Transport | None = None,
+    delegate: Delegate | Delegates | None = None,
     rng: random.Random | None = None,
     clock: Callable[[], float] | None = None,
 ) -> AsyncIterator[KVStore]:
-    """A node with a KV store as its delegate, both running for the block (``kv.node`` is
-    the node). The store stops first, so its last changes still go out; then the node
-    leaves. `rng` seeds both (for replayable simulations)."""
+    """A node running a KV store, for the block (``kv.node`` is the node). On exit the
+    store's last changes still go out, then the node leaves. `rng` seeds both (for
+    replayable simulations)."""
     from trio_gossip.shell.memberlist import open_memberlist  # noqa: PLC0415 (floor 4 imports)
 
     kv_rng = random.Random(rng.getrandbits(64)) if rng is not None else None
     kv = KVStore(codecs, settings, rng=kv_rng, clock=clock)
-    async with (
-        open_memberlist(config, transport=transport, delegate=kv, rng=rng) as node,
-        kv.running(node),
-    ):
+    async with open_memberlist(config, transport=transport, delegate=delegate, rng=rng, kv=kv):
         yield kv

@@ -20,7 +20,7 @@ from trio_gossip.shell.node.streams import (
 from trio_gossip.shell.node.writer import Writer
 from trio_gossip.transport.base import Address
 from trio_gossip.wire.errors import GossipError, JoinError, RemoteError
-from trio_gossip.wire.messages import Ack, Err, Ping, PushPull
+from trio_gossip.wire.messages import Ack, Err, Ping, PushPull, User
 
 JoinAddress = str | tuple[str, int]
 
@@ -31,7 +31,7 @@ async def push_pull(w: Writer, addr: Address, *, join: bool) -> None:
     with trio.fail_after(w.ctx.config.tcp_timeout):
         stream = await w.transport.open_stream(addr)
         async with stream:
-            ours = local_push_pull(w.state, w.delegates.state, join)
+            ours = local_push_pull(w, join)
             await stream.send_all(codec.stream(ours, dialer=True))
             reply = await read_message(stream, codec.stream_decoder(responder=False))
     if reply is None:
@@ -68,6 +68,24 @@ async def tcp_ping(w: Writer, effect: fx.TcpPing) -> None:
     except STREAM_ERRORS as exc:
         log.debug("%s: TCP ping to %s failed: %r", w.ctx.config.name, target.name, exc)
     w.submit(TcpPingDone(effect.seq, acked))
+
+
+async def send_stream(w: Writer, limiter: trio.CapacityLimiter, effect: fx.SendStream) -> None:
+    """A user message over a stream, for the KV store (a big change, or a state exchange)."""
+    async with limiter:
+        io = w.kv.io if w.kv is not None else None
+        try:
+            with trio.fail_after(w.ctx.config.tcp_timeout):
+                stream = await w.transport.open_stream(effect.to.address)
+                async with stream:
+                    await stream.send_all(w.ctx.codec.stream(User(effect.payload), dialer=True))
+        except STREAM_ERRORS as exc:
+            if io is not None:
+                io.stream_send_failures += 1
+            log.debug("%s: stream to %s failed: %r", w.ctx.config.name, effect.to.name, exc)
+        else:
+            if io is not None:
+                io.stream_sends += 1
 
 
 def parse_join_address(spec: JoinAddress, default_port: int) -> tuple[str, int]:

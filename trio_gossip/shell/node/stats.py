@@ -16,7 +16,7 @@ class Statistics:
     bytes_received: int
     bytes_sent: int
     bad_packets: int  # failed to decode (label, key, CRC, framing, msgpack): dropped
-    bad_streams: int
+    bad_streams: int  # refused (see last_bad_stream) or their user state refused: dropped
     dropped_messages: int  # gossip dropped because the hand-off queue was full
     send_errors: int
     probes: int
@@ -36,6 +36,10 @@ class Statistics:
     events_dropped: int  # a slow events() reader fell behind
     queued_broadcasts: int  # gauge: broadcasts waiting in the transmit queue
     health_score: int  # gauge: awareness
+    last_bad_stream: str = ""
+    """The latest refused stream, ``"host:port: reason"``; empty when the latest one counted in
+    bad_streams left no detail (the reply to a push/pull we started, whose user state the
+    delegate refused)."""
 
 
 @attrs.define
@@ -48,6 +52,8 @@ class IOCounters:
     bytes_sent: int = 0
     bad_packets: int = 0
     bad_streams: int = 0
+    last_bad_stream: str = ""  # what the latest refused stream was and who sent it
+    last_bad_stream_at: int = 0  # bad_streams when last_bad_stream was recorded
     send_errors: int = 0
     push_pulls: int = 0
     push_pulls_received: int = 0
@@ -82,4 +88,5 @@ def snapshot(io: IOCounters, engine: Counters, *, dropped: int, events_dropped: 
         events_dropped=events_dropped,
         queued_broadcasts=queued_broadcasts,
         health_score=health_score,
+        last_bad_stream=io.last_bad_stream if io.last_bad_stream_at == io.bad_streams else "",
     )

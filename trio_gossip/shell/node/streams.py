@@ -8,17 +8,19 @@ bad packet or stream is counted and dropped, never raised past its task.
 from __future__ import annotations
 
 import logging
+import re
 
 import trio
 
 from trio_gossip.core.engine.events import Address, Merge, StreamUser
-from trio_gossip.core.engine.state import EngineState
-from trio_gossip.shell.node.delegate import StateDelegate
+from trio_gossip.core.kv.replica import combine, encode_replica
 from trio_gossip.shell.node.writer import Writer
 from trio_gossip.transport.base import TransportError
 from trio_gossip.wire import StreamDecoder
 from trio_gossip.wire.errors import DecodeError, GossipError, LabelError
 from trio_gossip.wire.messages import Ack, Err, Message, Ping, PushNodeState, PushPull, User
+from trio_gossip.wire.packet import COMPRESS, HAS_LABEL
+from trio_gossip.wire.stream import ENCRYPT, STREAM_TYPES
 
 log = logging.getLogger("trio_gossip")
 
@@ -33,30 +35,53 @@ STREAM_ERRORS = (
 
 MAX_INBOUND_PUSH_PULLS = 128  # memberlist's maxPushPullRequests
 _LABEL_WARNINGS = 1024  # distinct (host, label) pairs warned about; then counting only
+_STREAM_WARNINGS = 1024  # distinct (host, kind of refusal) pairs warned about; then debug only
 _READ_SIZE = 65536
+_HEAD_SIZE = 16  # first bytes of a stream kept to describe a refused one
+_FIRST_BYTES = STREAM_TYPES | {ENCRYPT, COMPRESS, HAS_LABEL}  # what memberlist may send first
+_HTTP_METHODS = (b"GET ", b"HEAD", b"POST", b"PUT ", b"DELE", b"OPTI", b"PATC", b"CONN", b"PRI ")
 
 
-async def read_message(stream: trio.abc.Stream, decoder: StreamDecoder) -> Message | None:
-    """Read until the decoder has one whole message; None on a clean EOF before any byte."""
+async def read_message(
+    stream: trio.abc.Stream, decoder: StreamDecoder, head: bytearray | None = None
+) -> Message | None:
+    """Read until the decoder has one whole message; None on a clean EOF before any byte.
+    ``head``, when given, receives the stream's first bytes (to describe a refusal)."""
     while True:
         data = await stream.receive_some(_READ_SIZE)
         if not data:
             decoder.eof()  # raises DecodeError if the peer stopped inside a message
             return None
+        if head is not None and len(head) < _HEAD_SIZE:
+            head += data[: _HEAD_SIZE - len(head)]
         msg = decoder.feed(data)
         if msg is not None:
             return msg
 
 
-def local_push_pull(state: EngineState, delegate: StateDelegate | None, join: bool) -> PushPull:
-    """Our whole member table (dead and left entries too, until reaped) plus the user state."""
+def local_push_pull(w: Writer, join: bool) -> PushPull:
+    """Our whole member table (dead and left entries too, until reaped) plus the user state:
+    the application's, behind the KV store's when the node runs one that every member runs."""
+    state = w.state
     membership = state.membership
     members = membership.members
     states = tuple(
         PushNodeState(m.name, m.addr, m.port, m.meta or None, m.incarnation, int(m.state), m.vsn)
         for m in (members[name] for name in membership.probe_order)
     )
+    delegate = w.delegates.state
     user_state = delegate.local_state(join) if delegate is not None else b""
+    kv = w.ctx.kv
+    if kv is not None and kv.peer_filter is None and state.kv is not None:
+        try:
+            kv_state = encode_replica(state.kv, kv)
+        except ValueError as exc:
+            log.warning("%s: KV state not sent: %s", w.ctx.config.name, exc)
+            kv_state = b""
+        if kv_state and w.kv is not None:
+            w.kv.io.state_pulls += 1
+            w.kv.io.state_pulls_bytes += len(kv_state)
+        user_state = combine(kv_state, user_state)
     return PushPull(join, states, user_state)
 
 
@@ -67,6 +92,28 @@ async def merge(writer: Writer, msg: PushPull, *, join: bool) -> None:
         await pending.answer()
 
 
+def describe_refusal(exc: DecodeError, head: bytes) -> str:
+    """Why a stream was refused: the decoder's reason, plus its first bytes (and what they
+    look like) when it does not open the way memberlist does (net.go readStream)."""
+    reason = str(exc)
+    if not head or head[0] in _FIRST_BYTES:
+        return reason
+    looks = ""
+    if head.startswith(_HTTP_METHODS):
+        looks = ": HTTP, not memberlist"
+    elif head[0] == 0x16 and head[1:2] == b"\x03":
+        looks = ": a TLS handshake, not memberlist"
+    elif b"Command" in head:  # serf client/rpc_client.go handshake: {Command, Seq} first
+        looks = ": a Serf RPC request; is a serf command's -rpc-addr this gossip address?"
+    return f"{reason} (first bytes {head.hex()}{looks})"
+
+
+def format_address(addr: Address) -> str:
+    """``host:port``, with an IPv6 host in brackets."""
+    host, port = addr[0], addr[1]
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 class StreamServer:
     """Packets and streams from the transport, for one node."""
 
@@ -74,6 +121,7 @@ class StreamServer:
         self.writer = writer
         self._inbound_push_pulls = 0
         self._label_warned: set[tuple[str, bytes]] = set()
+        self._stream_warned: set[tuple[str, str]] = set()
 
     def _label_refused(self, exc: LabelError, host: str, what: str) -> None:
         """Warn once per peer host and label (a peer sends many), then only count."""
@@ -85,6 +133,28 @@ class StreamServer:
         log.warning("%s: refusing %ss from %s labelled %r (ours is %r); counted from now on,"
                     " not logged again", self.writer.ctx.config.name, what, host, exc.found,
                     ours)  # fmt: skip
+
+    def _stream_refused(self, addr: Address, reason: str, *, kind: str = "", warn: bool = True,
+                        counted: bool = False) -> None:  # fmt: skip
+        """Count a refused stream (unless the writer ``counted`` it already) and keep what it
+        was and who sent it (``statistics()`` shows the latest); warn once per peer host and
+        kind of refusal (``kind``, else ``reason``; a peer that sends one usually repeats it),
+        then log at debug only."""
+        w = self.writer
+        io = w.io
+        if not counted:
+            io.bad_streams += 1
+        io.last_bad_stream = f"{format_address(addr)}: {reason}"
+        io.last_bad_stream_at = io.bad_streams
+        name = w.ctx.config.name
+        key = (addr[0], re.sub(r"\d+", "#", kind or reason))  # counts and sizes vary
+        if not warn or key in self._stream_warned or len(self._stream_warned) >= _STREAM_WARNINGS:
+            log.debug("%s: refused a stream from %s: %s", name, format_address(addr), reason)
+            return
+        self._stream_warned.add(key)
+        log.warning("%s: refused a stream from %s: %s (counted in bad_streams; more of this kind"
+                    " from %s are logged at debug only)", name, format_address(addr), reason,
+                    addr[0])  # fmt: skip
 
     def on_packet(self, data: bytes, addr: Address) -> None:
         """Runs on the transport's receive task for every datagram: decode, then hand each
@@ -121,16 +191,21 @@ class StreamServer:
     async def _serve(self, stream: trio.abc.Stream, addr: Address) -> None:
         w = self.writer
         codec, name = w.ctx.codec, w.ctx.config.name
+        head = bytearray()
         try:
-            msg = await read_message(stream, codec.stream_decoder(responder=True))
+            msg = await read_message(stream, codec.stream_decoder(responder=True), head)
         except DecodeError as exc:
-            w.io.bad_streams += 1
+            # memberlist net.go handleConn: "failed to receive", answered with an errMsg.
             if isinstance(exc, LabelError):
-                self._label_refused(exc, addr[0], "stream")
-            log.debug("%s: bad stream from %s: %s", name, addr, exc)
+                self._label_refused(exc, addr[0], "stream")  # its own warning, per label
+            reason = describe_refusal(exc, bytes(head))
+            self._stream_refused(addr, reason, kind=str(exc), warn=not isinstance(exc, LabelError))
             await stream.send_all(codec.stream(Err(str(exc)), dialer=False))
             return
         if msg is None:
+            # Closed before its first byte (a reachability check, or a dialer that gave up):
+            # memberlist net.go handleConn returns on io.EOF without a word; so do we.
+            log.debug("%s: stream from %s closed without a message", name, format_address(addr))
             return
         if isinstance(msg, Ping):
             if msg.node and msg.node != name:
@@ -141,8 +216,9 @@ class StreamServer:
         elif isinstance(msg, User):
             w.submit(StreamUser(msg.payload))
         else:
-            w.io.bad_streams += 1
-            log.debug("%s: unexpected %s on a stream from %s", name, type(msg).__name__, addr)
+            # memberlist net.go handleConn: "Received invalid msgType" and close, no reply.
+            self._stream_refused(addr, f"{type(msg).__name__.lower()} message where only ping,"
+                                       " pushPull or user may open a stream")  # fmt: skip
 
     async def _push_pull(self, stream: trio.abc.Stream, addr: Address, msg: PushPull) -> None:
         w = self.writer
@@ -152,12 +228,18 @@ class StreamServer:
         self._inbound_push_pulls += 1
         try:
             # Reply with our state before merging theirs, echoing Join.
-            reply = local_push_pull(w.state, w.delegates.state, msg.join)
+            reply = local_push_pull(w, msg.join)
             await stream.send_all(w.ctx.codec.stream(reply, dialer=False))
             w.io.push_pulls_received += 1
+            before = w.io.bad_streams
             try:
                 await merge(w, msg, join=msg.join)
             except GossipError as exc:
                 log.info("%s: push/pull from %s not merged: %s", w.ctx.config.name, addr, exc)
+            if w.io.bad_streams > before and w.io.last_bad_stream_at != w.io.bad_streams:
+                # The writer counted the delegate's refusal of the user state (memberlist
+                # net.go mergeRemoteState hands it to Delegate.MergeRemoteState), unnamed.
+                self._stream_refused(addr, "the delegate refused its push/pull user state"
+                                           " (see the debug log)", counted=True)  # fmt: skip
         finally:
             self._inbound_push_pulls -= 1

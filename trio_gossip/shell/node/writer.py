@@ -11,11 +11,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import trio
 
 from trio_gossip.core.engine import effects as fx
-from trio_gossip.core.engine.engine import handle, handle_all
+from trio_gossip.core.engine.engine import handle_all
 from trio_gossip.core.engine.events import Command, Event, ProbeSendFailed
 from trio_gossip.core.engine.state import Context, EngineState
 from trio_gossip.core.membership.member import MemberEvent
@@ -27,7 +28,10 @@ from trio_gossip.shell.node.pending import Pending
 from trio_gossip.shell.node.stats import IOCounters
 from trio_gossip.shell.node.timers import Timers
 from trio_gossip.transport.base import Transport, TransportError
-from trio_gossip.wire.errors import DecodeError
+from trio_gossip.wire.errors import DecodeError, GossipError
+
+if TYPE_CHECKING:
+    from trio_gossip.shell.kv.store import KVStore
 
 log = logging.getLogger("trio_gossip")
 
@@ -35,15 +39,19 @@ BATCH = 256  # events handled per wake-up before other tasks get their turn
 
 TcpPingRunner = Callable[[fx.TcpPing], Awaitable[None]]
 PushPullRunner = Callable[[fx.PushPullWith], Awaitable[None]]
+StreamRunner = Callable[[fx.SendStream], Awaitable[None]]
 
 
 class Writer:
     """Owns a node's state. Everyone else reads ``state`` and puts events into ``inbox``."""
 
     def __init__(self, ctx: Context, transport: Transport, delegates: Delegates,
-                 io: IOCounters, events: EventHub) -> None:  # fmt: skip
+                 io: IOCounters, events: EventHub, *, kv: KVStore | None = None
+                 ) -> None:  # fmt: skip
         self.ctx = ctx
-        self.state = EngineState.initial(ctx.config.name)
+        self.kv = kv
+        self.state = EngineState.initial(ctx.config.name, kv=ctx.kv is not None)
+        self._wall = kv.now if kv is not None else None
         self.transport = transport
         self.delegates = delegates
         self.io = io
@@ -70,12 +78,22 @@ class Writer:
     def submit(self, event: Event) -> None:
         self.inbox.put(event)
 
+    def close(self) -> None:
+        """The node stopped: wake every caller still waiting for an answer."""
+        for pending in self._pending.values():
+            pending.set_answer(None, GossipError("the node stopped"))
+
+    def _handle(self, events: Sequence[Event]) -> list[fx.Effect]:
+        wall = self._wall() if self._wall is not None else None
+        self.state, effects = handle_all(self.ctx, self.state, trio.current_time(), events,
+                                         wall=wall)  # fmt: skip
+        return effects
+
     # ---- the task ------------------------------------------------------------------------
 
     async def step_now(self, command: Command) -> None:
         """Handle one command before the task runs (the first alive, at start-up)."""
-        self.state, effects = handle(self.ctx, self.state, trio.current_time(), command)
-        await self._carry_out(effects)
+        await self._carry_out(self._handle((command,)))
 
     async def run(self, io_tasks: IOTasks) -> None:
         """The writer and its clock task; the clock only wakes the writer."""
@@ -93,8 +111,7 @@ class Writer:
             batch.extend(inbox.take(BATCH))
             if not batch:
                 continue
-            self.state, effects = handle_all(self.ctx, self.state, now, batch)
-            await self._carry_out(effects)
+            await self._carry_out(self._handle(batch))
 
     async def _carry_out(self, effects: Sequence[fx.Effect]) -> None:
         for effect in effects:
@@ -114,6 +131,9 @@ class Writer:
                     pending.finished.set()
             elif isinstance(effect, MemberEvent):
                 self._member_event(effect)
+            elif isinstance(effect, fx.KeyChanged):
+                if self.kv is not None:
+                    self.kv.watches.changed(effect.key)
             else:
                 self._notify(effect)
 
@@ -125,9 +145,7 @@ class Writer:
                 self.io.send_errors += 1
                 log.debug("%s: send to %s failed: %s", self.ctx.config.name, effect.to, exc)
                 if effect.probe is not None:
-                    self.state, more = handle(self.ctx, self.state, trio.current_time(),
-                                              ProbeSendFailed(effect.probe))  # fmt: skip
-                    await self._carry_out(more)
+                    await self._carry_out(self._handle((ProbeSendFailed(effect.probe),)))
                 return
             self.io.packets_sent += 1
             self.io.bytes_sent += len(data)
@@ -141,7 +159,7 @@ class Writer:
     def _notify(self, effect: fx.Effect) -> None:
         name = self.ctx.config.name
         roles = self.delegates
-        if isinstance(effect, fx.TcpPing | fx.PushPullWith):
+        if isinstance(effect, fx.TcpPing | fx.PushPullWith | fx.SendStream):
             assert self._io_tasks is not None
             self._io_tasks.start(effect)
         elif isinstance(effect, fx.DeliverUser):
@@ -181,14 +199,17 @@ class IOTasks:
     push/pulls) in the node's nursery; their results come back as events."""
 
     def __init__(self, nursery: trio.Nursery, tcp_ping: TcpPingRunner,
-                 push_pull: PushPullRunner) -> None:  # fmt: skip
+                 push_pull: PushPullRunner, send_stream: StreamRunner) -> None:  # fmt: skip
         self._nursery = nursery
         self._tcp_ping = tcp_ping
         self._push_pull = push_pull
+        self._send_stream = send_stream
 
-    def start(self, effect: fx.TcpPing | fx.PushPullWith) -> None:
+    def start(self, effect: fx.TcpPing | fx.PushPullWith | fx.SendStream) -> None:
         if isinstance(effect, fx.TcpPing):
             self._nursery.start_soon(self._tcp_ping, effect)
-        else:
+        elif isinstance(effect, fx.PushPullWith):
             self._nursery.start_soon(self._push_pull, effect)
+        else:
+            self._nursery.start_soon(self._send_stream, effect)
 
