@@ -13,6 +13,7 @@ import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from functools import partial
+from typing import TYPE_CHECKING
 
 import trio
 
@@ -21,7 +22,6 @@ from trio_gossip.core.engine import events as ev
 from trio_gossip.core.engine.state import Context, EngineState
 from trio_gossip.core.membership.codec import Codec
 from trio_gossip.core.membership.member import EventKind, Member, MemberEvent, ip_bytes
-from trio_gossip.shell.kv.store import KVStore
 from trio_gossip.shell.node import pushpull
 from trio_gossip.shell.node.delegate import Delegate, Delegates
 from trio_gossip.shell.node.events import EventHub, EventStream
@@ -35,6 +35,9 @@ from trio_gossip.transport.net import create_net_transport
 from trio_gossip.wire import Keyring
 from trio_gossip.wire.errors import ConfigError, GossipError
 from trio_gossip.wire.messages import User
+
+if TYPE_CHECKING:
+    from trio_gossip.shell.kv.store import KVStore
 
 
 class Memberlist:

@@ -9,11 +9,11 @@ on the Trio clock instead, so the same seed gives the same versions.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 
 import trio
-import trio.testing
 
 SIM_EPOCH = 1_700_000_000.0  # a plausible Unix time, so versions and pages read as dates
 
@@ -24,6 +24,9 @@ def sim_clock() -> float:
 
 def default_clock() -> Callable[[], float]:
     """Wall time, or `sim_clock` when the running Trio loop uses a MockClock."""
-    if isinstance(trio.lowlevel.current_clock(), trio.testing.MockClock):
+    # A MockClock exists only if trio.testing was imported; importing it here would pull in
+    # pytest (trio.testing's RaisesGroup does), some 10 MiB for every node.
+    testing = sys.modules.get("trio.testing")
+    if testing is not None and isinstance(trio.lowlevel.current_clock(), testing.MockClock):
         return sim_clock
     return time.time
