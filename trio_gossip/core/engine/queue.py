@@ -214,7 +214,8 @@ class TransmitQueue:
                 if item.token is not None:
                     finished.append(item.token)
             else:
-                item = attrs.evolve(item, transmits=item.transmits + 1)
+                item = Queued(item.id, item.message, item.name, item.transmits + 1, item.token,
+                              item.lane, item.content, item.version)
                 mutation[item.id] = item
                 bumped.append(item.key)
         rest = list(order)

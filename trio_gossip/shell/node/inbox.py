@@ -30,7 +30,6 @@ class Inbox:
         self._low: deque[Event] = deque()
         self._lot = trio.lowlevel.ParkingLot()
         self.dropped = 0
-        self._pending = False  # woken with nothing put: timers are due
 
     def __len__(self) -> int:
         return len(self._local) + len(self._probe) + len(self._high) + len(self._low)
@@ -70,18 +69,9 @@ class Inbox:
         return taken
 
     async def wait(self) -> None:
-        """Until something is put or ``wake`` is called (at once if not empty)."""
-        if self._pending or len(self):
-            self._pending = False
-            await trio.lowlevel.checkpoint()
-            return
-        await self._lot.park()
-        self._pending = False
-
-    def wake(self) -> None:
-        """Wake the reader with nothing put (its clock says timers are due)."""
-        self._pending = True
-        self._wake()
+        """Until something is put (the caller bounds the wait with the next timer)."""
+        while not len(self):
+            await self._lot.park()
 
     def _wake(self) -> None:
         if self._lot:

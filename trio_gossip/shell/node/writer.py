@@ -96,22 +96,25 @@ class Writer:
         await self._carry_out(self._handle((command,)))
 
     async def run(self, io_tasks: IOTasks) -> None:
-        """The writer and its clock task; the clock only wakes the writer."""
+        """Sleep until an event arrives or the earliest timer is due, handle the batch (due
+        timers first), carry out its effects; for ever. No clock task: the wait's own cancel
+        scope carries the next deadline, so a timer costs one wake-up of this task."""
         self._io_tasks = io_tasks
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(self.timers.run, self.inbox.wake)
-            await self._write()
-
-    async def _write(self) -> None:
         inbox, timers = self.inbox, self.timers
         while True:
-            await inbox.wait()
-            now = trio.current_time()
-            batch: list[Event] = list(timers.pop_due(now))
+            if len(inbox):
+                await trio.lowlevel.checkpoint()
+            else:
+                deadline = timers.next_deadline()
+                if deadline > trio.current_time():
+                    with trio.CancelScope(deadline=deadline):
+                        await inbox.wait()
+                else:
+                    await trio.lowlevel.checkpoint()
+            batch: list[Event] = list(timers.pop_due(trio.current_time()))
             batch.extend(inbox.take(BATCH))
-            if not batch:
-                continue
-            await self._carry_out(self._handle(batch))
+            if batch:
+                await self._carry_out(self._handle(batch))
 
     async def _carry_out(self, effects: Sequence[fx.Effect]) -> None:
         for effect in effects:
