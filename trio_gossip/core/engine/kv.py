@@ -320,19 +320,24 @@ def gossip_round(step: Step) -> None:
     """The KV's part of a gossip tick: changes too big for a packet over streams; with a peer
     filter also greetings to new KV peers, the periodic state exchange, and the changes."""
     kv = _ctx(step)
+    streams = step.queue.lane_len(KV_STREAM)
+    if kv.peer_filter is None and not streams:
+        return  # the changes rode the gossip packets; nothing else to do (no member scan)
     peers = kv_peers(step)
+    if not peers:
+        if kv.peer_filter is not None:
+            _greet(step, peers)
+        return
     fanout = max(1, step.ctx.config.gossip_nodes)
     rng = step.ctx.rng
     if kv.peer_filter is not None:
         _greet(step, peers)
-        if not peers:
-            return
         for peer in rng.sample(peers, min(fanout, len(peers))):
             parts = step.take_kv(COMPOUND_OVERHEAD, step.ctx.codec.gossip_budget)
             if not parts:
                 break
             step.send_bare(peer.address, parts, pmax=peer.pmax)
-    if step.queue.lane_len(KV_STREAM) and peers:
+    if streams:
         for peer in rng.sample(peers, min(fanout, len(peers))):
             taken = step.queue.take(0, sys.maxsize, step.kv_transmit_limit(), lane=KV_STREAM)
             step.queue = taken.queue
