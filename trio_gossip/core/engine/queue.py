@@ -218,11 +218,15 @@ class TransmitQueue:
                               item.lane, item.content, item.version)
                 mutation[item.id] = item
                 bumped.append(item.key)
-        rest = list(order)
-        for j in reversed(picked):  # picked ascends: delete from the back
-            del rest[j]
-        rest.extend(bumped)
-        rest.sort()  # two sorted runs: timsort merges them in linear time
+        rest: list[Key] = []
+        start = 0
+        for j in picked:  # picked ascends: keep the runs between them
+            rest += order[start:j]
+            start = j + 1
+        rest += order[start:]
+        if bumped:  # ascending too: two sorted runs, which timsort merges in linear time
+            rest += bumped
+            rest.sort()
         return Taken(TransmitQueue(mutation.finish(), names, kv_keys, tuple(rest), self.next_id),
                      messages, tuple(finished))  # fmt: skip
 

@@ -7,6 +7,9 @@ through the membership rules; user messages go to the application.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import attrs
 
 from trio_gossip.core.engine import kv, probe
@@ -38,19 +41,9 @@ def reply_address(source_addr: bytes, source_port: int, packet_from: Address) ->
 
 
 def on_received(step: Step, event: Received) -> None:
-    msg = event.message
-    if isinstance(msg, Ping):
-        _answer_ping(step, msg, event.source)
-    elif isinstance(msg, IndirectPing):
-        _relay(step, msg, event.source)
-    elif isinstance(msg, Ack):
-        on_ack(step, msg.seq_no, msg.payload)
-    elif isinstance(msg, Nack):
-        probe.on_nack(step, msg.seq_no)
-    elif isinstance(msg, Alive | Suspect | Dead):
-        on_gossip(step, msg)
-    elif isinstance(msg, User):
-        deliver_user(step, msg.payload)
+    handler = _BY_TYPE.get(type(event.message))
+    if handler is not None:
+        handler(step, event.message, event.source)
 
 
 def on_gossip(step: Step, msg: Alive | Suspect | Dead) -> None:
@@ -139,3 +132,16 @@ def start_ping(step: Step, token: int, member_address: Address, name: str) -> No
     ping = Ping(seq, name, step.addr, step.port, step.ctx.config.name)
     step.send(member_address, encode_message(ping))
     step.emit(SetTimer(AckExpired(seq), step.now + step.ctx.config.probe_timeout))
+
+
+_BY_TYPE: dict[type[Any], Callable[[Step, Any, Address], None]] = {
+    Ping: _answer_ping,
+    IndirectPing: _relay,
+    Ack: lambda step, msg, _: on_ack(step, msg.seq_no, msg.payload),
+    Nack: lambda step, msg, _: probe.on_nack(step, msg.seq_no),
+    Alive: lambda step, msg, _: on_gossip(step, msg),
+    Suspect: lambda step, msg, _: on_gossip(step, msg),
+    Dead: lambda step, msg, _: on_gossip(step, msg),
+    User: lambda step, msg, _: deliver_user(step, msg.payload),
+}
+"""Each message type's handler (a dict: the receive path's one lookup per message)."""
