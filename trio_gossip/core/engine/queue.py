@@ -53,15 +53,16 @@ class Queued:
     id: int
     message: bytes
     name: str | None
-    transmits: int = 0
     token: int | None = None
     lane: int = MEMBERLIST
     content: frozenset[str] | None = None
     version: int = 0
 
     @property
-    def key(self) -> Key:
-        return (self.lane, self.transmits, -len(self.message), -self.id)
+    def first_key(self) -> Key:
+        """Its key when queued. How often it was sent lives only in its key in ``order``, so
+        a send moves a key and never rebuilds the item."""
+        return (self.lane, 0, -len(self.message), -self.id)
 
 
 @attrs.frozen(slots=True)
@@ -110,7 +111,9 @@ class TransmitQueue:
     def transmits_of(self, name: str) -> int | None:
         """Transmit count of the queued broadcast ``name``, or None if none is queued."""
         item_id = self.names.get(name)
-        return None if item_id is None else self.items[item_id].transmits
+        if item_id is None:
+            return None
+        return next(key[1] for key in self.order if key[3] == -item_id)
 
     def push(
         self, message: bytes, *, name: str | None = None, token: int | None = None
@@ -123,13 +126,13 @@ class TransmitQueue:
             old = items[old_id]
             finished = old.token
             items = items.delete(old_id)
-            order = _without(order, old.key)
-        item = Queued(self.next_id, message, name, 0, token)
+            order = _without_ids(order, {old_id})
+        item = Queued(self.next_id, message, name, token)
         items = items.set(item.id, item)
         if name is not None:
             names = names.set(name, item.id)
         listed = list(order)
-        insort(listed, item.key)
+        insort(listed, item.first_key)
         return TransmitQueue(items, names, self.kv_keys, tuple(listed), self.next_id + 1), finished
 
     def push_kv(
@@ -138,10 +141,10 @@ class TransmitQueue:
         """Queue a KV change after dropping the queued changes of ``key`` it covers; returns
         the new queue and how many it dropped."""
         queue, superseded = self.invalidate(key, content, version)
-        item = Queued(queue.next_id, message, key, 0, None, lane, content, version)
+        item = Queued(queue.next_id, message, key, None, lane, content, version)
         ids = queue.kv_keys.get(key, frozenset())
         listed = list(queue.order)
-        insort(listed, item.key)
+        insort(listed, item.first_key)
         return TransmitQueue(queue.items.set(item.id, item), queue.names,
                              queue.kv_keys.set(key, ids | {item.id}), tuple(listed),
                              queue.next_id + 1), superseded  # fmt: skip
@@ -162,13 +165,13 @@ class TransmitQueue:
         ]  # fmt: skip
         if not stale:
             return self, 0
-        drop = {item.key for item in stale}
-        left = ids - {item.id for item in stale}
+        drop = {item.id for item in stale}
+        left = ids - drop
         mutation = items.mutate()
         for item in stale:
             del mutation[item.id]
         kv_keys = self.kv_keys.set(key, left) if left else self.kv_keys.delete(key)
-        order = tuple(k for k in self.order if k not in drop)
+        order = _without_ids(self.order, drop)
         return TransmitQueue(mutation.finish(), self.names, kv_keys, order,
                              self.next_id), len(stale)  # fmt: skip
 
@@ -200,24 +203,27 @@ class TransmitQueue:
                 i = j  # nothing left in this tier fits: on to the next tier
         if not picked:
             return Taken(self, [], ())
-        names, kv_keys = self.names, self.kv_keys
+        items, names, kv_keys = self.items, self.names, self.kv_keys
         messages: list[bytes] = []
         finished: list[int] = []
         bumped: list[Key] = []
-        mutation = self.items.mutate()
+        gone: list[Queued] = []
         for j in picked:
-            item = mutation[-order[j][3]]
+            key = order[j]
+            item = items[-key[3]]
             messages.append(item.message)
-            if item.transmits + 1 >= transmit_limit:
+            if key[1] + 1 >= transmit_limit:
+                gone.append(item)
+            else:
+                bumped.append((key[0], key[1] + 1, key[2], key[3]))
+        if gone:
+            mutation = items.mutate()
+            for item in gone:
                 del mutation[item.id]
                 names, kv_keys = _forget(item, names, kv_keys)
                 if item.token is not None:
                     finished.append(item.token)
-            else:
-                item = Queued(item.id, item.message, item.name, item.transmits + 1, item.token,
-                              item.lane, item.content, item.version)
-                mutation[item.id] = item
-                bumped.append(item.key)
+            items = mutation.finish()
         rest: list[Key] = []
         start = 0
         for j in picked:  # picked ascends: keep the runs between them
@@ -227,8 +233,8 @@ class TransmitQueue:
         if bumped:  # ascending too: two sorted runs, which timsort merges in linear time
             rest += bumped
             rest.sort()
-        return Taken(TransmitQueue(mutation.finish(), names, kv_keys, tuple(rest), self.next_id),
-                     messages, tuple(finished))  # fmt: skip
+        return Taken(TransmitQueue(items, names, kv_keys, tuple(rest), self.next_id), messages,
+                     tuple(finished))  # fmt: skip
 
     def prune(self, max_retain: int, *, lane: int = MEMBERLIST
               ) -> tuple[TransmitQueue, tuple[int, ...]]:  # fmt: skip
@@ -265,6 +271,5 @@ def _forget(
     return names, kv_keys
 
 
-def _without(order: tuple[Key, ...], key: Key) -> tuple[Key, ...]:
-    i = bisect_left(order, key)
-    return order[:i] + order[i + 1 :]
+def _without_ids(order: tuple[Key, ...], ids: set[int]) -> tuple[Key, ...]:
+    return tuple(key for key in order if -key[3] not in ids)
