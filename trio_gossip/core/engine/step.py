@@ -10,6 +10,7 @@ gossip.
 from __future__ import annotations
 
 import math
+import operator
 
 import attrs
 import immutables
@@ -41,6 +42,7 @@ _USER = bytes((MessageType.USER,))
 
 
 _FIELDS = tuple(a.name for a in attrs.fields(EngineState))
+_ALL = operator.attrgetter(*_FIELDS)  # every field at once, as a tuple, in field order
 
 
 class Step:
@@ -72,8 +74,8 @@ class Step:
         self._start = state
         self._counts: dict[str, int] = {}
         self._kv_counts: dict[str, int] = {}
-        for name in _FIELDS:
-            setattr(self, name, getattr(state, name))
+        for name, value in zip(_FIELDS, _ALL(state), strict=True):
+            setattr(self, name, value)
 
     def finish(self) -> EngineState:
         """The new state (the old one itself if nothing changed)."""
@@ -90,9 +92,10 @@ class Step:
             }))  # fmt: skip
             self._kv_counts = {}
         start = self._start
-        if all(getattr(self, name) is getattr(start, name) for name in _FIELDS):
+        now = _ALL(self)
+        if all(a is b for a, b in zip(now, _ALL(start), strict=True)):
             return start
-        return EngineState(**{name: getattr(self, name) for name in _FIELDS})
+        return EngineState(*now)
 
     def emit(self, effect: Effect) -> None:
         self.effects.append(effect)

@@ -83,10 +83,10 @@ class Writer:
         for pending in self._pending.values():
             pending.set_answer(None, GossipError("the node stopped"))
 
-    def _handle(self, events: Sequence[Event]) -> list[fx.Effect]:
+    def _handle(self, events: Sequence[Event], now: float | None = None) -> list[fx.Effect]:
         wall = self._wall() if self._wall is not None else None
-        self.state, effects = handle_all(self.ctx, self.state, trio.current_time(), events,
-                                         wall=wall)  # fmt: skip
+        now = trio.current_time() if now is None else now
+        self.state, effects = handle_all(self.ctx, self.state, now, events, wall=wall)
         return effects
 
     # ---- the task ------------------------------------------------------------------------
@@ -101,20 +101,22 @@ class Writer:
         scope carries the next deadline, so a timer costs one wake-up of this task."""
         self._io_tasks = io_tasks
         inbox, timers = self.inbox, self.timers
+        clock = trio.current_time
         while True:
             if len(inbox):
                 await trio.lowlevel.checkpoint()
             else:
                 deadline = timers.next_deadline()
-                if deadline > trio.current_time():
+                if deadline > clock():
                     with trio.CancelScope(deadline=deadline):
                         await inbox.wait()
                 else:
                     await trio.lowlevel.checkpoint()
-            batch: list[Event] = list(timers.pop_due(trio.current_time()))
+            now = clock()
+            batch: list[Event] = list(timers.pop_due(now))
             batch.extend(inbox.take(BATCH))
             if batch:
-                await self._carry_out(self._handle(batch))
+                await self._carry_out(self._handle(batch, now))
 
     async def _carry_out(self, effects: Sequence[fx.Effect]) -> None:
         for effect in effects:
