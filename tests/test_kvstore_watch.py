@@ -18,7 +18,7 @@ async def test_watch_key_gives_current_then_latest_after_a_burst(
         with kv.watch_key("k") as watch:
             first = await watch.__anext__()
             assert first.get("n") == b"0"
-            for i in range(1, 50):  # nobody reads meanwhile: the merge task never waits
+            for i in range(1, 50):  # nobody reads meanwhile: the writer never waits
                 clock.t += 1
                 await kv.cas("k", lww_put("n", str(i).encode(), clock()))
             latest = await watch.__anext__()

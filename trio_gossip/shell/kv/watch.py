@@ -1,6 +1,6 @@
-"""Watching keys without ever slowing the merge task down.
+"""Watching keys without ever slowing the node's writer down.
 
-The merge task only marks a watch dirty (a flag or a set entry) and sets an event: O(1),
+The writer (carrying out the engine's ``KeyChanged`` effects) only marks a watch dirty (a flag or a set entry) and sets an event: O(1),
 never blocking. The watcher reads the *latest* value when it gets round to it, so a burst
 of changes while it was busy collapses into one wake-up (dskit's buffer-of-one WatchKey,
 without WatchPrefix's dropping channel: a prefix watch keeps a set of dirty keys, which
@@ -106,7 +106,7 @@ class PrefixWatch(_Watch):
 
 
 class WatchHub:
-    """Every watch of one store; the merge task calls `changed` for each changed key."""
+    """Every watch of one store; the node's writer calls `changed` for each changed key."""
 
     def __init__(self, notify_interval: float = 0.0) -> None:
         self.notify_interval = notify_interval
