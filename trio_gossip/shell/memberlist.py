@@ -13,7 +13,6 @@ import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from functools import partial
-from typing import TYPE_CHECKING
 
 import trio
 
@@ -28,16 +27,13 @@ from trio_gossip.shell.node.events import EventHub, EventStream
 from trio_gossip.shell.node.pending import Pending
 from trio_gossip.shell.node.stats import IOCounters, Statistics, snapshot
 from trio_gossip.shell.node.streams import StreamServer, log
-from trio_gossip.shell.node.writer import IOTasks, Writer
+from trio_gossip.shell.node.writer import IOTasks, NodeKV, Writer
 from trio_gossip.shell.scope import only
 from trio_gossip.transport.base import Address, Transport
 from trio_gossip.transport.net import create_net_transport
 from trio_gossip.wire import Keyring
 from trio_gossip.wire.errors import ConfigError, GossipError
 from trio_gossip.wire.messages import User
-
-if TYPE_CHECKING:
-    from trio_gossip.shell.kv.store import KVStore
 
 
 class Memberlist:
@@ -215,7 +211,7 @@ class _Node:
         host, port = _advertise(w.ctx.config, w.transport)
         # Before the writer runs, so it is still the only writer: the first alive.
         await w.step_now(ev.Start(ip_bytes(host), port, _delegate_meta(w)))
-        streams = trio.CapacityLimiter(w.kv.settings.max_concurrent_streams if w.kv else 8)
+        streams = trio.CapacityLimiter(w.kv.stream_limit() if w.kv is not None else 8)
         io_tasks = IOTasks(
             nursery,
             lambda effect: pushpull.tcp_ping(w, effect),
@@ -223,8 +219,8 @@ class _Node:
             lambda effect: pushpull.send_stream(w, streams, effect),
         )
         nursery.start_soon(self.guard, partial(w.run, io_tasks))
-        if w.kv is not None and w.kv.settings.notify_interval > 0:
-            nursery.start_soon(w.kv.watches.run_flusher)
+        if w.kv is not None:
+            nursery.start_soon(w.kv.notify)
 
 
 @asynccontextmanager
@@ -235,7 +231,7 @@ async def open_memberlist(
     delegate: Delegate | Delegates | None = None,
     rng: random.Random | None = None,
     leave_on_exit: bool = True,
-    kv: KVStore | None = None,
+    kv: NodeKV | None = None,
 ) -> AsyncIterator[Memberlist]:
     """Start a node; leaving the block leaves the cluster gracefully and stops every task.
 
@@ -263,7 +259,7 @@ async def open_memberlist(
     hub = EventHub()
     node = _Node(Writer(ctx, transport, roles, IOCounters(), hub, kv=kv))
     if kv is not None:
-        kv.attach(node.writer, Memberlist(node.writer, hub))
+        kv.attach(node.writer, hub)
     body_error: BaseException | None = None
     try:
         async with trio.open_nursery() as nursery:

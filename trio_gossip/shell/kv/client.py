@@ -7,20 +7,29 @@ pins the value type, so ``ring = await rings.cas("ring", fn)`` type-checks.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from trio_gossip.shell.kv.watch import KeyWatch, PrefixWatch
 
-if TYPE_CHECKING:
-    from trio_gossip.shell.kv.store import KVStore
-
 V = TypeVar("V")
+
+
+class Store(Protocol):
+    """What a client needs of its store (``KVStore`` plays it)."""
+
+    def get(self, key: str) -> Any: ...
+    def list(self, prefix: str = "") -> list[str]: ...
+    async def cas(self, key: str, fn: Callable[[Any], Any], *, codec: str | None = None
+                  ) -> Any: ...  # fmt: skip
+    async def delete(self, key: str) -> bool: ...
+    def watch_key(self, key: str) -> KeyWatch: ...
+    def watch_prefix(self, prefix: str) -> PrefixWatch: ...
 
 
 class KVClient(Generic[V]):
     """`KVStore` operations for values of one codec (made by ``store.client(codec)``)."""
 
-    def __init__(self, store: KVStore, codec_id: str) -> None:
+    def __init__(self, store: Store, codec_id: str) -> None:
         self.store = store
         self.codec_id = codec_id
 

@@ -34,13 +34,14 @@ from trio_gossip.core.kv.settings import KVSettings
 from trio_gossip.shell.kv.client import KVClient
 from trio_gossip.shell.kv.clock import default_clock
 from trio_gossip.shell.kv.watch import KeyWatch, PrefixWatch, WatchHub
+from trio_gossip.shell.memberlist import Memberlist, open_memberlist
 from trio_gossip.wire.errors import GossipError
 
 if TYPE_CHECKING:
     from trio_gossip.core.config import Config
     from trio_gossip.core.membership.member import Member
-    from trio_gossip.shell.memberlist import Memberlist
     from trio_gossip.shell.node.delegate import Delegate, Delegates
+    from trio_gossip.shell.node.events import EventHub
     from trio_gossip.shell.node.writer import Writer
     from trio_gossip.transport.base import Transport
 
@@ -108,19 +109,35 @@ class KVStore:
         """What the node's engine needs to run this store."""
         return KVContext(self.codecs, self.settings, packet_budget(config), self.peer_filter)
 
-    def attach(self, writer: Writer, node: Memberlist) -> None:
+    def attach(self, writer: Writer, events: EventHub) -> None:
         if self._writer is not None or self._stopped:
             raise GossipError("a KV store runs once, on one node")
         self.now()  # pick the clock inside Trio
-        self._writer, self._node = writer, node
+        self._writer, self._node = writer, Memberlist(writer, events)
 
     def detach(self) -> None:
         self._stopped = True
         self._watches.close()
 
-    @property
-    def watches(self) -> WatchHub:
-        return self._watches
+    async def notify(self) -> None:
+        if self.settings.notify_interval > 0:
+            await self._watches.run_flusher()
+
+    def stream_limit(self) -> int:
+        return self.settings.max_concurrent_streams
+
+    def changed(self, key: str) -> None:
+        self._watches.changed(key)
+
+    def counted(self, *, stream_sent: bool | None = None, state_bytes: int = 0) -> None:
+        io = self.io
+        if stream_sent is True:
+            io.stream_sends += 1
+        elif stream_sent is False:
+            io.stream_send_failures += 1
+        if state_bytes:
+            io.state_pulls += 1
+            io.state_pulls_bytes += state_bytes
 
     # ---- reading (the latest snapshot, never blocks) ------------------------------------
 
@@ -281,8 +298,6 @@ async def open_kv(
     """A node running a KV store, for the block (``kv.node`` is the node). On exit the
     store's last changes still go out, then the node leaves. `rng` seeds both (for
     replayable simulations)."""
-    from trio_gossip.shell.memberlist import open_memberlist  # noqa: PLC0415 (floor 4 imports)
-
     kv_rng = random.Random(rng.getrandbits(64)) if rng is not None else None
     kv = KVStore(codecs, settings, rng=kv_rng, clock=clock)
     async with open_memberlist(config, transport=transport, delegate=delegate, rng=rng, kv=kv):

@@ -1,11 +1,12 @@
 """Watching keys without ever slowing the node's writer down.
 
-The writer (carrying out the engine's ``KeyChanged`` effects) only marks a watch dirty (a flag or a set entry) and sets an event: O(1),
-never blocking. The watcher reads the *latest* value when it gets round to it, so a burst
-of changes while it was busy collapses into one wake-up (dskit's buffer-of-one WatchKey,
-without WatchPrefix's dropping channel: a prefix watch keeps a set of dirty keys, which
-cannot overflow). With ``notify_interval > 0`` changes are batched per interval first,
-which rolling restarts of big rings need (dskit#592).
+The writer (carrying out the engine's ``KeyChanged`` effects) only marks a watch dirty (a
+flag or a set entry) and sets an event: O(1), never blocking. The watcher reads the
+*latest* value when it gets round to it, so a burst of changes while it was busy collapses
+into one wake-up (dskit's buffer-of-one WatchKey, without WatchPrefix's dropping channel: a
+prefix watch keeps a set of dirty keys, which cannot overflow). With ``notify_interval > 0``
+changes are batched per interval first, which rolling restarts of big rings need
+(dskit#592).
 """
 
 from __future__ import annotations

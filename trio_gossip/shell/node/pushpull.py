@@ -73,19 +73,18 @@ async def tcp_ping(w: Writer, effect: fx.TcpPing) -> None:
 async def send_stream(w: Writer, limiter: trio.CapacityLimiter, effect: fx.SendStream) -> None:
     """A user message over a stream, for the KV store (a big change, or a state exchange)."""
     async with limiter:
-        io = w.kv.io if w.kv is not None else None
         try:
             with trio.fail_after(w.ctx.config.tcp_timeout):
                 stream = await w.transport.open_stream(effect.to.address)
                 async with stream:
                     await stream.send_all(w.ctx.codec.stream(User(effect.payload), dialer=True))
         except STREAM_ERRORS as exc:
-            if io is not None:
-                io.stream_send_failures += 1
+            if w.kv is not None:
+                w.kv.counted(stream_sent=False)
             log.debug("%s: stream to %s failed: %r", w.ctx.config.name, effect.to.name, exc)
         else:
-            if io is not None:
-                io.stream_sends += 1
+            if w.kv is not None:
+                w.kv.counted(stream_sent=True)
 
 
 def parse_join_address(spec: JoinAddress, default_port: int) -> tuple[str, int]:

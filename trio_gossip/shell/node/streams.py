@@ -79,8 +79,7 @@ def local_push_pull(w: Writer, join: bool) -> PushPull:
             log.warning("%s: KV state not sent: %s", w.ctx.config.name, exc)
             kv_state = b""
         if kv_state and w.kv is not None:
-            w.kv.io.state_pulls += 1
-            w.kv.io.state_pulls_bytes += len(kv_state)
+            w.kv.counted(state_bytes=len(kv_state))
         user_state = combine(kv_state, user_state)
     return PushPull(join, states, user_state)
 

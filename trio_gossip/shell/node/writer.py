@@ -11,14 +11,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import trio
 
+from trio_gossip.core.config import Config
 from trio_gossip.core.engine import effects as fx
 from trio_gossip.core.engine.engine import handle_all
 from trio_gossip.core.engine.events import Command, Event, ProbeSendFailed
 from trio_gossip.core.engine.state import Context, EngineState
+from trio_gossip.core.kv.replica import KVContext
 from trio_gossip.core.membership.member import MemberEvent
 from trio_gossip.core.membership.state import Conflict, Refuted
 from trio_gossip.shell.node.delegate import Delegates
@@ -30,9 +32,6 @@ from trio_gossip.shell.node.timers import Timers
 from trio_gossip.transport.base import Transport, TransportError
 from trio_gossip.wire.errors import DecodeError, GossipError
 
-if TYPE_CHECKING:
-    from trio_gossip.shell.kv.store import KVStore
-
 log = logging.getLogger("trio_gossip")
 
 BATCH = 256  # events handled per wake-up before other tasks get their turn
@@ -42,11 +41,52 @@ PushPullRunner = Callable[[fx.PushPullWith], Awaitable[None]]
 StreamRunner = Callable[[fx.SendStream], Awaitable[None]]
 
 
+class NodeKV(Protocol):
+    """What a node needs of the KV store it runs (``shell/kv/store.KVStore`` plays it): the
+    store sits above the node and plugs in, so the node names only this."""
+
+    def context(self, config: Config) -> KVContext:
+        """What the engine needs to run the store."""
+        ...
+
+    def attach(self, writer: Writer, events: EventHub) -> None:
+        """The node starts: the store reads ``writer.state`` and submits commands to it."""
+        ...
+
+    def detach(self) -> None:
+        """The node stopped: end the watches."""
+        ...
+
+    async def drain(self) -> None:
+        """Let the store's own last changes go out (bounded by its settings)."""
+        ...
+
+    async def notify(self) -> None:
+        """The watch notifier, when watches are batched (returns at once when not)."""
+        ...
+
+    def now(self) -> float:
+        """Wall-clock seconds for the store's stamps."""
+        ...
+
+    def stream_limit(self) -> int:
+        """How many of its streams may be open at once."""
+        ...
+
+    def changed(self, key: str) -> None:
+        """``key`` changed (a ``KeyChanged`` effect): tell its watchers."""
+        ...
+
+    def counted(self, *, stream_sent: bool | None = None, state_bytes: int = 0) -> None:
+        """Count one stream sent (True) or failed (False), or a push/pull state produced."""
+        ...
+
+
 class Writer:
     """Owns a node's state. Everyone else reads ``state`` and puts events into ``inbox``."""
 
     def __init__(self, ctx: Context, transport: Transport, delegates: Delegates,
-                 io: IOCounters, events: EventHub, *, kv: KVStore | None = None
+                 io: IOCounters, events: EventHub, *, kv: NodeKV | None = None
                  ) -> None:  # fmt: skip
         self.ctx = ctx
         self.kv = kv
@@ -138,7 +178,7 @@ class Writer:
                 self._member_event(effect)
             elif isinstance(effect, fx.KeyChanged):
                 if self.kv is not None:
-                    self.kv.watches.changed(effect.key)
+                    self.kv.changed(effect.key)
             else:
                 self._notify(effect)
 
