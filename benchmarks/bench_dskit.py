@@ -7,8 +7,9 @@ measure the same 1,000-instance x 128-token ring. Measures: merge of one heartbe
 and with the decode of its KV value, as the receive path does), merge of a full ring with newer
 heartbeats (a push/pull), decode and encode of the full ring (protobuf alone, and as a KV value
 with snappy), bytes per heartbeat broadcast, and memory per decoded ring copy. Writes
-benchmarks/results/dskit.json, dskit.md and, when matplotlib is installed, dskit.png. The Go
-side takes about a minute; times are wall-clock per call (best of several runs).
+benchmarks/results/dskit.json, dskit.md and, when matplotlib is installed, dskit.png (or into
+--results DIR). The Go side takes about a minute; times are wall-clock per call (best of
+several runs). --quick: 200 instances and a tenth of the Python timing budget.
 """
 
 from __future__ import annotations
@@ -152,8 +153,12 @@ def main() -> int:
     parser.add_argument(
         "--budget", type=float, default=1.0, help="seconds of Python timing per measure"
     )
-    parser.add_argument("--out", type=Path, default=RESULTS, help="where results are written")
+    parser.add_argument("--out", "--results", dest="out", type=Path, default=RESULTS,
+                        help="where results are written")  # fmt: skip
+    parser.add_argument("--quick", action="store_true", help="200 instances, budget 0.1 s")
     args = parser.parse_args()
+    if args.quick:
+        args.instances, args.budget = 200, 0.1
     if not args.peer.exists():
         print(f"no dskit peer at {args.peer}: run tests/peers/build.sh dskit", file=sys.stderr)
         return 1

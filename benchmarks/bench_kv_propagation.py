@@ -3,8 +3,10 @@
 Run from the repository root: ``python benchmarks/bench_kv_propagation.py`` (N = 100
 with 0% and 10% loss, N = 1,000 loss-free). Slow: the four N = 100 runs take about 2
 minutes, each N = 1,000 run about 20 minutes on a busy 2-core machine (44 minutes in all,
-nearly all of it simulating 1,000 memberlist nodes); ``--quick`` skips N = 1,000.
-Writes benchmarks/results/kv_propagation.json and .md and prints the markdown table.
+nearly all of it simulating 1,000 memberlist nodes); ``--skip-big`` skips N = 1,000;
+``--quick`` runs N = 30 only (seconds). Writes benchmarks/results/kv_propagation.json, .md
+and .png (time until every node has the change, per run, against the bound) and prints the
+markdown table; ``--results DIR`` writes elsewhere.
 
 Each run simulates N nodes (memberlist defaults: gossip to 3 nodes every 200 ms, push/pull
 every 30 s scaled with N) on a MemoryNetwork under the mock clock, each with a KV store
@@ -33,6 +35,7 @@ from typing import Any
 import attrs
 import trio
 import trio.testing
+from report import plot_bars, progress
 
 from trio_gossip.apps.sim.ring_cluster import ring_cluster, seed_trio
 from trio_gossip.core.config import Config
@@ -174,29 +177,47 @@ def markdown(rows: list[dict[str, Any]]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="N = 100 only")
+    parser.add_argument("--skip-big", action="store_true", help="N = 100 only")
+    parser.add_argument("--quick", action="store_true", help="N = 30 only")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--results", type=Path, default=RESULTS, help="where the files go")
     args = parser.parse_args(argv)
+    results: Path = args.results
     # (N, packet loss): loss shows what push/pull adds; at N = 1,000 one loss-free run each.
-    matrix = [(100, 0.0), (100, 0.1)] + ([] if args.quick else [(1000, 0.0)])
+    matrix = [(100, 0.0), (100, 0.1)] + ([] if args.skip_big else [(1000, 0.0)])
+    if args.quick:
+        matrix = [(30, 0.0), (30, 0.1)]
+    plan = [(n, loss, push_pull) for n, loss in matrix for push_pull in (True, False)]
     rows: list[dict[str, Any]] = []
-    for n, loss in matrix:
-        for push_pull in (True, False):
-            run = simulate(n, push_pull, loss, args.seed)
-            rows.extend(summarize(n, push_pull, loss, args.seed, run))
-            print(f"N={n} loss={loss:.0%} push/pull={'on' if push_pull else 'off'}: "
-                  f"{run['wall_s']} s wall, membership converged after "
-                  f"{run['membership_converged_s']} s simulated", file=sys.stderr)  # fmt: skip
+    for n, loss, push_pull in progress(plan, "propagation runs"):
+        run = simulate(n, push_pull, loss, args.seed)
+        rows.extend(summarize(n, push_pull, loss, args.seed, run))
+        print(f"N={n} loss={loss:.0%} push/pull={'on' if push_pull else 'off'}: "
+              f"{run['wall_s']} s wall, membership converged after "
+              f"{run['membership_converged_s']} s simulated", file=sys.stderr)  # fmt: skip
     table = markdown(rows)
-    RESULTS.mkdir(exist_ok=True)
+    results.mkdir(parents=True, exist_ok=True)
     command = " ".join(["python benchmarks/bench_kv_propagation.py", *(argv or sys.argv[1:])])
     meta = {"python": platform.python_version(), "machine": platform.machine(), "command": command}
-    (RESULTS / "kv_propagation.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
-    (RESULTS / "kv_propagation.md").write_text(
+    (results / "kv_propagation.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
+    (results / "kv_propagation.md").write_text(
         "# KV propagation: time for a ring change to reach every node\n\n"
         f"Command: `{meta['command'].strip()}`\n\n{table}\n"
     )
     print(table)
+    runs = list(dict.fromkeys((r["n"], r["loss"], r["push_pull"]) for r in rows))
+    reach = {(r["n"], r["loss"], r["push_pull"], r["change"]): r["all_s"] for r in rows}
+    plot_bars(
+        results / "kv_propagation.png",
+        [f"N={n}, loss {loss:.0%}, push/pull {'on' if pp else 'off'}" for n, loss, pp in runs],
+        {
+            change: [reach.get((*run, change)) for run in runs]
+            for change in dict.fromkeys(r["change"] for r in rows)
+        },
+        title="KV propagation: simulated seconds until every node has the change",
+        value_label="seconds (missing bar: some node never got it)",
+        refs={f"bound, N={n}": b for n, b in {r["n"]: r["bound_s"] for r in rows}.items()},
+    )
     return 0
 
 

@@ -1,14 +1,16 @@
 """Dissemination vs the epidemic bound, on the simulated network (LAN config, no loss).
 
     python benchmarks/bench_sim_convergence.py [--sizes 10,100,1000] [--seeds 5]
-                                               [--big-seeds 1] [--compress]
+                                               [--big-seeds 1] [--compress] [--quick]
+                                               [--results DIR]
 
 For each size and seed: join every node through node 0, wait until every view is complete
 (join rounds: gossip intervals after the last join returned), then update one node's metadata
 and time its arrival at every node (reach rounds). Both are compared with the push-epidemic
 bound log_{f+1}(n) + ln(n)/f rounds. Sizes of 1,000 and more use --big-seeds seeds and a
 history without the join's n^2 facts; they take minutes. Compression is off unless
---compress (pure-Python LZW). Writes results/sim_convergence.{json,md}.
+--compress (pure-Python LZW). --quick: sizes 10,30 with 2 seeds (seconds). Writes
+results/sim_convergence.{json,md,png} (the png: rounds against N beside the bound).
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ import logging
 import statistics
 import sys
 import time
+from pathlib import Path
 
 import attrs
-from sim_results import write
+from report import plot_lines, progress
+from sim_results import RESULTS, write
 
 from trio_gossip.apps.sim.studies import Spread, spread_study
 from trio_gossip.core.config import Config
@@ -35,16 +39,26 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--big-seeds", type=int, default=1)
     parser.add_argument("--compress", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="sizes 10,30 with 2 seeds")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="where the files go")
     args = parser.parse_args()
+    if args.quick:
+        args.sizes, args.seeds = "10,30", 2
     config = Config.lan(name="sim", enable_compression=args.compress)
     rows = []
     runs: list[Spread] = []
-    for n in (int(x) for x in args.sizes.split(",")):
-        seeds = range(args.big_seeds if n >= BIG else args.seeds)
-        wall = time.perf_counter()
-        spreads = [spread_study(nodes=n, seed=s, config=config, record_join=n < BIG)
-                   for s in seeds]  # fmt: skip
-        wall = (time.perf_counter() - wall) / len(spreads)
+    sizes = [int(x) for x in args.sizes.split(",")]
+    plan = [(n, s) for n in sizes for s in range(args.big_seeds if n >= BIG else args.seeds)]
+    by_size: dict[int, list[Spread]] = {}
+    walls: dict[int, float] = {}
+    for n, seed in progress(plan, "convergence runs"):
+        start = time.perf_counter()
+        by_size.setdefault(n, []).append(
+            spread_study(nodes=n, seed=seed, config=config, record_join=n < BIG)
+        )
+        walls[n] = walls.get(n, 0.0) + time.perf_counter() - start
+    for n, spreads in by_size.items():
+        wall = walls[n] / len(spreads)
         runs += spreads
         joins = [s.join_rounds for s in spreads]
         reach_max = [s.reach_rounds[-1] for s in spreads]
@@ -64,7 +78,17 @@ def main() -> None:
            "reach median node", "reach last node (median)", "reach last node (max)",
            "last / bound", "wall s per run"],
           rows, command=command.strip(), notes=notes,
-          extra={"runs": [attrs.asdict(r) for r in runs]})  # fmt: skip
+          extra={"runs": [attrs.asdict(r) for r in runs]},
+          results=args.results)  # fmt: skip
+    ns = [row[0] for row in rows]
+    plot_lines(args.results / "sim_convergence.png",
+               {"epidemic bound": (ns, [row[2] for row in rows]),
+                "join rounds (median)": (ns, [row[3] for row in rows]),
+                "reach, median node": (ns, [row[5] for row in rows]),
+                "reach, last node (median)": (ns, [row[6] for row in rows]),
+                "reach, last node (max)": (ns, [row[7] for row in rows])},
+               title="Convergence and broadcast reach vs the epidemic bound",
+               xlabel="nodes", ylabel="gossip rounds (0.2 s)", logx=True, logy=True)  # fmt: skip
 
 
 if __name__ == "__main__":

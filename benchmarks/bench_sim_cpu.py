@@ -1,10 +1,12 @@
 """CPU cost of a cluster at rest on real sockets: 20 nodes in one process on 127.0.0.1.
 
     python benchmarks/bench_sim_cpu.py [--nodes 20] [--seconds 30] [--profile lan|local]
+                                       [--quick] [--results DIR]
 
 Joins the nodes (UDP + TCP on loopback, real time), waits until every view is complete and
 no broadcast is queued, then measures the process's CPU time over --seconds of rest: probes,
-acks, timers, the odd push/pull. Writes results/sim_cpu.{json,md}.
+acks, timers, the odd push/pull. --quick: 5 nodes, 3 seconds. Writes
+results/sim_cpu.{json,md,png} (the png: CPU per node as % of a core).
 """
 
 from __future__ import annotations
@@ -13,9 +15,11 @@ import argparse
 import logging
 import sys
 import time
+from pathlib import Path
 
 import trio
-from sim_results import write
+from report import plot_bars
+from sim_results import RESULTS, write
 
 from trio_gossip.apps.sim import ClusterSpec, open_cluster
 from trio_gossip.core.config import Config
@@ -56,7 +60,11 @@ def main() -> None:
     parser.add_argument("--nodes", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--profile", choices=("lan", "local"), default="lan")
+    parser.add_argument("--quick", action="store_true", help="5 nodes, 3 seconds")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="where the files go")
     args = parser.parse_args()
+    if args.quick:
+        args.nodes, args.seconds = 5, 3.0
     config = Config.lan(name="cpu") if args.profile == "lan" else Config.local(name="cpu")
     r = trio.run(measure, args.nodes, args.seconds, config)
     rows = [(args.nodes, args.profile, r["wall"], r["cpu"], r["per_node_ms"],
@@ -66,7 +74,13 @@ def main() -> None:
           ["nodes", "config", "wall s", "cpu s", "cpu ms per node-s", "% of a core per node",
            "packets sent per node-s", "bytes received per node-s"],
           rows, command=command.strip(),
-          notes=["At rest: converged, nothing queued; CPU of the whole process."])  # fmt: skip
+          notes=["At rest: converged, nothing queued; CPU of the whole process."],
+          results=args.results)  # fmt: skip
+    plot_bars(args.results / "sim_cpu.png",
+              [f"{args.nodes} nodes, {args.profile} config"],
+              {"% of a core per node": [r["per_node_ms"] / 10]},
+              title="CPU per node at rest (real sockets on loopback, one process)",
+              value_label="% of one core per node")  # fmt: skip
 
 
 if __name__ == "__main__":

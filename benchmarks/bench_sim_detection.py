@@ -1,12 +1,13 @@
 """Failure detection time vs the formula, on the simulated network (LAN config, no loss).
 
     python benchmarks/bench_sim_detection.py [--sizes 10,30,100] [--seeds 10] [--kills 3]
+                                             [--quick] [--results DIR]
 
 For each size and seed: join, let one full probe round pass, then kill --kills nodes one at a
 time; record for every survivor the time from the kill to its dead verdict. The formula
 (memberlist suspicion.go): probe interval + probe timeout + minimum suspicion timeout for n
-nodes. Writes
-results/sim_detection.{json,md} (distributions over all survivors of all kills).
+nodes. --quick: sizes 10,30, 2 seeds, 1 kill. Writes results/sim_detection.{json,md}
+(distributions over all survivors of all kills) and .png (their CDFs against the formula).
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ import argparse
 import logging
 import statistics
 import sys
+from pathlib import Path
 
 import attrs
-from sim_results import write
+from report import plot_lines, progress
+from sim_results import RESULTS, write
 
-from trio_gossip.apps.sim.studies import detection_study
+from trio_gossip.apps.sim.studies import Detection, detection_study
 from trio_gossip.core.config import Config
 from trio_gossip.core.membership.bounds import detection_formula, suspicion_window
 
@@ -35,18 +38,29 @@ def main() -> None:
     parser.add_argument("--sizes", default="10,30,100")
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--kills", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="sizes 10,30, 2 seeds, 1 kill")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="where the files go")
     args = parser.parse_args()
+    if args.quick:
+        args.sizes, args.seeds, args.kills = "10,30", 2, 1
     config = Config.lan(name="sim", enable_compression=False)
     rows = []
     runs = []
-    for n in (int(x) for x in args.sizes.split(",")):
-        studies = [detection_study(nodes=n, seed=s, kills=args.kills, config=config)
-                   for s in range(args.seeds)]  # fmt: skip
+    sizes = [int(x) for x in args.sizes.split(",")]
+    by_size: dict[int, list[Detection]] = {n: [] for n in sizes}
+    for n, seed in progress([(n, s) for n in sizes for s in range(args.seeds)], "detection runs"):
+        by_size[n].append(detection_study(nodes=n, seed=seed, kills=args.kills, config=config))
+    curves: dict[str, tuple[list[float], list[float | None]]] = {}
+    formulas: dict[str, float] = {}
+    for n, studies in by_size.items():
         runs += studies
         every = [t for d in studies for kill in d.times for t in kill]
         last = [max(kill) for d in studies for kill in d.times]
         suspect = [t for d in studies for t in d.first_suspected]
         formula = detection_formula(config, n)
+        ordered = sorted(every)
+        curves[f"n = {n}"] = (ordered, [(i + 1) / len(ordered) for i in range(len(ordered))])
+        formulas[f"formula, n = {n}"] = formula
         low, high = suspicion_window(config, n)
         rows.append((n, len(last), formula, low, high, statistics.median(suspect),
                      min(every), statistics.median(every), quantile(every, 0.9), max(every),
@@ -66,7 +80,12 @@ def main() -> None:
           ["nodes", "kills", "formula s", "min susp s", "max susp s", "first suspect s",
            "min s", "median s", "p90 s", "max s", "last within formula", "last - formula s"],
           rows, command=command.strip(), notes=notes,
-          extra={"runs": [attrs.asdict(r) for r in runs]})  # fmt: skip
+          extra={"runs": [attrs.asdict(r) for r in runs]},
+          results=args.results)  # fmt: skip
+    plot_lines(args.results / "sim_detection.png", curves, marks=formulas, steps=True,
+               title="Failure detection: CDF over every survivor of every kill",
+               xlabel="seconds from the kill to the dead verdict",
+               ylabel="share of survivors")  # fmt: skip
 
 
 if __name__ == "__main__":

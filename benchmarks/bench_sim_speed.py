@@ -1,7 +1,8 @@
 """Simulation speed: simulated seconds per wall second on the memory network + mock clock.
 
     python benchmarks/bench_sim_speed.py [--nodes 100,1000] [--seconds 60] [--compress]
-                                         [--profile] [--name sim_speed]
+                                         [--profile] [--name sim_speed] [--quick]
+                                         [--results DIR]
 
 For each cluster size: join every node through node 0 and wait until every view is complete
 (the join phase, timed on its own: every node's alive announcement reaches every node about
@@ -9,7 +10,8 @@ retransmit-limit times, n^2 log n messages), then run ``--seconds`` of simulated
 Compression is off unless --compress (the pure-Python LZW then dominates). --profile runs the
 join and steady phases of the largest size under cProfile and lists the hot spots. The goal:
 1,000 nodes for 60 simulated seconds in under 60 wall seconds. Writes
-results/sim_speed.{json,md} (or --name). The figures in results/: ``--nodes 100,1000`` and,
+results/sim_speed.{json,md,png} (or --name; the png: simulated s per CPU s against N).
+--quick: 20 and 50 nodes for 5 simulated seconds. The figures in results/: ``--nodes 100,1000`` and,
 for the hot spots, ``--nodes 200 --seconds 30 --profile --name sim_speed_profile``.
 """
 
@@ -25,7 +27,8 @@ import time
 from pathlib import Path
 
 import trio
-from sim_results import write
+from report import plot_bars, progress
+from sim_results import RESULTS, write
 
 from trio_gossip.apps.sim import Cluster, ClusterSpec, open_cluster, run_simulation
 from trio_gossip.core.config import Config
@@ -99,12 +102,16 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--compress", action="store_true")
     parser.add_argument("--profile", action="store_true")
-    parser.add_argument("--name", default="sim_speed", help="results/<name>.{json,md}")
+    parser.add_argument("--name", default="sim_speed", help="results/<name>.{json,md,png}")
+    parser.add_argument("--quick", action="store_true", help="20,50 nodes, 5 simulated s")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="where the files go")
     args = parser.parse_args()
+    if args.quick:
+        args.nodes, args.seconds = "20,50", 5.0
     sizes = [int(x) for x in args.nodes.split(",")]
     rows = []
     profiles: Profiles = None
-    for n in sizes:
+    for n in progress(sizes, "cluster sizes"):
         if args.profile and n == max(sizes):
             profiles = (cProfile.Profile(), cProfile.Profile())
         r = measure(n, args.seconds, args.compress, profiles)
@@ -128,7 +135,13 @@ def main() -> None:
           ["nodes", "compression", "converged at sim s", "settled at sim s", "join cpu s",
            "join wall s", "steady sim s", "steady cpu s", "steady wall s", "sim s / cpu s",
            "node-s / cpu s", "packets / sim s"],
-          rows, command=command.strip(), notes=notes)  # fmt: skip
+          rows, command=command.strip(), notes=notes, results=args.results)  # fmt: skip
+    plot_bars(args.results / f"{args.name}.png", [f"{row[0]:,} nodes" for row in rows],
+              {"steady phase": [row[9] for row in rows],
+               "join phase": [row[3] / row[4] for row in rows]},
+              title="Simulation speed (memory network, mock clock, LAN config)",
+              value_label="simulated s per CPU s", horizontal=False,
+              refs={"goal at 1,000 nodes": 1.0})  # fmt: skip
 
 
 if __name__ == "__main__":

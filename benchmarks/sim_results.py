@@ -1,5 +1,5 @@
 """Writing a simulation benchmark's results: benchmarks/results/<name>.json and .md, and the
-markdown table on stdout. Shared by the bench_sim_*.py scripts."""
+markdown table on stdout. Shared by the bench_sim_*.py scripts (their PNGs: report.py)."""
 
 from __future__ import annotations
 
@@ -34,16 +34,17 @@ def write(
     command: str,
     notes: Sequence[str] = (),
     extra: dict[str, Any] | None = None,
+    results: Path = RESULTS,
 ) -> None:
-    """Save the rows as JSON and markdown and print the markdown."""
-    RESULTS.mkdir(exist_ok=True)
+    """Save the rows as JSON and markdown in ``results`` and print the markdown."""
+    results.mkdir(parents=True, exist_ok=True)
     machine = f"Python {platform.python_version()}, {platform.machine()}"
     md = [f"# {title}", "", f"`{command}` ({machine})", "", table(headers, rows)]
     if notes:
         md += ["", *notes]
     text = "\n".join(md) + "\n"
-    (RESULTS / f"{name}.md").write_text(text)
+    (results / f"{name}.md").write_text(text)
     payload = {"command": command, "machine": machine, "headers": list(headers),
                "rows": [list(r) for r in rows], **(extra or {})}  # fmt: skip
-    (RESULTS / f"{name}.json").write_text(json.dumps(payload, indent=2) + "\n")
+    (results / f"{name}.json").write_text(json.dumps(payload, indent=2) + "\n")
     sys.stdout.write(text)

@@ -29,3 +29,15 @@ def test_help_only_prints_usage(script: str) -> None:
     assert "usage:" in done.stdout
     after = {p.name: p.stat().st_mtime_ns for p in results.iterdir()}
     assert after == before, "--help wrote results"
+
+
+def test_quick_run_writes_a_png(tmp_path: pathlib.Path) -> None:
+    """The cheapest benchmark in --quick mode, writing into a temporary results directory."""
+    pytest.importorskip("matplotlib")
+    done = subprocess.run([sys.executable, "bench_wire.py", "--quick", "--results", str(tmp_path)],
+                          cwd=BENCHMARKS, check=False, capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(BENCHMARKS.parent)})  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    png = tmp_path / "wire.png"
+    assert png.read_bytes().startswith(b"\x89PNG")
+    assert (tmp_path / "wire.json").exists()
