@@ -140,5 +140,7 @@ def progress(items: Iterable[T], description: str, total: int | None = None) -> 
         return
     if total is None and isinstance(items, Sequence):
         total = len(items)
-    yield from track(items, description=description, total=total,
+    # No refresh thread: it would take the GIL from the loop being timed (the CPU-time
+    # figures count every thread); the bar redraws as each item finishes.
+    yield from track(items, description=description, total=total, auto_refresh=False,
                      console=Console(stderr=True))  # fmt: skip

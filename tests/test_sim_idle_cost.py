@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import ipaddress
 import random
-from typing import cast
+from typing import Any, cast
 
 import attrs
 import pytest
@@ -16,6 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import trio_gossip.core.engine.periodic as gossip_module
+import trio_gossip.shell.node.writer as writer_module
 from trio_gossip import BaseDelegate
 from trio_gossip.apps.sim import Cluster, ClusterSpec, open_cluster, run_simulation
 from trio_gossip.apps.sim.history import History
@@ -23,7 +24,9 @@ from trio_gossip.apps.sim.observe import SimNode, recording_delegates
 from trio_gossip.core.config import Config
 from trio_gossip.core.engine import Context, EngineState, handle
 from trio_gossip.core.engine import events as ev
-from trio_gossip.core.engine.effects import CancelTimer, SetTimer
+from trio_gossip.core.engine.effects import CancelTimer, Send, SetTimer
+from trio_gossip.core.engine.queue import TransmitQueue
+from trio_gossip.core.engine.receive import answer_ping_now
 from trio_gossip.core.membership.bounds import join_timeout, suspicion_window
 from trio_gossip.core.membership.codec import Codec
 from trio_gossip.core.membership.member import ip_string
@@ -140,3 +143,70 @@ async def test_channel_takes_probe_traffic_first_then_alives_newest_first(
     start = trio.current_time()
     await inbox.wait()  # not empty: returns at once
     assert trio.current_time() == start
+
+
+async def test_a_datagrams_messages_enter_the_channel_as_put_received_would_put_them(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """``put_packet`` is the batch form the receive path uses: same lanes, same bound."""
+    src = ("10.0.0.2", 7946)
+    alive = [Alive(i, f"n{i}", b"\x0a\x00\x00\x02", 7946, None, b"") for i in range(3)]
+    packet = [Dead(1, "n9", "n8"), *alive, Ping(5, "a", b"", 0, ""), Ack(5)]
+    one_by_one, batched = Inbox(handoff_depth=2), Inbox(handoff_depth=2)
+    kept = [one_by_one.put_received(m, src) for m in packet]
+    assert batched.put_packet(packet, src) == kept.count(False) == 1
+    assert batched.dropped == one_by_one.dropped == 1
+    assert batched.take(10) == one_by_one.take(10)
+
+
+def test_a_ping_at_rest_is_answered_on_the_receive_path_with_the_writers_bytes() -> None:
+    """With nothing queued the ack leaves from the receive path, byte for byte what the
+    writer would send; with a broadcast queued (which the ack must carry, as memberlist
+    piggybacks on every packet) or for another name, the writer decides."""
+    ctx, state = _engine()
+    source = ("10.0.0.2", 7946)
+    ping = Ping(9, "a", b"\x0a\x00\x00\x02", 7946, "b")
+    _, effects = handle(ctx, state, 1.0, ev.Received(ping, source))
+    by_writer = [e for e in effects if isinstance(e, Send)]
+    quiet = attrs.evolve(state, queue=TransmitQueue())
+    now = answer_ping_now(ctx, quiet, ping, source)
+    assert now is not None
+    assert answer_ping_now(ctx, state, ping, source) is None  # b's alive is still queued
+    _, effects = handle(ctx, quiet, 1.0, ev.Received(ping, source))
+    assert [now] == [e for e in effects if isinstance(e, Send)]
+    assert len(by_writer) == 1
+    assert len(by_writer[0].datagrams[0]) > len(now.datagrams[0])  # it carried b's alive
+    other = answer_ping_now(ctx, quiet, attrs.evolve(ping, node="z"), source)
+    assert other == Send(source, ())
+
+
+def test_at_rest_a_probe_costs_the_writer_two_steps_not_three(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A probe round at rest is the prober's tick and its ack: the target answers the ping
+    on its receive path, so the writer does not wake for it."""
+    steps = [0]
+    real = writer_module.handle_all
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        steps[0] += 1
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(writer_module, "handle_all", counting)
+    nodes, rounds = 8, 20
+    counted: dict[str, int] = {}
+
+    async def main() -> None:
+        async with open_cluster(ClusterSpec(nodes=nodes, seed=5, config=CONFIG)) as cluster:
+            await cluster.join()
+            limit = join_timeout(CONFIG, nodes)
+            await cluster.wait_converged(timeout=limit)
+            await cluster.wait_until(lambda: _quiet(cluster), timeout=limit)
+            start = steps[0]
+            await trio.sleep(rounds * CONFIG.probe_interval)
+            counted["steps"] = steps[0] - start
+
+    run_simulation(main, seed=2)
+    probes = nodes * rounds
+    assert probes <= counted["steps"] // 2 + nodes  # every node kept probing
+    assert counted["steps"] <= 2 * probes + 2 * nodes  # three per probe would be ~3 * probes

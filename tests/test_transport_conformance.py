@@ -17,6 +17,7 @@ from transport_conformance_support import BACKENDS, Backend, Served, open_lab
 from transport_support import Inbox, read_all
 
 from trio_gossip.transport import Address, TransportError
+from trio_gossip.transport.base import SendsWithoutWaiting
 
 SHORT = 0.2  # seconds a dial or read is left unanswered before the caller gives up
 PROMPT = 1.0  # a refusal or a return that should be immediate arrives well within this
@@ -130,6 +131,30 @@ async def test_a_malformed_address_is_a_transport_error(
             await a.transport.send_packet(bad, b"x")  # type: ignore[arg-type]
         with pytest.raises(TransportError):
             await a.transport.open_stream(bad)  # type: ignore[arg-type]
+
+
+async def test_send_packet_nowait_sends_like_send_packet_and_refuses_the_same(
+    backend: Backend, clock: trio.abc.Clock | None
+) -> None:
+    """The optional synchronous send the receive path answers pings with: the datagram
+    arrives and is counted as any other, and what ``send_packet`` refuses it refuses too."""
+    async with open_lab(backend) as lab:
+        a, b = await lab.serve(), await lab.serve()
+        sender = a.transport
+        assert isinstance(sender, SendsWithoutWaiting)
+        assert sender.send_packet_nowait(b.address, b"now")
+        await _wait_for(b.inbox, 1)
+        assert b.inbox.payloads == [b"now"]
+        assert b.inbox.arrivals[0].src == a.address
+        stats = sender.statistics()
+        assert (stats.packets_sent, stats.bytes_sent) == (1, 3)
+        with pytest.raises(TransportError) as info:
+            sender.send_packet_nowait(b.address, b"x" * (lab.max_datagram + 1))
+        assert info.value.errno == errno.EMSGSIZE
+        await sender.aclose()
+        with pytest.raises(TransportError) as info:
+            sender.send_packet_nowait(b.address, b"x")
+        assert info.value.errno == errno.EBADF
 
 
 # ----- streams ------------------------------------------------------------------------------

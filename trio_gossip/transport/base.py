@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import trio
 
@@ -59,4 +59,17 @@ class Transport(Protocol):
 
     async def aclose(self) -> None:
         """Release every socket. Idempotent."""
+        ...
+
+
+@runtime_checkable
+class SendsWithoutWaiting(Protocol):
+    """A transport that can also send a datagram from synchronous code, such as a packet
+    handler answering a ping on the receive path (memberlist answers pings there too: net.go
+    handlePing). Optional: a node without it answers through its writer task."""
+
+    def send_packet_nowait(self, addr: Address, data: bytes) -> bool:
+        """Send one datagram now if that needs no waiting: True when it left (or was lost, as
+        UDP loses), False when the caller must use ``send_packet``. Raises TransportError as
+        ``send_packet`` does."""
         ...

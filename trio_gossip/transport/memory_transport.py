@@ -80,6 +80,29 @@ class MemoryTransport:
         Like UDP to a host that does not answer, an address nobody serves just loses the packet;
         what a socket would refuse (a malformed address, a datagram past the UDP limit) raises.
         """
+        addr, data = self._checked(addr, data)
+        await trio.lowlevel.checkpoint_if_cancelled()
+        network = self.network
+        if network.paused_hosts and self.host in network.paused_hosts:
+            await self.wait_not_paused()
+        self.packets_sent += 1
+        self.bytes_sent += len(data)
+        network._send_packet(self, addr, data)
+
+    def send_packet_nowait(self, addr: Address, data: bytes) -> bool:
+        """``send_packet`` from synchronous code; False while our host is paused."""
+        addr, data = self._checked(addr, data)
+        network = self.network
+        if network.paused_hosts and self.host in network.paused_hosts:
+            return False
+        self.packets_sent += 1
+        self.bytes_sent += len(data)
+        network._send_packet(self, addr, data)
+        return True
+
+    def _checked(self, addr: Address, data: bytes) -> tuple[Address, bytes]:
+        """The canonical destination and the datagram as bytes, or TransportError for what
+        a socket would refuse."""
         if self.closed:
             raise TransportError(errno.EBADF, "transport is closed")
         network = self.network
@@ -94,12 +117,7 @@ class MemoryTransport:
         if len(data) > MAX_UDP_PAYLOAD_IPV4 and len(data) > max_udp_payload(addr[0]):
             self.send_errors += 1
             raise TransportError(errno.EMSGSIZE, f"{len(data)} bytes is past the UDP limit")
-        await trio.lowlevel.checkpoint_if_cancelled()
-        if network.paused_hosts and self.host in network.paused_hosts:
-            await self.wait_not_paused()
-        self.packets_sent += 1
-        self.bytes_sent += len(data)
-        network._send_packet(self, addr, data)
+        return addr, data
 
     async def open_stream(self, addr: Address) -> trio.abc.Stream:
         """Dial: connected after a round trip, refused if nobody serves there, and silent (until

@@ -63,7 +63,8 @@ async def create_net_transport(
     attempts = BIND_ATTEMPTS if bind_port == 0 else 1
     for attempt in range(attempts):
         tcp = _socket(family, stdlib_socket.SOCK_STREAM, dual_stack)
-        udp = _socket(family, stdlib_socket.SOCK_DGRAM, dual_stack)
+        udp_raw = stdlib_socket.socket(family, stdlib_socket.SOCK_DGRAM)
+        udp = _socket_of(udp_raw, dual_stack)
         try:
             # TIME_WAIT from earlier connections must not stop a restart on the same port.
             tcp.setsockopt(stdlib_socket.SOL_SOCKET, stdlib_socket.SO_REUSEADDR, 1)
@@ -85,6 +86,7 @@ async def create_net_transport(
     return NetTransport(
         tcp,
         udp,
+        udp_raw,
         bound=(host, port),
         advertise=advertise,
         udp_buffer_size=udp_buffer_size,
@@ -99,6 +101,7 @@ class NetTransport:
         self,
         tcp: trio.socket.SocketType,
         udp: trio.socket.SocketType,
+        udp_raw: stdlib_socket.socket,
         *,
         bound: Address,
         advertise: Address,
@@ -107,6 +110,7 @@ class NetTransport:
     ) -> None:
         self._tcp = tcp
         self._udp = udp
+        self._udp_raw = udp_raw
         self._bound = bound
         self._advertise = advertise
         self._udp_buffer_size = udp_buffer_size
@@ -148,6 +152,22 @@ class NetTransport:
             raise TransportError(exc.errno, f"send to {addr[0]}:{addr[1]} failed: {exc}") from exc
         self._packets_sent += 1
         self._bytes_sent += len(data)
+
+    def send_packet_nowait(self, addr: Address, data: bytes) -> bool:
+        """``send_packet`` from synchronous code: False when the socket's buffer is full."""
+        if self._closed:
+            raise TransportError(errno.EBADF, "transport is closed")
+        target = self._udp_target(addr)
+        try:
+            self._udp_raw.sendto(data, target)
+        except BlockingIOError:
+            return False
+        except OSError as exc:
+            self._send_errors += 1
+            raise TransportError(exc.errno, f"send to {addr[0]}:{addr[1]} failed: {exc}") from exc
+        self._packets_sent += 1
+        self._bytes_sent += len(data)
+        return True
 
     async def open_stream(self, addr: Address) -> trio.abc.Stream:
         """Dial TCP to an IP address (no DNS); TransportError if refused or unreachable."""
@@ -271,7 +291,13 @@ class NetTransport:
 
 
 def _socket(family: int, kind: int, dual_stack: bool) -> trio.socket.SocketType:
-    sock = trio.socket.socket(family, kind)
+    return _socket_of(stdlib_socket.socket(family, kind), dual_stack)
+
+
+def _socket_of(raw: stdlib_socket.socket, dual_stack: bool) -> trio.socket.SocketType:
+    # Trio wraps the standard socket object itself (and makes it non-blocking), so the UDP
+    # one's own sendto serves send_packet_nowait without reaching into Trio.
+    sock = trio.socket.from_stdlib_socket(raw)
     if dual_stack:
         sock.setsockopt(stdlib_socket.IPPROTO_IPV6, stdlib_socket.IPV6_V6ONLY, 0)
     return sock

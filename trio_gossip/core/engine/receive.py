@@ -13,13 +13,14 @@ from typing import Any
 import attrs
 
 from trio_gossip.core.engine import kv, probe
-from trio_gossip.core.engine.effects import Answer, CancelTimer, DeliverUser, SetTimer
+from trio_gossip.core.engine.effects import Answer, CancelTimer, DeliverUser, Send, SetTimer
 from trio_gossip.core.engine.events import AckExpired, Address, Received
-from trio_gossip.core.engine.state import PingWaiter, Relay
+from trio_gossip.core.engine.state import Context, EngineState, PingWaiter, Relay
 from trio_gossip.core.engine.step import Step
 from trio_gossip.core.kv.replica import is_kv_payload
 from trio_gossip.core.membership import rules
 from trio_gossip.core.membership.member import ip_string
+from trio_gossip.core.membership.state import MembershipState
 from trio_gossip.wire import encode_message
 from trio_gossip.wire.messages import (
     Ack,
@@ -51,13 +52,25 @@ def on_gossip(step: Step, msg: Alive | Suspect | Dead) -> None:
     if isinstance(msg, Alive):
         if cfg.protocol_version < 2 or msg.port == 0:
             msg = attrs.evolve(msg, port=cfg.bind_port)
-        t = rules.alive(membership, msg, now, cfg, step.ctx.rng,
-                        alive_filter=step.ctx.hooks.alive_filter)  # fmt: skip
+        alive_filter = step.ctx.hooks.alive_filter
+        if alive_filter is None and _stale_alive(membership, msg):
+            return
+        t = rules.alive(membership, msg, now, cfg, step.ctx.rng, alive_filter=alive_filter)
     elif isinstance(msg, Suspect):
         t = rules.suspect(membership, msg, now, cfg)
     else:
         t = rules.dead(membership, msg, now, cfg)
     step.apply(t)
+
+
+def _stale_alive(membership: MembershipState, msg: Alive) -> bool:
+    """An alive about another node we know at this address with this incarnation or newer:
+    ``rules.alive`` would change nothing. Most alive messages during a join are such repeats
+    (each is sent retransmit-limit times), so they skip the rule. Only without an alive
+    filter: memberlist calls that delegate for every alive, repeats included."""
+    old = membership.members.get(msg.node)
+    return (old is not None and msg.incarnation <= old.incarnation and old.addr == msg.addr
+            and old.port == msg.port and msg.node != membership.local_name)  # fmt: skip
 
 
 def deliver_user(step: Step, payload: bytes) -> None:
@@ -70,14 +83,37 @@ def deliver_user(step: Step, payload: bytes) -> None:
         step.emit(DeliverUser(payload))
 
 
-def _answer_ping(step: Step, ping: Ping, source: Address) -> None:
-    name = step.ctx.config.name
-    if ping.node and ping.node != name:
-        return  # a restarted agent at the same address under a new name must not answer
-    hook = step.ctx.hooks.ack_payload
+def _ack_for(ctx: Context, ping: Ping) -> Ack | None:
+    """memberlist's handlePing: the ack, or None for a ping meant for another name (a
+    restarted agent at the same address under a new name must not answer)."""
+    if ping.node and ping.node != ctx.config.name:
+        return None
+    hook = ctx.hooks.ack_payload
     payload = hook() if hook is not None else None
-    ack = Ack(ping.seq_no, payload if isinstance(payload, bytes) else None)
-    step.send(reply_address(ping.source_addr, ping.source_port, source), encode_message(ack))
+    return Ack(ping.seq_no, payload if isinstance(payload, bytes) else None)
+
+
+def _answer_ping(step: Step, ping: Ping, source: Address) -> None:
+    ack = _ack_for(step.ctx, ping)
+    if ack is not None:
+        step.send(reply_address(ping.source_addr, ping.source_port, source), encode_message(ack))
+
+
+def answer_ping_now(ctx: Context, state: EngineState, ping: Ping, source: Address
+                    ) -> Send | None:  # fmt: skip
+    """The answer to ``ping`` when giving it changes no state, for the receive path to send
+    at once (memberlist answers on the packet path too, net.go handlePing); None when the
+    writer must answer. Every packet carries what the transmit queue holds (memberlist
+    sendMsg piggybacks on acks as well), and taking from the queue changes it: so only with
+    nothing queued and no application broadcasts is the answer free of state. A ping for
+    another name gets a ``Send`` with no datagrams: dropped, as the writer would."""
+    if len(state.queue) or ctx.hooks.broadcasts is not None:
+        return None
+    to = reply_address(ping.source_addr, ping.source_port, source)
+    ack = _ack_for(ctx, ping)
+    if ack is None:
+        return Send(to, ())
+    return Send(to, tuple(ctx.codec.packets([encode_message(ack)])))
 
 
 def _relay(step: Step, req: IndirectPing, source: Address) -> None:

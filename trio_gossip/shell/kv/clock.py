@@ -15,6 +15,8 @@ from collections.abc import Callable
 
 import trio
 
+from trio_gossip.shell.sim_clock import SimClock
+
 SIM_EPOCH = 1_700_000_000.0  # a plausible Unix time, so versions and pages read as dates
 
 
@@ -23,10 +25,13 @@ def sim_clock() -> float:
 
 
 def default_clock() -> Callable[[], float]:
-    """Wall time, or `sim_clock` when the running Trio loop uses a MockClock."""
+    """Wall time, or `sim_clock` when the running Trio loop runs on simulated time."""
     # A MockClock exists only if trio.testing was imported; importing it here would pull in
     # pytest (trio.testing's RaisesGroup does), some 10 MiB for every node.
+    clock = trio.lowlevel.current_clock()
+    if isinstance(clock, SimClock):
+        return sim_clock
     testing = sys.modules.get("trio.testing")
-    if testing is not None and isinstance(trio.lowlevel.current_clock(), testing.MockClock):
+    if testing is not None and isinstance(clock, testing.MockClock):
         return sim_clock
     return time.time

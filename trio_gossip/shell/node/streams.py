@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 
 import trio
 
@@ -18,7 +19,16 @@ from trio_gossip.shell.node.writer import Writer
 from trio_gossip.transport.base import TransportError
 from trio_gossip.wire import StreamDecoder
 from trio_gossip.wire.errors import DecodeError, GossipError, LabelError
-from trio_gossip.wire.messages import Ack, Err, Message, Ping, PushNodeState, PushPull, User
+from trio_gossip.wire.messages import (
+    Ack,
+    Err,
+    Message,
+    PacketMessage,
+    Ping,
+    PushNodeState,
+    PushPull,
+    User,
+)
 from trio_gossip.wire.packet import COMPRESS, HAS_LABEL
 from trio_gossip.wire.stream import ENCRYPT, STREAM_TYPES
 
@@ -174,9 +184,10 @@ class StreamServer:
             io.bad_packets += 1
             log.debug("%s: dropped parts of a packet from %s: %s", w.ctx.config.name, addr,
                       "; ".join(decoded.errors))  # fmt: skip
-        inbox = w.inbox
-        for msg in decoded.messages:
-            inbox.put_received(msg, addr)
+        messages: Sequence[PacketMessage] = decoded.messages
+        if any(type(msg) is Ping for msg in messages):
+            messages = [m for m in messages if not (type(m) is Ping and w.answer_now(m, addr))]
+        w.inbox.put_packet(messages, addr)
 
     async def on_stream(self, stream: trio.abc.Stream, addr: Address) -> None:
         """The transport's stream handler: never raises for anything a peer can do."""

@@ -19,6 +19,7 @@ from trio_gossip.core.config import Config
 from trio_gossip.core.engine import effects as fx
 from trio_gossip.core.engine.engine import handle_all
 from trio_gossip.core.engine.events import Command, Event, ProbeSendFailed
+from trio_gossip.core.engine.receive import answer_ping_now
 from trio_gossip.core.engine.state import Context, EngineState
 from trio_gossip.core.kv.replica import KVContext
 from trio_gossip.core.membership.member import MemberEvent
@@ -29,8 +30,9 @@ from trio_gossip.shell.node.inbox import Inbox
 from trio_gossip.shell.node.pending import Pending
 from trio_gossip.shell.node.stats import IOCounters
 from trio_gossip.shell.node.timers import Timers
-from trio_gossip.transport.base import Transport, TransportError
+from trio_gossip.transport.base import Address, SendsWithoutWaiting, Transport, TransportError
 from trio_gossip.wire.errors import DecodeError, GossipError
+from trio_gossip.wire.messages import Ping
 
 log = logging.getLogger("trio_gossip")
 
@@ -93,6 +95,7 @@ class Writer:
         self.state = EngineState.initial(ctx.config.name, kv=ctx.kv is not None)
         self._wall = kv.now if kv is not None else None
         self.transport = transport
+        self._nowait = transport if isinstance(transport, SendsWithoutWaiting) else None
         self.delegates = delegates
         self.io = io
         self.events = events
@@ -117,6 +120,29 @@ class Writer:
 
     def submit(self, event: Event) -> None:
         self.inbox.put(event)
+
+    def answer_now(self, ping: Ping, source: Address) -> bool:
+        """Answer ``ping`` from the receive path when that changes no state (the engine's
+        ``answer_ping_now`` decides), saving the writer a wake-up per probe at rest; False
+        when the writer must answer (the caller puts the ping in the inbox)."""
+        transport = self._nowait
+        if transport is None:
+            return False
+        send = answer_ping_now(self.ctx, self.state, ping, source)
+        if send is None:
+            return False
+        io = self.io
+        for data in send.datagrams:
+            try:
+                if not transport.send_packet_nowait(send.to, data):
+                    return False  # the socket would block: the writer waits for it
+            except TransportError as exc:
+                io.send_errors += 1
+                log.debug("%s: ack to %s failed: %s", self.ctx.config.name, send.to, exc)
+                return True
+            io.packets_sent += 1
+            io.bytes_sent += len(data)
+        return True
 
     def close(self) -> None:
         """The node stopped: wake every caller still waiting for an answer."""
