@@ -26,7 +26,7 @@ from trio_gossip.core.engine import Context, EngineState, handle
 from trio_gossip.core.engine import events as ev
 from trio_gossip.core.engine.effects import CancelTimer, Send, SetTimer
 from trio_gossip.core.engine.queue import TransmitQueue
-from trio_gossip.core.engine.receive import answer_ping_now
+from trio_gossip.core.engine.receive import answer_ping_now, is_stale_gossip
 from trio_gossip.core.membership.bounds import join_timeout, suspicion_window
 from trio_gossip.core.membership.codec import Codec
 from trio_gossip.core.membership.member import ip_string
@@ -210,3 +210,22 @@ def test_at_rest_a_probe_costs_the_writer_two_steps_not_three(
     probes = nodes * rounds
     assert probes <= counted["steps"] // 2 + nodes  # every node kept probing
     assert counted["steps"] <= 2 * probes + 2 * nodes  # three per probe would be ~3 * probes
+
+
+def test_alive_repeats_stay_out_of_the_writer_unless_an_alive_filter_must_see_them() -> None:
+    """memberlist's aliveNode ignores an alive no newer than what it knows: the receive path
+    drops those by the snapshot. It calls the alive delegate for every alive, repeats
+    included, so with a filter they still go to the writer."""
+    ctx, state = _engine()
+    known = Alive(1, "b", b"\x0a\x00\x00\x02", 7946, None, ctx.config.build_vsn())
+    assert is_stale_gossip(ctx, state, known)
+    assert not is_stale_gossip(ctx, state, attrs.evolve(known, incarnation=2))  # news
+    assert not is_stale_gossip(ctx, state, attrs.evolve(known, node="c"))  # a stranger
+    assert not is_stale_gossip(ctx, state, attrs.evolve(known, port=7947))  # moved: a conflict
+    assert not is_stale_gossip(ctx, state, attrs.evolve(known, port=0))  # the writer fills it in
+    filtered = attrs.evolve(ctx, hooks=attrs.evolve(ctx.hooks, alive_filter=lambda m: True))
+    assert not is_stale_gossip(filtered, state, known)
+    # And the engine agrees: handing it the repeat changes nothing.
+    after, effects = handle(ctx, state, 2.0, ev.Received(known, ("10.0.0.2", 7946)))
+    assert after.membership is state.membership
+    assert not [e for e in effects if not isinstance(e, SetTimer)]

@@ -301,6 +301,18 @@ def decode_body(kind: int, body: Body) -> PacketMessage:
         raise DecodeError(f"{MESSAGE_NAMES[kind]}.{exc}") from None
 
 
+# Gossip travels as byte-identical copies: every node forwards each alive, suspect and dead
+# message unchanged up to its retransmit limit (memberlist queue.go), so a node, and even more
+# a simulation of many nodes in one process, decodes the same bytes over and over. Messages
+# are frozen values, so equal bytes may share one decoded object. Bounded by emptying it when
+# full: cheaper than an LRU, and a join's working set (one alive per node) refills it at once.
+# Long messages (big metadata) are not kept, so the memo stays under 2 MiB whatever arrives.
+_GOSSIP_KINDS = frozenset((MessageType.ALIVE, MessageType.SUSPECT, MessageType.DEAD))
+_GOSSIP_MEMO_LIMIT = 4096
+_GOSSIP_MEMO_LONGEST = 512
+_gossip_memo: dict[bytes, PacketMessage] = {}
+
+
 def decode_message(data: bytes) -> PacketMessage:
     """One bare packet message (type byte + body); no compound, compress or CRC layers here."""
     if not data:
@@ -308,6 +320,19 @@ def decode_message(data: bytes) -> PacketMessage:
     kind = data[0]
     if kind == MessageType.USER:
         return User(bytes(data[1:]))
+    if kind in _GOSSIP_KINDS and len(data) <= _GOSSIP_MEMO_LONGEST:
+        key = bytes(data)
+        known = _gossip_memo.get(key)
+        if known is None:
+            known = _decode(kind, data)
+            if len(_gossip_memo) >= _GOSSIP_MEMO_LIMIT:
+                _gossip_memo.clear()
+            _gossip_memo[key] = known
+        return known
+    return _decode(kind, data)
+
+
+def _decode(kind: int, data: bytes) -> PacketMessage:
     decoder = _PACKET_DECODERS.get(kind)
     if decoder is None:
         raise DecodeError(_not_a_packet_message(kind))

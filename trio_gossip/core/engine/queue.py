@@ -224,17 +224,8 @@ class TransmitQueue:
                 if item.token is not None:
                     finished.append(item.token)
             items = mutation.finish()
-        rest: list[Key] = []
-        start = 0
-        for j in picked:  # picked ascends: keep the runs between them
-            rest += order[start:j]
-            start = j + 1
-        rest += order[start:]
-        if bumped:  # ascending too: two sorted runs, which timsort merges in linear time
-            rest += bumped
-            rest.sort()
-        return Taken(TransmitQueue(items, names, kv_keys, tuple(rest), self.next_id), messages,
-                     tuple(finished))  # fmt: skip
+        return Taken(TransmitQueue(items, names, kv_keys, _reordered(order, picked, bumped),
+                                   self.next_id), messages, tuple(finished))  # fmt: skip
 
     def prune(self, max_retain: int, *, lane: int = MEMBERLIST
               ) -> tuple[TransmitQueue, tuple[int, ...]]:  # fmt: skip
@@ -269,6 +260,29 @@ def _forget(
     left = kv_keys.get(item.name, frozenset()) - {item.id}
     kv_keys = kv_keys.set(item.name, left) if left else kv_keys.delete(item.name)
     return names, kv_keys
+
+
+def _reordered(order: tuple[Key, ...], picked: list[int], bumped: list[Key]) -> tuple[Key, ...]:
+    """``order`` without the keys at ``picked`` (ascending) and with ``bumped`` (ascending)
+    put in their places: copies of the runs between, found by bisection, never a sort (a
+    sort compares every key; a join's queue holds a key per node)."""
+    rest: list[Key] = []
+    start = 0
+    for j in picked:  # keep the runs between the picked keys
+        rest += order[start:j]
+        start = j + 1
+    rest += order[start:]
+    if not bumped:
+        return tuple(rest)
+    merged: list[Key] = []
+    lo = 0
+    for key in bumped:
+        at = bisect_left(rest, key, lo)
+        merged += rest[lo:at]
+        merged.append(key)
+        lo = at
+    merged += rest[lo:]
+    return tuple(merged)
 
 
 def _without_ids(order: tuple[Key, ...], ids: set[int]) -> tuple[Key, ...]:

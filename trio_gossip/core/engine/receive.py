@@ -28,6 +28,7 @@ from trio_gossip.wire.messages import (
     Dead,
     IndirectPing,
     Nack,
+    PacketMessage,
     Ping,
     Suspect,
     User,
@@ -61,6 +62,19 @@ def on_gossip(step: Step, msg: Alive | Suspect | Dead) -> None:
     else:
         t = rules.dead(membership, msg, now, cfg)
     step.apply(t)
+
+
+def is_stale_gossip(ctx: Context, state: EngineState, msg: PacketMessage) -> bool:
+    """True for an alive message the engine would ignore given ``state`` (see
+    ``_stale_alive``), so the receive path may drop it from the latest snapshot instead of
+    queueing it for the writer: in a join most alive messages are repeats, and memberlist's
+    bounded hand-off queue (net.go handleCommand) would spend its room on them. A member's
+    incarnation only grows, so a repeat by the snapshot is a repeat by the writer's state
+    too, unless the member is reaped in between (gossip_to_the_dead_time after its death):
+    then the repeat is dropped where memberlist would have re-added a long-dead node."""
+    return (type(msg) is Alive and msg.port != 0 and ctx.hooks.alive_filter is None
+            and ctx.config.protocol_version >= 2
+            and _stale_alive(state.membership, msg))  # fmt: skip
 
 
 def _stale_alive(membership: MembershipState, msg: Alive) -> bool:

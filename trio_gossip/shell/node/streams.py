@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
 
 import trio
 
@@ -23,7 +22,6 @@ from trio_gossip.wire.messages import (
     Ack,
     Err,
     Message,
-    PacketMessage,
     Ping,
     PushNodeState,
     PushPull,
@@ -184,10 +182,7 @@ class StreamServer:
             io.bad_packets += 1
             log.debug("%s: dropped parts of a packet from %s: %s", w.ctx.config.name, addr,
                       "; ".join(decoded.errors))  # fmt: skip
-        messages: Sequence[PacketMessage] = decoded.messages
-        if any(type(msg) is Ping for msg in messages):
-            messages = [m for m in messages if not (type(m) is Ping and w.answer_now(m, addr))]
-        w.inbox.put_packet(messages, addr)
+        w.inbox.put_packet(w.for_the_writer(decoded.messages, addr), addr)
 
     async def on_stream(self, stream: trio.abc.Stream, addr: Address) -> None:
         """The transport's stream handler: never raises for anything a peer can do."""

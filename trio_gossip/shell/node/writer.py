@@ -19,7 +19,7 @@ from trio_gossip.core.config import Config
 from trio_gossip.core.engine import effects as fx
 from trio_gossip.core.engine.engine import handle_all
 from trio_gossip.core.engine.events import Command, Event, ProbeSendFailed
-from trio_gossip.core.engine.receive import answer_ping_now
+from trio_gossip.core.engine.receive import answer_ping_now, is_stale_gossip
 from trio_gossip.core.engine.state import Context, EngineState
 from trio_gossip.core.kv.replica import KVContext
 from trio_gossip.core.membership.member import MemberEvent
@@ -32,7 +32,7 @@ from trio_gossip.shell.node.stats import IOCounters
 from trio_gossip.shell.node.timers import Timers
 from trio_gossip.transport.base import Address, SendsWithoutWaiting, Transport, TransportError
 from trio_gossip.wire.errors import DecodeError, GossipError
-from trio_gossip.wire.messages import Ping
+from trio_gossip.wire.messages import Alive, PacketMessage, Ping
 
 log = logging.getLogger("trio_gossip")
 
@@ -120,6 +120,23 @@ class Writer:
 
     def submit(self, event: Event) -> None:
         self.inbox.put(event)
+
+    def for_the_writer(self, messages: Sequence[PacketMessage], source: Address
+                       ) -> Sequence[PacketMessage]:  # fmt: skip
+        """The messages of a datagram that need the writer: pings answered at once and alive
+        repeats (the engine's ``is_stale_gossip`` by the latest snapshot) stay out."""
+        ctx, state = self.ctx, self.state
+        kept: list[PacketMessage] | None = None
+        for i, msg in enumerate(messages):
+            kind = type(msg)
+            handled = ((kind is Ping and self.answer_now(msg, source))  # type: ignore[arg-type]
+                       or (kind is Alive and is_stale_gossip(ctx, state, msg)))  # fmt: skip
+            if handled:
+                if kept is None:
+                    kept = list(messages[:i])
+            elif kept is not None:
+                kept.append(msg)
+        return messages if kept is None else kept
 
     def answer_now(self, ping: Ping, source: Address) -> bool:
         """Answer ``ping`` from the receive path when that changes no state (the engine's
