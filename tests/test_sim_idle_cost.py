@@ -229,3 +229,26 @@ def test_alive_repeats_stay_out_of_the_writer_unless_an_alive_filter_must_see_th
     after, effects = handle(ctx, state, 2.0, ev.Received(known, ("10.0.0.2", 7946)))
     assert after.membership is state.membership
     assert not [e for e in effects if not isinstance(e, SetTimer)]
+
+
+async def test_an_empty_datagram_does_not_wake_the_writer(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """A datagram whose messages were all handled on the receive path (a ping answered,
+    alive repeats dropped) puts nothing, so the writer sleeps on."""
+    inbox = Inbox(handoff_depth=2)
+    woke: list[float] = []
+
+    async def writer() -> None:
+        await inbox.wait()
+        woke.append(trio.current_time())
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(writer)
+        await trio.sleep(1.0)
+        assert inbox.put_packet([], ("10.0.0.2", 7946)) == 0
+        await trio.sleep(1.0)
+        assert woke == []
+        inbox.put_packet([Ack(1)], ("10.0.0.2", 7946))
+        await trio.sleep(1.0)
+        assert woke == [2.0]

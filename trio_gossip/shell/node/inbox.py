@@ -62,7 +62,7 @@ class Inbox:
         of thousands of messages.)"""
         depth = self._depth
         probe, high, low = self._probe, self._high, self._low
-        dropped = 0
+        dropped = put = 0
         for message in messages:
             kind = type(message)
             lane = high if kind is Alive else probe if kind in _PROBE_TYPES else low
@@ -70,8 +70,9 @@ class Inbox:
                 dropped += 1
             else:
                 lane.append(Received(message, source))
+                put += 1
         self.dropped += dropped
-        if self._lot:
+        if put and self._lot:  # nothing new (all answered or dropped): let the writer sleep
             self._lot.unpark_all()
         return dropped
 
