@@ -36,6 +36,7 @@ from trio_gossip.wire import (
     encode_packet,
     encode_stream,
 )
+from trio_gossip.wire import codec as wire_codec
 
 RESULTS = Path(__file__).resolve().parent / "results"
 VSN = bytes.fromhex("010502020505")  # what serf 0.9.4 advertises
@@ -105,6 +106,13 @@ def stream_decoder(data: bytes, keyring: Keyring | None = None) -> Callable[[], 
     return run
 
 
+def first_copy(decode: Callable[[], object]) -> object:
+    """Time decoding as of bytes never seen: the codec keeps repeated gossip decoded, and
+    a benchmark that decodes one packet over and over would time only that memo."""
+    wire_codec._gossip_memo.clear()
+    return decode()
+
+
 def cases() -> list[tuple[str, int, Callable[[], object], Callable[[], object]]]:
     """(name, messages per operation, decode, encode)."""
     ping = Ping(42, "node-b", b"\x7f\x00\x00\x01", 7946, "node-a")
@@ -128,7 +136,13 @@ def cases() -> list[tuple[str, int, Callable[[], object], Callable[[], object]]]
         ),
         ("ping packet", 1, lambda: decode_packet(ping_bytes), lambda: encode_packet([ping])),
         (
-            "alive with serf metadata",
+            "alive with serf metadata, first copy",
+            1,
+            lambda: first_copy(lambda: decode_packet(alive_bytes)),
+            lambda: encode_packet([alive]),
+        ),
+        (
+            "same, a repeat (the gossip memo)",
             1,
             lambda: decode_packet(alive_bytes),
             lambda: encode_packet([alive]),
@@ -136,13 +150,13 @@ def cases() -> list[tuple[str, int, Callable[[], object], Callable[[], object]]]
         (
             "compound of 10 broadcasts, compressed + CRC",
             10,
-            lambda: decode_packet(compound),
+            lambda: first_copy(lambda: decode_packet(compound)),
             lambda: encode_packet(gossip, compress=True, crc=True),
         ),
         (
             "same, AES-256-GCM encrypted",
             10,
-            lambda: decode_packet(sealed, keyring=KEYRING),
+            lambda: first_copy(lambda: decode_packet(sealed, keyring=KEYRING)),
             lambda: encode_packet(gossip, compress=True, crc=True, keyring=KEYRING),
         ),
         (
