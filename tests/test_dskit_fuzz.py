@@ -12,8 +12,10 @@ import pytest
 
 from trio_gossip.core.dskit import ops
 from trio_gossip.core.dskit.errors import RingLookupError
+from trio_gossip.core.dskit.kv_format import DSKIT_FORMAT
 from trio_gossip.core.dskit.merge import merge
 from trio_gossip.core.dskit.ring import RingConfig, RingView
+from trio_gossip.core.dskit.ring_value import DSKIT_RING_CODEC
 from trio_gossip.wire.dskit import (
     RING_CODEC_ID,
     Desc,
@@ -80,6 +82,10 @@ DECODERS: list[tuple[bytes, Callable[[bytes], object]]] = [
     (VALUE, _ring_value),
     (VALUE, lambda d: snappy_decode(d, max_size=1 << 20)),
     (COMPRESSED[1:], _compressed),
+    # The KV store's dskit mode: its message format and ring codec (core/dskit).
+    (PAIR, lambda d: DSKIT_FORMAT.decode_pair(d, max_size=1 << 20)),
+    (STATE, lambda d: DSKIT_FORMAT.decode_state(d, max_size=1 << 20)),
+    (VALUE, lambda d: DSKIT_RING_CODEC.decode(d).desc),
 ]
 
 

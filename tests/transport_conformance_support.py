@@ -29,6 +29,7 @@ from trio_gossip.transport import (
     TransportStatistics,
     create_net_transport,
 )
+from trio_gossip.transport.dskit import MAX_PACKET_SIZE, create_dskit_transport
 
 # The largest UDP payload: 65535 bytes minus the 8-byte UDP header, minus the 20-byte IPv4
 # header for IPv4 (IPv6's payload length does not count its own header).
@@ -54,6 +55,7 @@ class MeasuredTransport(Transport, Protocol):
 class Backend:
     real: bool
     ipv6: bool
+    dskit: bool = False  # dskit's TCP-only transport (packets on TCP connections)
 
     @property
     def clock(self) -> trio.abc.Clock | None:
@@ -68,6 +70,14 @@ BACKENDS = [
     pytest.param(
         Backend(real=True, ipv6=True),
         id="net-ipv6",
+        marks=pytest.mark.skipif(
+            not has_ipv6_loopback(), reason="this machine has no IPv6 loopback (::1 cannot bind)"
+        ),
+    ),
+    pytest.param(Backend(real=True, ipv6=False, dskit=True), id="dskit"),
+    pytest.param(
+        Backend(real=True, ipv6=True, dskit=True),
+        id="dskit-ipv6",
         marks=pytest.mark.skipif(
             not has_ipv6_loopback(), reason="this machine has no IPv6 loopback (::1 cannot bind)"
         ),
@@ -94,7 +104,8 @@ class Lab:
 
     def __init__(self, backend: Backend, nursery: trio.Nursery) -> None:
         self.backend = backend
-        self.max_datagram = MAX_DATAGRAM[backend.ipv6]
+        # dskit's transport has no datagrams: it refuses packets past its own limit instead.
+        self.max_datagram = MAX_PACKET_SIZE if backend.dskit else MAX_DATAGRAM[backend.ipv6]
         self._nursery = nursery
         self._transports: list[MeasuredTransport] = []
 
@@ -168,6 +179,8 @@ class NetLab(Lab):
         self._sockets: list[socket.socket] = []
 
     async def _make(self) -> MeasuredTransport:
+        if self.backend.dskit:
+            return await create_dskit_transport(self.host, 0)
         return await create_net_transport(self.host, 0)
 
     def vacant(self) -> Address:

@@ -29,8 +29,9 @@ from trio_gossip.shell.node.stats import IOCounters, Statistics, snapshot
 from trio_gossip.shell.node.streams import StreamServer, log
 from trio_gossip.shell.node.writer import IOTasks, NodeKV, Writer
 from trio_gossip.shell.scope import only
-from trio_gossip.transport.base import Address, Transport
+from trio_gossip.transport.base import Address, KeepsStatistics, Transport
 from trio_gossip.transport.net import create_net_transport
+from trio_gossip.transport.stats import TransportStatistics
 from trio_gossip.wire import Keyring
 from trio_gossip.wire.errors import ConfigError, GossipError
 from trio_gossip.wire.messages import User
@@ -84,6 +85,11 @@ class Memberlist:
         return snapshot(self._w.io, state.counters, dropped=self._w.inbox.dropped,
                         events_dropped=self._events.dropped, queued_broadcasts=len(state.queue),
                         health_score=state.membership.awareness)  # fmt: skip
+
+    def transport_statistics(self) -> TransportStatistics | None:
+        """The transport's own counters (streams opened and accepted), when it keeps them."""
+        transport = self._w.transport
+        return transport.statistics() if isinstance(transport, KeepsStatistics) else None
 
     @property
     def config(self) -> Config:

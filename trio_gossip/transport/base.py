@@ -7,6 +7,8 @@ from typing import Protocol, runtime_checkable
 
 import trio
 
+from trio_gossip.transport.stats import TransportStatistics
+
 # (host, port): host is an IP address string ("127.0.0.1", "::1"), never a DNS name.
 Address = tuple[str, int]
 
@@ -73,3 +75,11 @@ class SendsWithoutWaiting(Protocol):
         UDP loses), False when the caller must use ``send_packet``. Raises TransportError as
         ``send_packet`` does."""
         ...
+
+
+@runtime_checkable
+class KeepsStatistics(Protocol):
+    """A transport that counts its own traffic (streams opened and accepted, packets and
+    bytes). Optional: the metrics read it when it is there."""
+
+    def statistics(self) -> TransportStatistics: ...

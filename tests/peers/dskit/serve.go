@@ -27,11 +27,13 @@ type node struct {
 	kv     *memberlist.KV
 	client *memberlist.Client
 	lc     *ring.BasicLifecycler
+	reg    *prometheus.Registry
 }
 
 type serveFlags struct {
 	nodes, basePort, tokens, extra                   int
 	join, zones, label, compression, key, lifecycler string
+	prefix                                           string
 	tlsCert, tlsKey, tlsCA, tlsServerName            string
 	tlsInsecure                                      bool
 	heartbeatPeriod, heartbeatTimeout                time.Duration
@@ -58,6 +60,7 @@ func emit(v any) {
 //	{"cmd": "leave", "node": i}                stop the lifecycler (unregisters: a LEFT tombstone)
 //	{"cmd": "stop", "node": i}                 stop the lifecycler, then the KV (memberlist leave)
 //	{"cmd": "forget", "node": i, "id": "x"}    CAS that removes instance x (the ring page's forget)
+//	{"cmd": "metrics", "node": i}              node i's memberlist and TCP transport metrics
 //	{"cmd": "quit"}                            stop everything and exit
 func runServe(args []string) error {
 	var f serveFlags
@@ -72,6 +75,7 @@ func runServe(args []string) error {
 	fs.StringVar(&f.compression, "compression", "lzw", "lzw, snappy or none")
 	fs.StringVar(&f.key, "key", "ring", "ring key in the KV store")
 	fs.StringVar(&f.lifecycler, "lifecycler", "basic", "basic (ring.BasicLifecycler)")
+	fs.StringVar(&f.prefix, "prefix", "", "prefix of node and instance names (for a second process in one cluster)")
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "TLS certificate (enables TLS)")
 	fs.StringVar(&f.tlsKey, "tls-key", "", "TLS key")
 	fs.StringVar(&f.tlsCA, "tls-ca", "", "TLS CA")
@@ -101,7 +105,7 @@ func runServe(args []string) error {
 		if f.basePort > 0 {
 			port = f.basePort + i
 		}
-		cfg := defaultKVConfig(fmt.Sprintf("dskit-%d", i), port)
+		cfg := defaultKVConfig(fmt.Sprintf("%sdskit-%d", f.prefix, i), port)
 		cfg.ClusterLabel = f.label
 		cfg.EnableCompression = f.compression != "none"
 		if cfg.EnableCompression {
@@ -122,7 +126,8 @@ func runServe(args []string) error {
 			cfg.JoinMembers = []string{fmt.Sprintf("127.0.0.1:%d", nodes[0].port)}
 		}
 		cfg.MaxJoinRetries = 3
-		kv := memberlist.NewKV(cfg, logger, &staticDNS{}, prometheus.NewRegistry())
+		reg := prometheus.NewRegistry()
+		kv := memberlist.NewKV(cfg, logger, &staticDNS{}, reg)
 		if err := services.StartAndAwaitRunning(ctx, kv); err != nil {
 			return fmt.Errorf("node %d: %w", i, err)
 		}
@@ -130,7 +135,7 @@ func runServe(args []string) error {
 		if err != nil {
 			return err
 		}
-		nodes[i] = &node{name: cfg.NodeName, port: kv.GetListeningPort(), kv: kv, client: client}
+		nodes[i] = &node{name: cfg.NodeName, port: kv.GetListeningPort(), kv: kv, client: client, reg: reg}
 	}
 	for i, n := range nodes {
 		zone := ""
@@ -138,7 +143,7 @@ func runServe(args []string) error {
 			zone = zones[i%len(zones)]
 		}
 		lcCfg := ring.BasicLifecyclerConfig{
-			ID:               fmt.Sprintf("instance-%d", i),
+			ID:               fmt.Sprintf("%sinstance-%d", f.prefix, i),
 			Addr:             fmt.Sprintf("127.0.0.1:%d", 19000+i),
 			Zone:             zone,
 			HeartbeatPeriod:  f.heartbeatPeriod,
@@ -165,7 +170,7 @@ func runServe(args []string) error {
 	}
 	info := []map[string]any{}
 	for i, n := range nodes {
-		info = append(info, map[string]any{"name": n.name, "addr": fmt.Sprintf("127.0.0.1:%d", n.port), "instance": fmt.Sprintf("instance-%d", i)})
+		info = append(info, map[string]any{"name": n.name, "addr": fmt.Sprintf("127.0.0.1:%d", n.port), "instance": fmt.Sprintf("%sinstance-%d", f.prefix, i)})
 	}
 	emit(map[string]any{"event": "ready", "nodes": info})
 
@@ -238,6 +243,8 @@ func handleCommand(ctx context.Context, nodes []*node, key, line string) (quit b
 			n.lc = nil
 		}
 		err = services.StopAndAwaitTerminated(ctx, n.kv)
+	case "metrics":
+		reply["metrics"], err = gatherMetrics(n.reg)
 	case "forget":
 		err = n.client.CAS(ctx, key, func(in interface{}) (interface{}, bool, error) {
 			desc := ring.GetOrCreateRingDesc(in)
@@ -318,4 +325,23 @@ func heartbeatExtra(n *node, f serveFlags, zones []string, stop <-chan struct{})
 			beat(false)
 		}
 	}
+}
+
+// gatherMetrics: every gauge and counter of a node's registry (summed over labels), by name.
+func gatherMetrics(reg *prometheus.Registry) (map[string]float64, error) {
+	families, err := reg.Gather()
+	if err != nil {
+		return nil, err
+	}
+	values := map[string]float64{}
+	for _, family := range families {
+		for _, m := range family.GetMetric() {
+			if g := m.GetGauge(); g != nil {
+				values[family.GetName()] += g.GetValue()
+			} else if c := m.GetCounter(); c != nil {
+				values[family.GetName()] += c.GetValue()
+			}
+		}
+	}
+	return values, nil
 }

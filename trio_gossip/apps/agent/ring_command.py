@@ -1,4 +1,5 @@
 """``trio-gossip ring --http HOST:PORT``: print the ring an agent sees, as dskit's ring page.
+(``--dskit --join HOST:PORT`` reads a dskit cluster's ring instead: apps/agent/dskit_ring.py.)
 
 The agent (``trio-gossip agent --ring NAME --http HOST:PORT``) serves the ring as JSON at
 ``/v1/ring``; this command fetches it and prints the table (or the JSON with ``--json``).
@@ -24,16 +25,30 @@ def _host_port(text: str) -> tuple[str, int]:
 
 
 def configure_ring(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--http", type=_host_port, required=True, metavar="HOST:PORT",
+    from trio_gossip.apps.agent.dskit_ring_options import configure_dskit  # noqa: PLC0415
+
+    parser.add_argument("--http", type=_host_port, default=None, metavar="HOST:PORT",
                         help="the agent's --http address")  # fmt: skip
     parser.add_argument("--key", default=None, metavar="KEY",
-                        help="the ring's KV key (default: the agent's --ring)")  # fmt: skip
+                        help="the ring's KV key (default: the agent's --ring; "
+                             "with --dskit: ring)")  # fmt: skip
     parser.add_argument("--tokens", action="store_true", help="include every token (JSON)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    configure_dskit(parser)
 
 
 def run_ring_command(args: argparse.Namespace) -> int:
     from trio_gossip.apps.agent.members import EndpointError, fetch_json  # noqa: PLC0415
+    from trio_gossip.apps.usage import UsageError  # noqa: PLC0415
+
+    if args.dskit:
+        if args.http is not None:
+            raise UsageError("--http and --dskit are two different sources; give one")
+        from trio_gossip.apps.agent.dskit_ring import run_dskit_ring  # noqa: PLC0415
+
+        return run_dskit_ring(args)
+    if args.http is None:
+        raise UsageError("give --http HOST:PORT (an agent) or --dskit --join HOST:PORT")
 
     query = {k: v for k, v in (("key", args.key), ("tokens", "1" if args.tokens else None)) if v}
     path = "/v1/ring" + ("?" + urllib.parse.urlencode(query) if query else "")

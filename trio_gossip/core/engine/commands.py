@@ -7,7 +7,7 @@ from trio_gossip.core.engine.effects import Answer, MergeUserState
 from trio_gossip.core.engine.events import Leave, Merge, Ping, SendUser, Start, UpdateMeta
 from trio_gossip.core.engine.queue import retransmit_limit
 from trio_gossip.core.engine.step import Step
-from trio_gossip.core.kv.replica import split
+from trio_gossip.core.kv.format import message_format
 from trio_gossip.core.membership import rules
 from trio_gossip.core.membership.member import Member
 from trio_gossip.core.membership.schedule import k_random_members
@@ -99,7 +99,7 @@ def on_merge(step: Step, cmd: Merge) -> None:
     user_state = cmd.user_state
     if step.ctx.kv is not None and step.ctx.kv.peer_filter is None and user_state:
         try:
-            kv_state, user_state = split(user_state)
+            kv_state, user_state = message_format(step.ctx.kv).split(user_state)
         except DecodeError as exc:
             step.count(bad_messages=1)
             step.emit(Answer(cmd.token, error=exc))

@@ -31,8 +31,9 @@ from trio_gossip.core.engine.events import KVCas, KVDelete, KVSweep
 from trio_gossip.core.engine.queue import KV_FORWARDED, KV_OWN, KV_STREAM
 from trio_gossip.core.engine.step import Step
 from trio_gossip.core.kv.entry import Entry
+from trio_gossip.core.kv.format import message_format
 from trio_gossip.core.kv.label import add_label
-from trio_gossip.core.kv.message import KeyValuePair, decode_pair, decode_state, encode_pair
+from trio_gossip.core.kv.message import KeyValuePair
 from trio_gossip.core.kv.replica import (
     EXCHANGE_MAGIC,
     KeyDeletedError,
@@ -168,7 +169,8 @@ def on_message(step: Step, payload: bytes, sender: str | None = None) -> None:
         return
     kv = _ctx(step)
     try:
-        pair = decode_pair(unlabel(kv.settings, payload), max_size=kv.settings.max_message_bytes)
+        pair = message_format(kv).decode_pair(unlabel(kv.settings, payload),
+                                              max_size=kv.settings.max_message_bytes)  # fmt: skip
         value = _decode_value(kv, pair)
     except DecodeError as exc:
         step.count_kv(received_broadcasts_invalid=1)
@@ -182,7 +184,8 @@ def on_state(step: Step, data: bytes) -> None:
     """A peer's whole KV state (its part of a push/pull, or a state exchange)."""
     kv = _ctx(step)
     try:
-        pairs = decode_state(unlabel(kv.settings, data), max_size=kv.settings.max_message_bytes)
+        pairs = message_format(kv).decode_state(unlabel(kv.settings, data),
+                                                max_size=kv.settings.max_message_bytes)  # fmt: skip
     except DecodeError as exc:
         step.count_kv(received_broadcasts_invalid=1)
         log.debug("kv: bad push/pull state: %s", exc)
@@ -291,7 +294,7 @@ def _queue(step: Step, pair: KeyValuePair, content: frozenset[str] | None, *, lo
            ) -> None:  # fmt: skip
     kv = _ctx(step)
     try:
-        payload = encode_pair(pair, max_size=kv.settings.max_message_bytes)
+        payload = message_format(kv).encode_pair(pair, max_size=kv.settings.max_message_bytes)
     except ValueError as exc:
         step.count_kv(broadcasts_dropped=1)
         log.warning("kv: change of %r not sent: %s", pair.key, exc)

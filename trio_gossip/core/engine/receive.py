@@ -17,7 +17,7 @@ from trio_gossip.core.engine.effects import Answer, CancelTimer, DeliverUser, Se
 from trio_gossip.core.engine.events import AckExpired, Address, Received
 from trio_gossip.core.engine.state import Context, EngineState, PingWaiter, Relay
 from trio_gossip.core.engine.step import Step
-from trio_gossip.core.kv.replica import is_kv_payload
+from trio_gossip.core.kv.format import message_format
 from trio_gossip.core.membership import rules
 from trio_gossip.core.membership.member import ip_string
 from trio_gossip.core.membership.state import MembershipState
@@ -91,7 +91,7 @@ def deliver_user(step: Step, payload: bytes) -> None:
     step.count(user_messages_received=1)
     if not payload:
         return
-    if step.ctx.kv is not None and is_kv_payload(payload):
+    if step.ctx.kv is not None and message_format(step.ctx.kv).is_message(payload):
         kv.on_message(step, payload)
     else:
         step.emit(DeliverUser(payload))

@@ -17,7 +17,7 @@ format byte lets a later version change the layout without guessing.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 
@@ -49,6 +49,32 @@ class KeyValuePair:
     value: bytes
     deleted: bool = False
     updated_at: float = attrs.field(default=0.0, converter=quantize)  # s; 0 means unknown
+
+
+class MessageFormat(Protocol):
+    """How KV pairs and push/pull states look on the wire: ours (msgpack, the default, see
+    core/kv/format.py) or dskit's KeyValuePair protobuf (core/dskit/kv_format.py). Decoders
+    raise only DecodeError; encoders ValueError past ``max_size``."""
+
+    def is_message(self, payload: bytes) -> bool:
+        """Whether a memberlist user message belongs to the KV."""
+        ...
+
+    def encode_pair(self, pair: KeyValuePair, *, max_size: int) -> bytes: ...
+
+    def decode_pair(self, data: bytes, *, max_size: int) -> KeyValuePair: ...
+
+    def encode_state(self, pairs: Iterable[KeyValuePair], *, max_size: int) -> bytes: ...
+
+    def decode_state(self, data: bytes, *, max_size: int) -> tuple[KeyValuePair, ...]: ...
+
+    def split(self, user_state: bytes) -> tuple[bytes, bytes]:
+        """(KV state, the application's state) from a received push/pull user state."""
+        ...
+
+    def combine(self, kv_state: bytes, app_state: bytes) -> bytes:
+        """The push/pull user state to send."""
+        ...
 
 
 def encode_pair(pair: KeyValuePair, *, max_size: int = MAX_MESSAGE_BYTES) -> bytes:

@@ -18,7 +18,7 @@ from trio_gossip.core.kv.entry import Entry
 from trio_gossip.core.kv.label import MAGIC as LABEL_MAGIC
 from trio_gossip.core.kv.label import add_label, strip_label
 from trio_gossip.core.kv.message import MAGIC as PAIR_MAGIC
-from trio_gossip.core.kv.message import KeyValuePair, encode_state
+from trio_gossip.core.kv.message import KeyValuePair, MessageFormat, encode_state
 from trio_gossip.core.kv.settings import KVSettings
 from trio_gossip.core.membership.member import Member
 from trio_gossip.wire.errors import DecodeError, GossipError
@@ -47,6 +47,8 @@ class KVContext:
     settings: KVSettings
     packet_budget: int  # bytes a change may have to ride one gossip packet
     peer_filter: Callable[[Member], bool] | None = None
+    # None: our own msgpack format (core/kv/format.py MSGPACK_FORMAT).
+    message_format: MessageFormat | None = None
 
 
 @attrs.frozen(slots=True)
@@ -121,7 +123,11 @@ def encode_replica(replica: Replica, ctx: KVContext) -> bytes:
         KeyValuePair(key, e.codec, b"" if e.deleted else e.encoded(codecs), e.deleted, e.updated_at)
         for key, e in entries.items()
     ]
-    data = encode_state(pairs, max_size=ctx.settings.max_message_bytes)
+    limit = ctx.settings.max_message_bytes
+    if ctx.message_format is not None:
+        data = ctx.message_format.encode_state(pairs, max_size=limit)
+    else:
+        data = encode_state(pairs, max_size=limit)
     return add_label(data, ctx.settings.label_bytes)
 
 

@@ -29,6 +29,7 @@ from trio_gossip.core.engine.events import KVCas, KVDelete
 from trio_gossip.core.engine.queue import KV_FORWARDED, KV_OWN, KV_STREAM
 from trio_gossip.core.kv.codec import Codec, CodecRegistry
 from trio_gossip.core.kv.entry import KVStatistics
+from trio_gossip.core.kv.message import MessageFormat
 from trio_gossip.core.kv.replica import KeyDeletedError, KVContext, Replica
 from trio_gossip.core.kv.settings import KVSettings
 from trio_gossip.shell.kv.client import KVClient
@@ -81,6 +82,9 @@ class KVStore:
     ``peer_filter``: which members run the KV (None: all of them). With a filter, KV traffic
     goes to those members only, never piggybacked on what every member receives (an agent
     beside Serf agents, which log an error for every byte of it).
+
+    ``message_format``: how pairs and states look on the wire; None is our own msgpack
+    format, ``core.dskit.kv_format.DSKIT_FORMAT`` is dskit's KeyValuePair protobuf.
     """
 
     def __init__(
@@ -91,10 +95,12 @@ class KVStore:
         rng: random.Random | None = None,
         clock: Callable[[], float] | None = None,
         peer_filter: Callable[[Member], bool] | None = None,
+        message_format: MessageFormat | None = None,
     ) -> None:
         self.settings = settings = settings or KVSettings()
         self.codecs = CodecRegistry.of(codecs)
         self.peer_filter = peer_filter
+        self.message_format = message_format
         self.io = KVIO()
         self._rng = rng or random.Random(os.urandom(16))
         self._clock = clock
@@ -107,7 +113,8 @@ class KVStore:
 
     def context(self, config: Config) -> KVContext:
         """What the node's engine needs to run this store."""
-        return KVContext(self.codecs, self.settings, packet_budget(config), self.peer_filter)
+        return KVContext(self.codecs, self.settings, packet_budget(config), self.peer_filter,
+                         self.message_format)  # fmt: skip
 
     def attach(self, writer: Writer, events: EventHub) -> None:
         if self._writer is not None or self._stopped:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import attrs
 
 from trio_gossip.core.engine.state import Counters
@@ -36,10 +38,16 @@ class Statistics:
     events_dropped: int  # a slow events() reader fell behind
     queued_broadcasts: int  # gauge: broadcasts waiting in the transmit queue
     health_score: int  # gauge: awareness
+    alive_verdicts: int = 0  # members that joined or changed
+    dead_verdicts: int = 0  # members marked dead or left
     last_bad_stream: str = ""
     """The latest refused stream, ``"host:port: reason"``; empty when the latest one counted in
     bad_streams left no detail (the reply to a push/pull we started, whose user state the
     delegate refused)."""
+    bad_input_reasons: dict[str, int] = attrs.field(factory=dict, hash=False)
+    """Refused datagrams and streams by reason (``"packet: ..."``, ``"stream: ..."``, numbers
+    blanked), and streams cut at tcp_timeout (``"stream: timed out"``); at most
+    MAX_BAD_REASONS reasons, the rest under ``"other"``."""
 
 
 @attrs.define
@@ -58,6 +66,7 @@ class IOCounters:
     push_pulls: int = 0
     push_pulls_received: int = 0
     push_pulls_refused: int = 0
+    bad_input_reasons: dict[str, int] = attrs.field(factory=dict)
 
 
 def snapshot(io: IOCounters, engine: Counters, *, dropped: int, events_dropped: int,
@@ -88,5 +97,28 @@ def snapshot(io: IOCounters, engine: Counters, *, dropped: int, events_dropped: 
         events_dropped=events_dropped,
         queued_broadcasts=queued_broadcasts,
         health_score=health_score,
+        alive_verdicts=engine.alive_verdicts,
+        dead_verdicts=engine.dead_verdicts,
         last_bad_stream=io.last_bad_stream if io.last_bad_stream_at == io.bad_streams else "",
+        bad_input_reasons=dict(io.bad_input_reasons),
     )
+
+
+MAX_BAD_REASONS = 128  # a hostile peer can make up endless texts: the table stays bounded
+_REASON_LENGTH = 80
+_QUOTED = re.compile(r"b?'[^']*'|b?\"[^\"]*\"")
+_DIGITS = re.compile(r"\S*\d\S*")
+
+
+def count_bad_input(io: IOCounters, where: str, text: str) -> None:
+    """Count one refused input under its reason: the innermost part of the error text up to its
+    first detail (``" ("`` or ``", "``), quoted bytes and any word holding a digit (sizes,
+    types, CRCs) blanked to ``#``, so that one kind of refusal is one reason."""
+    # The innermost refusal names the reason ("compound part 2 > ping: ..." is a bad ping).
+    head = text.rsplit(" > ", 1)[-1].split(" (", 1)[0].split(", ", 1)[0]
+    head = _DIGITS.sub("#", _QUOTED.sub("#", head))
+    reason = f"{where}: {head[:_REASON_LENGTH]}"
+    reasons = io.bad_input_reasons
+    if reason not in reasons and len(reasons) >= MAX_BAD_REASONS:
+        reason = "other"
+    reasons[reason] = reasons.get(reason, 0) + 1

@@ -13,7 +13,9 @@ import re
 import trio
 
 from trio_gossip.core.engine.events import Address, Merge, StreamUser
-from trio_gossip.core.kv.replica import combine, encode_replica
+from trio_gossip.core.kv.format import message_format
+from trio_gossip.core.kv.replica import encode_replica
+from trio_gossip.shell.node.stats import count_bad_input
 from trio_gossip.shell.node.writer import Writer
 from trio_gossip.transport.base import TransportError
 from trio_gossip.wire import StreamDecoder
@@ -88,7 +90,7 @@ def local_push_pull(w: Writer, join: bool) -> PushPull:
             kv_state = b""
         if kv_state and w.kv is not None:
             w.kv.counted(state_bytes=len(kv_state))
-        user_state = combine(kv_state, user_state)
+        user_state = message_format(kv).combine(kv_state, user_state)
     return PushPull(join, states, user_state)
 
 
@@ -151,6 +153,7 @@ class StreamServer:
         io = w.io
         if not counted:
             io.bad_streams += 1
+        count_bad_input(io, "stream", kind or reason)
         io.last_bad_stream = f"{format_address(addr)}: {reason}"
         io.last_bad_stream_at = io.bad_streams
         name = w.ctx.config.name
@@ -174,12 +177,14 @@ class StreamServer:
             decoded = w.ctx.codec.decode_packet_lenient(data)
         except DecodeError as exc:
             io.bad_packets += 1
+            count_bad_input(io, "packet", str(exc))
             if isinstance(exc, LabelError):
                 self._label_refused(exc, addr[0], "packet")
             log.debug("%s: dropped a bad packet from %s: %s", w.ctx.config.name, addr, exc)
             return
         if decoded.errors:
             io.bad_packets += 1
+            count_bad_input(io, "packet", decoded.errors[0])
             log.debug("%s: dropped parts of a packet from %s: %s", w.ctx.config.name, addr,
                       "; ".join(decoded.errors))  # fmt: skip
         w.inbox.put_packet(w.for_the_writer(decoded.messages, addr), addr)
@@ -188,8 +193,11 @@ class StreamServer:
         """The transport's stream handler: never raises for anything a peer can do."""
         w = self.writer
         try:
-            with trio.move_on_after(w.ctx.config.tcp_timeout):
+            with trio.move_on_after(w.ctx.config.tcp_timeout) as deadline:
                 await self._serve(stream, addr)
+            if deadline.cancelled_caught:
+                # A half-open or slow peer (memberlist net.go handleConn sets the same deadline).
+                count_bad_input(w.io, "stream", "timed out")
         except STREAM_ERRORS as exc:
             log.debug("%s: stream from %s failed: %r", w.ctx.config.name, addr, exc)
 
