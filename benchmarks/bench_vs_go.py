@@ -83,7 +83,7 @@ from bench_vs_serf import (  # noqa: E402
 from interop.go_peer import GoOptions, GoPeer, Timing, go_binary  # noqa: E402
 from interop.procs import cpu_seconds, network_namespace, rss_kib  # noqa: E402
 from interop.serf import SerfAgent  # noqa: E402
-from interop.trio_agent import TrioAgent, http_get  # noqa: E402
+from interop.trio_agent import TrioAgent, http_post  # noqa: E402
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -209,7 +209,7 @@ class TrioNode:
         self.agent.wait_ready(timeout)
 
     def join(self, seed: str) -> None:
-        http_get(self.agent.http, f"/v1/join?address={seed}", self.ns)
+        http_post(self.agent.http, "/v1/join", {"address": seed}, self.ns)
 
     def statuses(self) -> dict[str, str]:
         return self.agent.statuses()

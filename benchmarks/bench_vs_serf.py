@@ -50,7 +50,7 @@ from interop.procs import (  # noqa: E402
     network_namespace,
 )
 from interop.serf import SerfAgent  # noqa: E402
-from interop.trio_agent import TrioAgent, http_get  # noqa: E402
+from interop.trio_agent import TrioAgent, http_post  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 HOST = "127.0.0.1"
@@ -120,7 +120,7 @@ class Cluster:
         if isinstance(agent, SerfAgent):
             agent.rpc().join(seed.gossip_address)
         else:
-            http_get(agent.http, f"/v1/join?address={seed.gossip_address}", self.ns)
+            http_post(agent.http, "/v1/join", {"address": seed.gossip_address}, self.ns)
 
     def view(self, i: int) -> dict[str, str]:
         return self.agents[i].statuses()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import urllib.parse
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -26,15 +27,22 @@ def api(agent: Agent) -> AgentAPI:
     return AgentAPI(agent.node, agent.delegate, agent.book, agent.node.keyring, agent.join)
 
 
-async def call(agent: Agent, path: str, method: str = "GET") -> tuple[int, Any]:
+async def call(agent: Agent, path: str, method: str = "GET", body: object = None,
+               content_type: str = "application/json") -> tuple[int, Any]:  # fmt: skip
     url = urllib.parse.urlsplit(path)
     query = dict(urllib.parse.parse_qsl(url.query))
-    response = await api(agent).handle(Request(method, url.path, query))
+    raw = json.dumps(body).encode() if body is not None else b""
+    headers = {"content-type": content_type} if body is not None else {}
+    response = await api(agent).handle(Request(method, url.path, query, headers, raw))
     return response.status, response.body
 
 
-def _q(key: bytes) -> str:
-    return urllib.parse.quote(base64.b64encode(key).decode(), safe="")
+async def post(agent: Agent, path: str, body: object) -> tuple[int, Any]:
+    return await call(agent, path, "POST", body)
+
+
+def _k(key: bytes) -> dict[str, str]:
+    return {"key": base64.b64encode(key).decode()}
 
 
 @asynccontextmanager
@@ -74,10 +82,26 @@ async def states(agent: Agent) -> dict[str, str]:
 async def test_members_stats_health_and_join(autojump_clock: trio.testing.MockClock) -> None:
     net = MemoryNetwork(seed=3)
     async with agents(net, 3) as (a, b, c):
+        # A change never answers GET, even with the right query.
         status, body = await call(b, f"/v1/join?address={urllib.parse.quote(address(a))}")
+        assert status == 405
+        assert "use POST" in body["error"]
+        assert b.node.num_members() == 1
+        status, body = await post(b, "/v1/join", {"address": address(a)})
         assert (status, body) == (200, {"joined": 1})
-        status, body = await call(c, f"/v1/join?address={address(a)}", method="POST")
+        status, body = await post(c, "/v1/join", {"address": address(a)})
         assert status == 200
+        # A form-encoded body is refused with a clear message, not read as an empty address.
+        status, body = await call(c, "/v1/join", "POST", "address=x",
+                                  content_type="application/x-www-form-urlencoded")
+        assert status == 400
+        assert "JSON object" in body["error"]
+        status, body = await post(c, "/v1/join", ["not", "an", "object"])
+        assert status == 400
+        assert "JSON object" in body["error"]
+        status, body = await post(c, "/v1/join", {"addr": "x"})
+        assert status == 400
+        assert "'address'" in body["error"]
         await until(lambda: all(x.node.num_members() == 3 for x in (a, b, c)))
         await until(lambda: a.delegate.received["join"] >= 2)  # b's and c's join intents
 
@@ -101,9 +125,9 @@ async def test_members_stats_health_and_join(autojump_clock: trio.testing.MockCl
         assert (await call(a, "/v1/members", method="POST"))[0] == 405
         assert (await call(a, "/v1/nothing"))[0] == 404
         assert (await call(a, "/v1/keys"))[0] == 400  # no encryption on these agents
-        status, body = await call(a, "/v1/join?address=nonsense:x")
+        status, body = await post(a, "/v1/join", {"address": "nonsense:x"})
         assert status == 400
-        status, body = await call(a, "/v1/join?address=10.9.9.9:7946")
+        status, body = await post(a, "/v1/join", {"address": "10.9.9.9:7946"})
         assert status == 400
         assert "10.9.9.9" in body["error"]
 
@@ -136,7 +160,7 @@ async def test_key_rotation_through_the_api(autojump_clock: trio.testing.MockClo
         await until(lambda: all(x.node.num_members() == 2 for x in (a, b)))
         for op, key in (("install", K2), ("use", K2), ("remove", K1)):
             for x in (a, b):
-                status, body = await call(x, f"/v1/keys/{op}?key={_q(key)}", method="POST")
+                status, body = await post(x, f"/v1/keys/{op}", _k(key))
                 assert status == 200, body
             await two_probe_rounds(a)
         assert await call(a, "/v1/keys") == (
@@ -147,18 +171,21 @@ async def test_key_rotation_through_the_api(autojump_clock: trio.testing.MockClo
             assert x.node.num_members() == 2
             assert x.node.statistics().bad_packets == 0
 
-        status, body = await call(a, f"/v1/keys/remove?key={_q(K2)}")
+        status, body = await call(a, f"/v1/keys/install?key={base64.b64encode(K1).decode()}")
+        assert status == 405  # GET never installs a key
+        assert len((await call(a, "/v1/keys"))[1]["keys"]) == 1
+        status, body = await post(a, "/v1/keys/remove", _k(K2))
         assert status == 400
         assert "primary" in body["error"]
-        status, body = await call(a, f"/v1/keys/use?key={_q(K1)}")
+        status, body = await post(a, "/v1/keys/use", _k(K1))
         assert status == 400
         assert "not installed" in body["error"]
-        status, body = await call(a, "/v1/keys/install?key=abc")
+        status, body = await post(a, "/v1/keys/install", {"key": "abc"})
         assert status == 400
-        # An unencoded "+" arrives as a space; it still means "+".
+        # A "+" in base64 arrives intact in JSON.
         plus = bytes([0xFB] * 16)
         raw = base64.b64encode(plus).decode()
         assert "+" in raw
-        status, body = await call(a, "/v1/keys/install?key=" + raw)
+        status, body = await post(a, "/v1/keys/install", {"key": raw})
         assert status == 200
         assert raw in body["keys"]

@@ -21,7 +21,7 @@ KEY = "5K9OtfP7efFrNKe5WCQvXvnaXJ5cWP0SvXiwe0kkjM4="  # what `serf keygen` print
     ("argv", "message"),
     [
         (["agent"], "--name"),
-        (["agent", "--name", "a", "--bind", "localhost:7946"], "not an IP address"),
+        (["agent", "--name", "a", "--bind", "no-such-host.invalid:7946"], "cannot resolve"),
         (["agent", "--name", "a", "--bind", "127.0.0.1:70000"], "0..65535"),
         (["agent", "--name", "a", "--bind", "::1:7946"], "[ADDR]:PORT"),
         (["agent", "--name", "a", "--join", "127.0.0.1:x"], "1..65535"),
@@ -67,6 +67,13 @@ def test_host_port_forms() -> None:
         parse_host_port("10.0.0.1")
     with pytest.raises(ValueError, match="IPV6"):
         parse_host_port("[::1")
+    # Host names are resolved once, to an address the socket can bind (IPv4 first).
+    assert parse_host_port("localhost:7946") == ("127.0.0.1", 7946)
+    assert parse_host_port("localhost", 8080) == ("127.0.0.1", 8080)
+    with pytest.raises(ValueError, match=r"cannot resolve 'no-such-host\.invalid'"):
+        parse_host_port("no-such-host.invalid:7946")
+    with pytest.raises(ValueError, match="not an IPv6 address"):
+        parse_host_port("[localhost]:7946")
 
 
 def test_join_targets_allow_names_and_default_ports() -> None:

@@ -7,7 +7,6 @@ import json
 import os
 import socket
 import sys
-import urllib.parse
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,26 @@ def http_get(address: tuple[str, int], path: str, netns: str | None = None) -> A
     if status != 200:
         raise ValueError(f"GET {path}: HTTP {status}: {body[:300]!r}")
     return json.loads(body)
+
+
+def http_post(address: tuple[str, int], path: str, body: object, netns: str | None = None) -> Any:
+    """One HTTP/1.0 POST of ``body`` as JSON (in ``netns`` when given); the JSON of a 200
+    answer, else ValueError."""
+    payload = json.dumps(body).encode()
+    with netns_socket(netns, socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(5.0)
+        sock.connect(address)
+        head = (f"POST {path} HTTP/1.0\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(payload)}\r\n\r\n")  # fmt: skip
+        sock.sendall(head.encode() + payload)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    head_bytes, _, answer = data.partition(b"\r\n\r\n")
+    status = int(head_bytes.split()[1]) if head_bytes else 0
+    if status != 200:
+        raise ValueError(f"POST {path}: HTTP {status}: {answer[:300]!r}")
+    return json.loads(answer)
 
 
 class TrioAgent:
@@ -106,8 +125,9 @@ class TrioAgent:
         return result
 
     def key(self, op: str, key: bytes) -> dict[str, Any]:
-        quoted = urllib.parse.quote(base64.b64encode(key).decode(), safe="")
-        result: dict[str, Any] = self.get(f"/v1/keys/{op}?key={quoted}")
+        # A change: POST with a JSON body (the endpoint refuses GET for anything that changes).
+        body = {"key": base64.b64encode(key).decode()}
+        result: dict[str, Any] = http_post(self.http, f"/v1/keys/{op}", body, self.netns)
         return result
 
     def close(self) -> None:

@@ -9,6 +9,7 @@ keyword or with ``attrs.evolve``; impossible values raise ``ConfigError`` naming
 from __future__ import annotations
 
 import ipaddress
+import math
 import platform
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
@@ -33,11 +34,23 @@ _SERF: Final[Mapping[str, Any]] = MappingProxyType(
 
 
 def _label_bytes(value: str | bytes) -> bytes:
-    return value.encode() if isinstance(value, str) else bytes(value)
+    if isinstance(value, str):
+        return value.encode()
+    if not isinstance(value, bytes | bytearray | memoryview):
+        # bytes(4) would quietly be four zero bytes.
+        raise _fail("label", f"expected str or bytes, got {type(value).__name__}")
+    return bytes(value)
 
 
 def _key_tuple(keys: Iterable[bytes]) -> tuple[bytes, ...]:
-    return tuple(bytes(key) for key in keys)
+    if isinstance(keys, str | bytes):
+        raise _fail("secret_keys", "expected a sequence of keys, got a single value")
+    out = []
+    for key in keys:
+        if not isinstance(key, bytes | bytearray | memoryview):
+            raise _fail("secret_keys", f"a key of type {type(key).__name__}; keys are bytes")
+        out.append(bytes(key))
+    return tuple(out)
 
 
 def _default_name() -> str:
@@ -115,6 +128,10 @@ class Config:
     # AES keys (16, 24 or 32 bytes); the first one is the primary that encrypts.
     secret_keys: tuple[bytes, ...] = attrs.field(default=(), converter=_key_tuple)
 
+    # DNS servers (IP, port) for dskit's dns+ / dnssrv+ / dnssrvnoa+ join addresses; empty:
+    # the system's resolv.conf.
+    dns_servers: tuple[tuple[str, int], ...] = attrs.field(default=(), converter=tuple)
+
     handoff_queue_depth: int = 1024
     udp_buffer_size: int = 1400
     meta: bytes = b""
@@ -186,7 +203,35 @@ def _check_ip(field: str, value: str) -> None:
         raise _fail(field, f"{value!r} is not an IP address") from None
 
 
+# The Python types each annotation accepts. bool is an int subclass, so it is refused
+# explicitly for numeric fields: a Go config cannot carry suspicion_mult=true either.
+_TYPES: Final[Mapping[str, tuple[type, ...]]] = MappingProxyType(
+    {
+        "str": (str,),
+        "int": (int,),
+        "int | None": (int, type(None)),
+        "float": (int, float),
+        "bool": (bool,),
+        "bytes": (bytes,),
+    }
+)
+
+
+def _check_types(c: Config) -> None:
+    for field in attrs.fields(type(c)):
+        accepted = _TYPES.get(str(field.type))
+        if accepted is None:
+            continue
+        value = getattr(c, field.name)
+        if (isinstance(value, bool) and bool not in accepted) or not isinstance(value, accepted):
+            want = " or ".join("None" if t is type(None) else t.__name__ for t in accepted)
+            raise _fail(field.name, f"expected {want}, got {type(value).__name__} {value!r}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise _fail(field.name, f"must be a finite number of seconds, got {value}")
+
+
 def _validate(c: Config) -> None:
+    _check_types(c)
     if not c.name:
         raise _fail("name", "must not be empty")
     _check_ip("bind_addr", c.bind_addr)
@@ -231,6 +276,18 @@ def _validate(c: Config) -> None:
             raise _fail(field, "must be at least 1")
     if not 64 <= c.udp_buffer_size <= 65536:
         raise _fail("udp_buffer_size", "must be within 64..65536")
+
+    for server in c.dns_servers:
+        if not (
+            isinstance(server, tuple)
+            and len(server) == 2
+            and isinstance(server[0], str)
+            and isinstance(server[1], int)
+            and not isinstance(server[1], bool)
+        ):
+            raise _fail("dns_servers", f"{server!r} is not an (IP, port) pair")
+        _check_ip("dns_servers", server[0])
+        _check_port("dns_servers", server[1])
 
     if len(c.meta) > META_MAX_SIZE:
         raise _fail("meta", f"{len(c.meta)} bytes, more than {META_MAX_SIZE}")

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable, Sequence
 import attrs
 
 from trio_gossip.apps.agent.delegate import AgentDelegate
-from trio_gossip.apps.agent.http import Request, Response, error
+from trio_gossip.apps.agent.http import BadRequestError, Request, Response, error
 from trio_gossip.apps.agent.nameprobe import NameConflictError
 from trio_gossip.apps.agent.options import parse_join_target, parse_key
 from trio_gossip.core.membership.member import EventKind, Member, MemberEvent
@@ -74,6 +74,10 @@ class AgentAPI:
     started: float = attrs.field(factory=time.monotonic)
     # More read-only routes by path (e.g. /v1/ring when the agent is in a hash ring).
     extra_routes: dict[str, Action] = attrs.field(factory=dict)
+    # More routes that change something: POST only, with a JSON body.
+    extra_actions: dict[str, Action] = attrs.field(factory=dict)
+    # Called after the keyring changed (--keyring-file writes it back, as Serf does).
+    on_keyring_change: Callable[[Keyring], None] | None = None
 
     async def handle(self, request: Request) -> Response:
         route = self._routes().get(request.path.rstrip("/") or "/")
@@ -81,11 +85,18 @@ class AgentAPI:
             return error(404, f"no such endpoint {request.path!r}")
         methods, action = route
         if request.method not in methods:
-            return error(405, f"{request.method} not allowed on {request.path}")
-        return await action(request)
+            return Response(
+                405, {"error": f"{request.method} not allowed on {request.path}: use {methods[0]}"},
+                headers=(("allow", ", ".join(methods)),),
+            )  # fmt: skip
+        try:
+            return await action(request)
+        except BadRequestError as exc:
+            return error(exc.status, str(exc))
 
     def _routes(self) -> dict[str, tuple[tuple[str, ...], Action]]:
-        read, write = ("GET",), ("GET", "POST")
+        # Nothing that changes state answers GET: a link or an <img> cannot drive it.
+        read, write = ("GET",), ("POST",)
         return {
             "/v1/members": (read, self.members),
             "/v1/stats": (read, self.stats),
@@ -96,6 +107,7 @@ class AgentAPI:
             "/v1/keys/remove": (write, self.remove_key),
             "/v1/join": (write, self.join),
             **{path: (read, action) for path, action in self.extra_routes.items()},
+            **{path: (write, action) for path, action in self.extra_actions.items()},
         }
 
     # ---- reading --------------------------------------------------------------------------
@@ -153,13 +165,16 @@ class AgentAPI:
     async def _key_op(self, request: Request, op: str) -> Response:
         if self.keyring is None:
             return error(400, "encryption is not enabled on this agent")
-        text = request.query.get("key", "")
         try:
-            # A '+' in an unencoded query string arrives as a space; base64 has no spaces.
-            key = parse_key(text.replace(" ", "+"))
+            key = parse_key(request.field("key"))
             getattr(self.keyring, op)(key)
         except ValueError as exc:
             return error(400, str(exc))
+        if self.on_keyring_change is not None:
+            try:
+                self.on_keyring_change(self.keyring)
+            except OSError as exc:
+                return error(500, f"the key was changed but the keyring file was not: {exc}")
         return await self.keys(request)
 
     async def install_key(self, request: Request) -> Response:
@@ -174,11 +189,12 @@ class AgentAPI:
     # ---- joining ------------------------------------------------------------------------------
 
     async def join(self, request: Request) -> Response:
-        """``/v1/join?address=HOST:PORT``: what ``serf join`` does through Serf's RPC."""
+        """``POST /v1/join {"address": "HOST:PORT"}``: what ``serf join`` does through Serf's
+        RPC."""
         if self.joiner is None:
             return error(400, "joining is not available on this endpoint")
         try:
-            address = parse_join_target(request.query.get("address", ""))
+            address = parse_join_target(request.field("address"))
             joined = await self.joiner([address])
         except NameConflictError as exc:  # our name is taken there: nothing was claimed
             return error(409, str(exc))

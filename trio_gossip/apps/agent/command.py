@@ -7,6 +7,7 @@ at once; the run functions import the rest.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Callable
 from typing import TypeVar
@@ -47,6 +48,19 @@ def _bind(text: str) -> tuple[str, int]:
     return parse_host_port(text, DEFAULT_GOSSIP_PORT)
 
 
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{text!r} is not a finite number of seconds >= 0")
+    return value
+
+
+def _count(text: str) -> int:
+    if not text.isdigit():
+        raise ValueError(f"{text!r} is not a whole number >= 0")
+    return int(text)
+
+
 def configure_agent(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--name", required=True, help="node name, unique in the cluster")
     parser.add_argument(
@@ -79,6 +93,12 @@ def configure_agent(parser: argparse.ArgumentParser) -> None:
         help="gossip key as from `serf keygen`; repeat for a keyring (the first one encrypts)",
     )
     parser.add_argument(
+        "--keyring-file",
+        metavar="PATH",
+        help="gossip keys as a JSON list of base64 keys, primary first (Serf's format);"
+        " kept out of argv, and written back when keys change through the endpoint",
+    )
+    parser.add_argument(
         "--tag",
         action="append",
         default=[],
@@ -97,8 +117,22 @@ def configure_agent(parser: argparse.ArgumentParser) -> None:
         "--http",
         type=_arg(parse_host_port, "HOST:PORT"),
         metavar="HOST:PORT",
-        help="serve /v1/members, /v1/stats, /v1/health and /v1/keys here"
+        help="serve the JSON API, /metrics, /memberlist and /ring here"
         " (off by default; loopback only)",
+    )
+    parser.add_argument(
+        "--http-token-file",
+        metavar="PATH",
+        help="changes through --http need 'Authorization: Bearer TOKEN', TOKEN the file's"
+        " first line (or set TRIO_GOSSIP_HTTP_TOKEN)",
+    )
+    parser.add_argument(
+        "--http-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a host name the endpoint answers to besides IP addresses and localhost;"
+        " repeatable (other Host headers are refused)",
     )
     parser.add_argument(
         "--http-allow-remote", action="store_true", help="allow --http on a non-loopback address"
@@ -111,6 +145,48 @@ def configure_agent(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--ring-zone", default="", metavar="ZONE", help="its ring zone")
     parser.add_argument(
+        "--ring-forget",
+        action="store_true",
+        help="let the /ring page forget unhealthy instances (POST only; off by default)",
+    )
+    join = parser.add_argument_group("join retries (dskit's memberlist settings)")
+    join.add_argument(
+        "--max-join-retries",
+        type=_arg(_count, "count"),
+        default=1,
+        metavar="N",
+        help="join attempts in all before giving up; 0 tries forever (default 1)",
+    )
+    join.add_argument(
+        "--min-join-backoff",
+        type=_arg(_seconds, "seconds"),
+        default=1.0,
+        metavar="SECONDS",
+        help="wait after the first failed attempt, doubling (with jitter) each time (default 1)",
+    )
+    join.add_argument(
+        "--max-join-backoff",
+        type=_arg(_seconds, "seconds"),
+        default=60.0,
+        metavar="SECONDS",
+        help="longest wait between attempts (default 60)",
+    )
+    join.add_argument(
+        "--abort-if-join-fails",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="exit 1 when every attempt failed; with --no-abort-if-join-fails run alone"
+        " (default: abort)",
+    )
+    join.add_argument(
+        "--rejoin-interval",
+        type=_arg(_seconds, "seconds"),
+        default=0.0,
+        metavar="SECONDS",
+        help="join the --join addresses again this often, so split halves meet again"
+        " (default 0: never)",
+    )
+    parser.add_argument(
         "--log-level",
         choices=("debug", "info", "warning", "error"),
         default="info",
@@ -119,13 +195,29 @@ def configure_agent(parser: argparse.ArgumentParser) -> None:
 
 
 def agent_options(args: argparse.Namespace) -> AgentOptions:
-    """Cross-checks argparse cannot do; ValueError says what is wrong."""
+    """Cross-checks argparse cannot do, and the files the flags name; ValueError says what is
+    wrong."""
+    from trio_gossip.apps.agent.guard import read_token  # noqa: PLC0415
+    from trio_gossip.apps.agent.keyring_file import load_keyring_file  # noqa: PLC0415
+    from trio_gossip.core.join_policy import JoinPolicy  # noqa: PLC0415
+
+    keys = tuple(dict.fromkeys(args.encrypt))
+    keyring_file = getattr(args, "keyring_file", None)
+    if keyring_file is not None:
+        if keys:
+            raise ValueError("--keyring-file and --encrypt exclude each other: put the key in"
+                             " the file")  # fmt: skip
+        keys = load_keyring_file(keyring_file)
     return AgentOptions(
         name=args.name,
         bind=args.bind,
         advertise=args.advertise,
         join=tuple(args.join),
-        keys=tuple(dict.fromkeys(args.encrypt)),
+        keys=keys,
+        keyring_file=keyring_file,
+        http_token=read_token(getattr(args, "http_token_file", None)),
+        http_hosts=tuple(getattr(args, "http_host", ())),
+        ring_forget=getattr(args, "ring_forget", False),
         tags=tuple(dict(args.tag).items()),
         profile=args.profile,
         label=args.label,
@@ -134,6 +226,13 @@ def agent_options(args: argparse.Namespace) -> AgentOptions:
         log_level=args.log_level,
         ring=args.ring,
         ring_zone=args.ring_zone,
+        join_policy=JoinPolicy(
+            min_backoff=args.min_join_backoff,
+            max_backoff=args.max_join_backoff,
+            max_retries=args.max_join_retries,
+            abort_if_join_fails=args.abort_if_join_fails,
+            rejoin_interval=args.rejoin_interval,
+        ),
     )
 
 
@@ -172,7 +271,8 @@ def run_agent_command(args: argparse.Namespace) -> int:
         if error is None:
             raise
         # A port in use or an address we cannot bind: say so, no traceback.
-        print(f"trio-gossip agent: cannot start: {error}", file=sys.stderr)
+        # strerror alone: str(OSError) would lead with "[Errno 98]".
+        print(f"trio-gossip agent: cannot start: {error.strerror or error}", file=sys.stderr)
         return 1
     return status
 

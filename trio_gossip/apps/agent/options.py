@@ -8,8 +8,11 @@ from __future__ import annotations
 import base64
 import binascii
 import ipaddress
+import socket
 
 import attrs
+
+from trio_gossip.core.join_policy import JoinPolicy
 
 Address = tuple[str, int]
 
@@ -21,7 +24,8 @@ KEY_SIZES = (16, 24, 32)
 def parse_host_port(text: str, default_port: int | None = None) -> Address:
     """``HOST:PORT`` or ``[V6]:PORT`` (or ``HOST`` / ``[V6]`` when a default port is given).
 
-    HOST must be an IP address: the agent never resolves names for what it binds to. IPv6
+    A host name is resolved once, here, to its first address (IPv4 first), as Serf resolves
+    ``-bind``: a socket binds to one address, and a name that moves later does not move it. IPv6
     needs the brackets, since ``::1:7946`` is itself a valid IPv6 address.
     """
     text = text.strip()
@@ -35,10 +39,13 @@ def parse_host_port(text: str, default_port: int | None = None) -> Address:
         host, _, port_text = text.partition(":")
     elif text.count(":") > 1:
         raise ValueError(f"{text!r}: write an IPv6 address with a port as [ADDR]:PORT")
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        raise ValueError(f"{text!r}: {host!r} is not an IP address") from None
+    if text.startswith("["):
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise ValueError(f"{text!r}: {host!r} is not an IPv6 address") from None
+    else:
+        host = resolve_host(text, host)
     if not port_text:
         if default_port is None:
             raise ValueError(f"{text!r}: expected HOST:PORT")
@@ -46,6 +53,24 @@ def parse_host_port(text: str, default_port: int | None = None) -> Address:
     if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
         raise ValueError(f"{text!r}: port {port_text!r} is not a number in 0..65535")
     return host, int(port_text)
+
+
+def resolve_host(text: str, host: str) -> str:
+    """``host`` if it is an IP address, else the first address the system gives for it."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    else:
+        return host
+    if not host:
+        raise ValueError(f"{text!r}: no host")
+    try:
+        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise ValueError(f"{text!r}: cannot resolve {host!r}: {exc.strerror or exc}") from None
+    infos.sort(key=lambda info: info[0] != socket.AF_INET)
+    return str(infos[0][4][0])
 
 
 def parse_join_target(text: str) -> str:
@@ -97,6 +122,15 @@ class AgentOptions:
     log_level: str = "info"
     ring: str | None = None  # KV key of a hash ring to register this node in (--ring)
     ring_zone: str = ""
+    # The endpoint's control token (from --http-token-file or the environment, never argv).
+    http_token: str | None = attrs.field(default=None, repr=False)
+    http_hosts: tuple[str, ...] = ()  # Host names the endpoint answers besides IP literals
+    keyring_file: str | None = None  # written back after each key change through the endpoint
+    ring_forget: bool = False  # let the /ring page forget unhealthy instances (POST)
+    # Serf's behaviour by default: one join attempt at start, exit 1 if it fails.
+    join_policy: JoinPolicy = attrs.field(
+        factory=lambda: JoinPolicy(max_retries=1, abort_if_join_fails=True)
+    )
 
     def __attrs_post_init__(self) -> None:
         if self.profile not in PROFILES:

@@ -30,15 +30,17 @@ from typing import TYPE_CHECKING
 
 import trio
 
-from trio_gossip.apps.agent.api import AgentAPI, MemberBook
+from trio_gossip.apps.agent.api import MemberBook
 from trio_gossip.apps.agent.delegate import AgentDelegate, Outbox
-from trio_gossip.apps.agent.http import serve_http
+from trio_gossip.apps.agent.endpoint import endpoint
+from trio_gossip.apps.agent.http import Handler, serve_http
 from trio_gossip.apps.agent.nameprobe import NameConflictError, answers_to
 from trio_gossip.apps.agent.options import AgentOptions
 from trio_gossip.core.config import Config
 from trio_gossip.core.membership.member import EventKind, Member, MemberEvent
 from trio_gossip.shell.memberlist import Memberlist, open_memberlist
-from trio_gossip.shell.node.pushpull import parse_join_address, resolve
+from trio_gossip.shell.node.joiner import join_with_backoff, rejoin_forever
+from trio_gossip.shell.node.pushpull import resolve_spec
 from trio_gossip.transport.base import Transport
 from trio_gossip.wire.errors import GossipError, JoinError
 
@@ -123,7 +125,7 @@ class Agent:
         targets: list[tuple[str, int]] = []
         for spec in addresses:
             try:
-                targets += await resolve(*parse_join_address(spec, node.config.bind_port))
+                targets += await resolve_spec(spec, node.config)
             except (OSError, ValueError):
                 continue  # the join reports it
         holders: list[str] = []
@@ -252,6 +254,23 @@ async def send_replies(
             log.debug("could not answer a Serf query from %s: %s", member, exc)
 
 
+async def _start_http(
+    nursery: trio.Nursery, address: tuple[str, int], handler: Handler
+) -> tuple[str, int]:
+    """serve_http on ``address``; a bind failure names the flag and the address (an OSError
+    alone says only "[Errno 98] Address already in use", not which one)."""
+    try:
+        bound: tuple[str, int] = await nursery.start(serve_http, *address, handler)
+    except OSError as exc:
+        reason = (exc.strerror or str(exc)).lower()
+        raise OSError(exc.errno, f"--http {_host_port(*address)}: {reason}") from None
+    return bound
+
+
+def _host_port(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 @asynccontextmanager
 async def open_agent(
     opts: AgentOptions, *, transport: Transport | None = None
@@ -294,10 +313,8 @@ async def open_agent(
                 nursery.start_soon(send_replies, node, replies_out)
                 nursery.start_soon(watch_own_conflict, node, delegate, agent)
                 if opts.http is not None:
-                    api = AgentAPI(node, delegate, book, node.keyring, agent.join)
-                    if kv is not None and opts.ring:
-                        api.extra_routes["/v1/ring"] = ring.ring_handler(kv, opts.ring)
-                    agent.http_address = await nursery.start(serve_http, *opts.http, api.handle)
+                    handler = endpoint(opts, agent)
+                    agent.http_address = await _start_http(nursery, opts.http, handler)
                     log.info("HTTP endpoint on %s:%d", *agent.http_address)
                 try:
                     # The ring instance leaves (LEFT tombstone sent) before the agent does.
@@ -359,12 +376,18 @@ async def _run_agent(opts: AgentOptions) -> int:
             log.info("agent %s running on %s:%d", me.name, me.host, me.port)
             if opts.join:
                 try:
-                    joined = await agent.join(opts.join)
+                    joined = await join_with_backoff(agent.join, opts.join, opts.join_policy)
                 except JoinError as exc:
                     log.error("failed to join: %s", exc)
                     return 1
-                log.info("joined the cluster through %d address(es)", joined)
-            signum = await signals.__anext__()
+                if joined:
+                    log.info("joined the cluster through %d address(es)", joined)
+            async with trio.open_nursery() as background:
+                background.start_soon(
+                    rejoin_forever, agent.join, opts.join, opts.join_policy.rejoin_interval
+                )
+                signum = await signals.__anext__()
+                background.cancel_scope.cancel()
             log.info("caught %s, leaving gracefully (again to force)", signal.Signals(signum).name)
             async with trio.open_nursery() as nursery:
 

@@ -92,6 +92,8 @@ class Counters:
     broadcasts_queued: int = 0
     user_messages_received: int = 0
     bad_messages: int = 0
+    alive_verdicts: int = 0  # members that joined or changed (memberlist.msg.alive)
+    dead_verdicts: int = 0  # members marked dead or left (memberlist.msg.dead)
 
 
 _NO_WAITERS: immutables.Map[int, Waiter] = immutables.Map()

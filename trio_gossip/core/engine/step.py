@@ -27,6 +27,7 @@ from trio_gossip.core.engine.queue import (
 from trio_gossip.core.engine.state import Context, Counters, EngineState, ProbeRound, Waiter
 from trio_gossip.core.kv.replica import Replica
 from trio_gossip.core.membership.codec import COMPOUND_OVERHEAD, USER_MSG_OVERHEAD
+from trio_gossip.core.membership.member import EventKind, MemberEvent
 from trio_gossip.core.membership.state import (
     Broadcast,
     Conflict,
@@ -135,7 +136,12 @@ class Step:
                     self.count(suspicions=1)
                 self.emit(SetTimer(SuspicionTimeout(effect.node), effect.deadline))
             else:
-                if isinstance(effect, Conflict):
+                if isinstance(effect, MemberEvent):
+                    # memberlist/state.go counts memberlist.msg.alive in aliveNode and
+                    # memberlist.msg.dead in deadNode (dead and left) as they change a member.
+                    dead = effect.kind in (EventKind.FAILED, EventKind.LEFT)
+                    self.count(**{"dead_verdicts" if dead else "alive_verdicts": 1})
+                elif isinstance(effect, Conflict):
                     self.count(conflicts=1)
                 elif isinstance(effect, Refuted):
                     self.count(refutations=1)

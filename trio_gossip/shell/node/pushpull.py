@@ -3,13 +3,14 @@ fallback ping (memberlist net.go, pushPullNode and sendPingAndWaitForAck)."""
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable
 
 import trio
 
+from trio_gossip.core.config import Config
 from trio_gossip.core.engine import effects as fx
 from trio_gossip.core.engine.events import TcpPingDone
+from trio_gossip.shell.node.discovery import resolve_join_address
 from trio_gossip.shell.node.streams import (
     STREAM_ERRORS,
     local_push_pull,
@@ -107,13 +108,27 @@ def parse_join_address(spec: JoinAddress, default_port: int) -> tuple[str, int]:
     return text, default_port
 
 
-async def resolve(host: str, port: int) -> list[Address]:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        infos = await trio.socket.getaddrinfo(host, port, type=trio.socket.SOCK_STREAM)
-        return list(dict.fromkeys((str(info[4][0]), port) for info in infos))
-    return [(host, port)]
+def strip_node_name(spec: JoinAddress) -> JoinAddress:
+    """Drop memberlist's optional ``name/`` prefix from a join address."""
+    if isinstance(spec, tuple):
+        return spec
+    name, slash, text = spec.partition("/")
+    if not slash:
+        return spec
+    if not name:
+        raise ValueError(f"empty node name in join address {spec!r}")
+    return text
+
+
+async def resolve_spec(spec: JoinAddress, config: Config) -> list[Address]:
+    """The addresses a join address stands for now, dskit's ``dns+``/``dnssrv+`` forms included
+    (resolved again on every call: see discovery)."""
+    return await resolve_join_address(
+        strip_node_name(spec),
+        config.bind_port,
+        dns_servers=config.dns_servers,
+        lifetime=config.tcp_timeout,
+    )
 
 
 async def join(w: Writer, addresses: JoinAddress | Iterable[JoinAddress]) -> int:
@@ -128,7 +143,7 @@ async def join(w: Writer, addresses: JoinAddress | Iterable[JoinAddress]) -> int
     errors: list[str] = []
     for spec in specs:
         try:
-            targets = await resolve(*parse_join_address(spec, w.ctx.config.bind_port))
+            targets = await resolve_spec(spec, w.ctx.config)
         except (OSError, ValueError) as exc:
             errors.append(f"{spec!r}: {exc}")
             continue
