@@ -39,6 +39,18 @@ def test_a_broken_floor_is_caught(tmp_path: pathlib.Path) -> None:
     assert "trio_gossip.core is not allowed to import trio_gossip.shell" in result.stdout
 
 
+def test_the_testing_kit_is_the_top_floor() -> None:
+    """trio_gossip.testing sits above apps: the simulator must not import the test kit."""
+    bad = ROOT / "trio_gossip" / "apps" / "_layering_probe.py"
+    bad.write_text("import trio_gossip.testing\n")
+    try:
+        result = _lint()
+    finally:
+        bad.unlink()
+    assert result.returncode != 0
+    assert "trio_gossip.apps is not allowed to import trio_gossip.testing" in result.stdout
+
+
 @pytest.mark.parametrize("floor", ["wire", "core"])
 def test_pure_floors_load_without_trio(floor: str) -> None:
     code = (f"import sys, trio_gossip.{floor}, pkgutil, importlib\n"

@@ -1,0 +1,93 @@
+"""Deterministic tests of your own cluster logic: a simulated cluster on Trio's simulated
+clock, from one seed.
+
+    from trio_gossip.testing import open_cluster, run
+
+    async def main() -> None:
+        async with open_cluster(5, seed=7) as cluster:
+            await cluster.converged()
+            await cluster.kill("node-03")
+            await cluster.detected("node-03")
+
+    run(main, seed=7)
+
+Under pytest, the ``gossip`` fixture (trio_gossip.testing.plugin) does the ``run`` part and
+picks, prints and replays the seed. The names load on first use (PEP 562): pytest loads the
+plugin in every run, and a run that builds no cluster should not pay for one.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from trio_gossip.apps.sim.history import Fact, FactKind
+    from trio_gossip.testing.cluster import GossipCluster, open_cluster
+    from trio_gossip.testing.faults import (
+        Fault,
+        Heal,
+        Kill,
+        Partition,
+        Pause,
+        Restart,
+        Resume,
+        SetLoss,
+        Skew,
+        Slow,
+    )
+    from trio_gossip.testing.node import NodeHandle
+    from trio_gossip.testing.views import GossipTimeoutError
+
+T = TypeVar("T")
+
+_FAULTS = "trio_gossip.testing.faults"
+_EXPORTS = {
+    "Fact": "trio_gossip.apps.sim.history",
+    "FactKind": "trio_gossip.apps.sim.history",
+    "GossipCluster": "trio_gossip.testing.cluster",
+    "open_cluster": "trio_gossip.testing.cluster",
+    "NodeHandle": "trio_gossip.testing.node",
+    "GossipTimeoutError": "trio_gossip.testing.views",
+    **dict.fromkeys(("Fault", "Heal", "Kill", "Partition", "Pause", "Restart", "Resume",
+                     "SetLoss", "Skew", "Slow"), _FAULTS),
+}
+
+
+def run(main: Callable[[], Awaitable[T]], *, seed: int) -> T:
+    """Run ``main`` on simulated time (idle time costs nothing) with Trio's scheduling order
+    fixed by ``seed``: the same seed replays the same run."""
+    from trio_gossip.apps.sim.runner import run_simulation  # noqa: PLC0415
+
+    return run_simulation(main, seed=seed)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'trio_gossip.testing' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+__all__ = [
+    "Fact",
+    "FactKind",
+    "Fault",
+    "GossipCluster",
+    "GossipTimeoutError",
+    "Heal",
+    "Kill",
+    "NodeHandle",
+    "Partition",
+    "Pause",
+    "Restart",
+    "Resume",
+    "SetLoss",
+    "Skew",
+    "Slow",
+    "open_cluster",
+    "run",
+]

@@ -1,0 +1,41 @@
+"""Faults a test can schedule against a cluster: the simulator's steps, plus a restart and a
+clock skew. ``at`` is seconds after the schedule starts (``GossipCluster.run_schedule``)."""
+
+from __future__ import annotations
+
+import attrs
+
+from trio_gossip.apps.sim.scenario import Heal, Kill, Partition, Pause, Resume, SetLoss, Slow
+
+
+@attrs.frozen
+class Restart:
+    """Start a killed node again under its old name and address, and rejoin it."""
+
+    at: float
+    node: str
+
+
+@attrs.frozen
+class Skew:
+    """Offset the node's wall clock (the one its KV store and ring heartbeats stamp with)."""
+
+    at: float
+    node: str
+    offset: float
+
+
+Fault = Kill | Restart | Pause | Resume | Slow | Partition | Heal | SetLoss | Skew
+
+__all__ = [
+    "Fault",
+    "Heal",
+    "Kill",
+    "Partition",
+    "Pause",
+    "Restart",
+    "Resume",
+    "SetLoss",
+    "Skew",
+    "Slow",
+]
