@@ -103,12 +103,37 @@ def test_encryption_version_follows_protocol() -> None:
         ("secret_keys", (b"short",)),
         ("delegate_protocol_version", 3),
         ("delegate_protocol_min", 300),
+        # Wrong types and non-finite durations: a clear ConfigError, not a bare TypeError
+        # from a comparison, and never an accepted timer that would never fire.
+        ("suspicion_mult", "4"),
+        ("suspicion_mult", 4.0),
+        ("suspicion_mult", True),
+        ("probe_interval", float("inf")),
+        ("gossip_to_the_dead_time", float("nan")),
+        ("probe_interval", "1s"),
+        ("bind_port", "7946"),
+        ("advertise_port", 7946.0),
+        ("crc", 1),
+        ("name", 7),
+        ("meta", "text"),
+        ("label", 4),
+        ("secret_keys", b"k" * 16),
+        ("secret_keys", ("k" * 16,)),
     ],
 )
 def test_impossible_values_name_the_field(field: str, value: object) -> None:
     kwargs: dict[str, Any] = {"name": "a", field: value}
     with pytest.raises(ConfigError, match=field):
         Config(**kwargs)
+
+
+def test_type_errors_say_what_was_expected() -> None:
+    with pytest.raises(ConfigError, match=r"^suspicion_mult: expected int, got str '4'$"):
+        Config(name="a", suspicion_mult="4")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=r"^probe_interval: must be a finite number"):
+        Config(name="a", probe_interval=float("inf"))
+    # An int where seconds are expected is fine, as in Python generally.
+    assert Config(name="a", probe_interval=2).probe_interval == 2
 
 
 def test_probe_timeout_above_interval() -> None:
