@@ -20,9 +20,10 @@ def _snippets() -> list[str]:
 
 def test_the_readme_has_the_snippets_this_file_runs() -> None:
     snippets = _snippets()
-    assert len(snippets) == 2
+    assert len(snippets) == 3
     assert "open_memberlist" in snippets[0]
     assert "lifecycler" in snippets[1]
+    assert "trio_gossip.testing" in snippets[2]
 
 
 class _Inbox(BaseDelegate):
@@ -64,3 +65,11 @@ def test_ring_snippet_runs_three_ingesters(tmp_path: pathlib.Path) -> None:
     assert sorted(p.name for p in tmp_path.glob("*.tokens")) == [
         f"ingester-{i}.tokens" for i in range(3)
     ]
+
+
+def test_testing_snippet_replays_one_seed() -> None:
+    """The "Testing your own code" snippet runs a cluster twice on one seed, same digest."""
+    done = subprocess.run([sys.executable, "-c", _snippets()[2]], capture_output=True, check=False,
+                          text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert re.fullmatch(r"replayed [0-9a-f]{12}\n", done.stdout), done.stdout

@@ -140,10 +140,32 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
 )
 
 
+def _version() -> str:
+    """The installed distribution's version (pyproject's), without importing the package."""
+    from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415
+
+    try:
+        return version("trio-gossip")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
+class _PrintVersion(argparse.Action):
+    """argparse's "version" action formats its text when the parser is built; this one reads
+    the distribution's metadata only when asked, so an agent's start does not load it."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:  # fmt: skip
+        print(f"{parser.prog} {_version()}")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="trio-gossip", description="memberlist-compatible gossip for Trio"
     )
+    parser.add_argument("--version", action=_PrintVersion, nargs=0,
+                        help="show the version and exit")  # fmt: skip
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for command in SUBCOMMANDS:
         p = sub.add_parser(command.name, help=command.help, description=command.help)
