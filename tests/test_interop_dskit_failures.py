@@ -111,8 +111,11 @@ async def test_leaves_both_ways_and_a_killed_process() -> None:
             assert is_heartbeat_healthy(last, HEARTBEAT_TIMEOUT, killed_at)  # healthy until then
             await _until("b-instance-0 unhealthy here", HEARTBEAT_TIMEOUT + SLACK, lambda: (
                 not is_heartbeat_healthy(raw("b-instance-0"), HEARTBEAT_TIMEOUT, time.time())))  # type: ignore[arg-type]
-            assert time.time() > last.timestamp + HEARTBEAT_TIMEOUT
-            assert raw("b-instance-0").timestamp == last.timestamp  # type: ignore[union-attr]
+            final = raw("b-instance-0")
+            assert final is not None
+            # A heartbeat already in flight at the kill may still land; none stamped after it.
+            assert last.timestamp <= final.timestamp <= killed_at
+            assert time.time() > final.timestamp + HEARTBEAT_TIMEOUT
     finally:
         await transport.aclose()
         other.close()

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from trio_gossip.apps.sim.history import Fact, FactKind
-    from trio_gossip.testing.cluster import GossipCluster, open_cluster
+    from trio_gossip.testing.cluster import GossipCluster, default_config, open_cluster
     from trio_gossip.testing.faults import (
         Fault,
         Heal,
@@ -48,6 +48,7 @@ _EXPORTS = {
     "FactKind": "trio_gossip.apps.sim.history",
     "GossipCluster": "trio_gossip.testing.cluster",
     "open_cluster": "trio_gossip.testing.cluster",
+    "default_config": "trio_gossip.testing.cluster",
     "NodeHandle": "trio_gossip.testing.node",
     "GossipTimeoutError": "trio_gossip.testing.views",
     **dict.fromkeys(("Fault", "Heal", "Kill", "Partition", "Pause", "Restart", "Resume",
@@ -88,6 +89,7 @@ __all__ = [
     "SetLoss",
     "Skew",
     "Slow",
+    "default_config",
     "open_cluster",
     "run",
 ]
