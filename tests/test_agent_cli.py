@@ -32,6 +32,7 @@ KEY = "5K9OtfP7efFrNKe5WCQvXvnaXJ5cWP0SvXiwe0kkjM4="  # what `serf keygen` print
         (["agent", "--name", "a", "--http", "192.0.2.1:8080"], "--http-allow-remote"),
         (["agent", "--name", "a", "--tag", "k=" + "v" * 600], "512"),
         (["agent", "--name", "a", "--label", "x" * 300], "255"),
+        (["agent", "--name", "a", "--message-history-buffer-bytes", "-5"], "whole number"),
         (["members"], "--http"),
     ],
 )

@@ -225,6 +225,7 @@ class _Node:
             lambda effect: pushpull.send_stream(w, streams, effect),
         )
         nursery.start_soon(self.guard, partial(w.run, io_tasks))
+        nursery.start_soon(server.limiter.run)  # summaries of repeated network complaints
         if w.kv is not None:
             nursery.start_soon(w.kv.notify)
 

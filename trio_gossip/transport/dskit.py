@@ -103,7 +103,10 @@ async def create_dskit_transport(
         listener.listen(TCP_BACKLOG)
     except OSError as exc:
         listener.close()
-        raise TransportError(exc.errno, f"cannot bind {host}:{bind_port}: {exc}") from exc
+        # strerror: str(exc) would lead with "[Errno 98]", noise in a one-line error.
+        raise TransportError(
+            exc.errno, f"cannot bind {host}:{bind_port}: {exc.strerror or exc}"
+        ) from exc
     port = listener.getsockname()[1]
     return DskitTransport(
         listener,

@@ -77,7 +77,10 @@ async def create_net_transport(
             udp.close()
             if exc.errno == errno.EADDRINUSE and attempt + 1 < attempts:
                 continue
-            raise TransportError(exc.errno, f"cannot bind {host}:{bind_port}: {exc}") from exc
+            # strerror: str(exc) would lead with "[Errno 98]", noise in a one-line error.
+            raise TransportError(
+                exc.errno, f"cannot bind {host}:{bind_port}: {exc.strerror or exc}"
+            ) from exc
         break
     with contextlib.suppress(OSError):  # best effort: the kernel's default still works
         udp.setsockopt(stdlib_socket.SOL_SOCKET, stdlib_socket.SO_RCVBUF, UDP_RECEIVE_BUFFER)

@@ -149,6 +149,14 @@ def configure_agent(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="let the /ring page forget unhealthy instances (POST only; off by default)",
     )
+    parser.add_argument(
+        "--message-history-buffer-bytes",
+        type=_arg(_count, "bytes"),
+        default=0,
+        metavar="N",
+        help="keep the KV messages sent and received, N bytes each way, for the /memberlist"
+        " page (dskit's -memberlist.message-history-buffer-bytes; default 0: off)",
+    )
     join = parser.add_argument_group("join retries (dskit's memberlist settings)")
     join.add_argument(
         "--max-join-retries",
@@ -192,6 +200,18 @@ def configure_agent(parser: argparse.ArgumentParser) -> None:
         default="info",
         help="stderr log level (default info)",
     )
+    parser.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="stderr log lines as text, or one JSON object per line (time, level, logger,"
+        " message and any extra fields; default text)",
+    )
+
+
+class FileFlagError(ValueError):
+    """A file a flag names cannot be read or holds no valid content: the command line is fine,
+    so the message stands alone, without argparse's usage block."""
 
 
 def agent_options(args: argparse.Namespace) -> AgentOptions:
@@ -207,7 +227,14 @@ def agent_options(args: argparse.Namespace) -> AgentOptions:
         if keys:
             raise ValueError("--keyring-file and --encrypt exclude each other: put the key in"
                              " the file")  # fmt: skip
-        keys = load_keyring_file(keyring_file)
+        try:
+            keys = load_keyring_file(keyring_file)
+        except ValueError as exc:
+            raise FileFlagError(str(exc)) from None
+    try:
+        http_token = read_token(getattr(args, "http_token_file", None))
+    except ValueError as exc:
+        raise FileFlagError(str(exc)) from None
     return AgentOptions(
         name=args.name,
         bind=args.bind,
@@ -215,9 +242,10 @@ def agent_options(args: argparse.Namespace) -> AgentOptions:
         join=tuple(args.join),
         keys=keys,
         keyring_file=keyring_file,
-        http_token=read_token(getattr(args, "http_token_file", None)),
+        http_token=http_token,
         http_hosts=tuple(getattr(args, "http_host", ())),
         ring_forget=getattr(args, "ring_forget", False),
+        message_history_buffer_bytes=getattr(args, "message_history_buffer_bytes", 0),
         tags=tuple(dict(args.tag).items()),
         profile=args.profile,
         label=args.label,
@@ -256,14 +284,18 @@ def run_agent_command(args: argparse.Namespace) -> int:
         opts = agent_options(args)
         # Encoding the tags checks Serf's 512-byte metadata limit before anything starts.
         encode_tags(dict(opts.tags))
+    except FileFlagError as exc:
+        print(f"trio-gossip agent: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except ValueError as exc:
         return usage_error(args, str(exc))
 
     import trio  # noqa: PLC0415
 
-    from trio_gossip.apps.agent.runner import run_agent, setup_logging  # noqa: PLC0415
+    from trio_gossip.apps.agent.log_setup import setup_logging  # noqa: PLC0415
+    from trio_gossip.apps.agent.runner import run_agent  # noqa: PLC0415
 
-    setup_logging(opts.log_level)
+    setup_logging(opts.log_level, getattr(args, "log_format", "text"))
     try:
         status: int = trio.run(run_agent, opts)
     except (OSError, BaseExceptionGroup) as exc:

@@ -1,4 +1,5 @@
-"""The agent's whole HTTP endpoint: the JSON API, ``/metrics``, behind the `Guard`."""
+"""The agent's whole HTTP endpoint: the JSON API, ``/metrics``, the status pages
+``/memberlist`` and ``/ring``, behind the `Guard`."""
 
 from __future__ import annotations
 
@@ -46,6 +47,31 @@ def metrics_handler(agent: Agent, opts: AgentOptions) -> Handler:
     return serve
 
 
+def status_pages(api: AgentAPI, opts: AgentOptions, agent: Agent) -> None:
+    """``/memberlist`` always; ``/ring`` and ``POST /ring/forget`` with ``--ring``."""
+    from trio_gossip.apps.agent.memberlist_page import memberlist_handler  # noqa: PLC0415
+    from trio_gossip.apps.agent.pages import html_message  # noqa: PLC0415
+
+    name = agent.node.local_member.name
+    api.extra_routes["/memberlist"] = memberlist_handler(agent)
+    if agent.kv is None or not opts.ring:
+
+        async def no_ring(request: Request) -> Response:
+            text = "this agent is in no hash ring: start it with --ring NAME"
+            return html_message(404, name, "No ring", text)
+
+        api.extra_routes["/ring"] = no_ring
+        return
+    from trio_gossip.apps.agent import ring_status  # noqa: PLC0415
+
+    api.extra_routes["/ring"] = ring_status.ring_status_handler(
+        agent.kv, opts.ring, node=name, forget=opts.ring_forget
+    )
+    api.extra_actions["/ring/forget"] = ring_status.forget_handler(
+        agent.kv, opts.ring, node=name, forget=opts.ring_forget
+    )
+
+
 def endpoint(opts: AgentOptions, agent: Agent) -> Handler:
     """The handler `serve_http` runs for ``--http``."""
     node = agent.node
@@ -57,4 +83,5 @@ def endpoint(opts: AgentOptions, agent: Agent) -> Handler:
 
         api.extra_routes["/v1/ring"] = ring.ring_handler(agent.kv, opts.ring)
     api.extra_routes["/metrics"] = metrics_handler(agent, opts)
+    status_pages(api, opts, agent)
     return Guard.around(api.handle, token=opts.http_token, hosts=opts.http_hosts)

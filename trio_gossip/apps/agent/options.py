@@ -127,6 +127,9 @@ class AgentOptions:
     http_hosts: tuple[str, ...] = ()  # Host names the endpoint answers besides IP literals
     keyring_file: str | None = None  # written back after each key change through the endpoint
     ring_forget: bool = False  # let the /ring page forget unhealthy instances (POST)
+    # dskit's -memberlist.message-history-buffer-bytes: KV messages kept for /memberlist, bytes
+    # per direction (0: off, as in dskit).
+    message_history_buffer_bytes: int = 0
     # Serf's behaviour by default: one join attempt at start, exit 1 if it fails.
     join_policy: JoinPolicy = attrs.field(
         factory=lambda: JoinPolicy(max_retries=1, abort_if_join_fails=True)

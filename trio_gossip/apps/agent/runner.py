@@ -23,7 +23,6 @@ import contextlib
 import logging
 import math
 import signal
-import sys
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
@@ -45,6 +44,7 @@ from trio_gossip.transport.base import Transport
 from trio_gossip.wire.errors import GossipError, JoinError
 
 if TYPE_CHECKING:
+    from trio_gossip.shell.kv.history import MessageHistory
     from trio_gossip.shell.kv.store import KVStore
     from trio_gossip.shell.ring.lifecycler import Lifecycler
 
@@ -103,6 +103,8 @@ class Agent:
         self.book = book
         self.kv = kv  # the ring's KV store, with --ring
         self.lifecycler: Lifecycler | None = None  # our instance in that ring
+        # The KV messages sent and received (--message-history-buffer-bytes), for /memberlist.
+        self.history: MessageHistory | None = None
         self.http_address: tuple[str, int] | None = None
         self.left = False
 
@@ -261,10 +263,25 @@ async def _start_http(
     alone says only "[Errno 98] Address already in use", not which one)."""
     try:
         bound: tuple[str, int] = await nursery.start(serve_http, *address, handler)
-    except OSError as exc:
-        reason = (exc.strerror or str(exc)).lower()
-        raise OSError(exc.errno, f"--http {_host_port(*address)}: {reason}") from None
+    except (OSError, BaseExceptionGroup) as exc:
+        # Hypercorn binds inside serve_http's own nursery, so the OSError arrives in a group.
+        error = exc if isinstance(exc, OSError) else _only_os_error(exc)
+        if error is None:
+            raise
+        reason = (error.strerror or str(error)).lower()
+        raise OSError(error.errno, f"--http {_host_port(*address)}: {reason}") from None
     return bound
+
+
+def _only_os_error(group: BaseExceptionGroup[BaseException]) -> OSError | None:
+    """The OSError a group holds when it holds nothing else."""
+    matched, rest = group.split(OSError)
+    if matched is None or rest is not None:
+        return None
+    leaf: BaseException = matched
+    while isinstance(leaf, BaseExceptionGroup):
+        leaf = leaf.exceptions[0]
+    return leaf if isinstance(leaf, OSError) else None
 
 
 def _host_port(host: str, port: int) -> str:
@@ -296,6 +313,11 @@ async def open_agent(
         from trio_gossip.apps.agent import ring  # noqa: PLC0415
 
         kv = ring.ring_store()
+    history: MessageHistory | None = None
+    if kv is not None and opts.message_history_buffer_bytes > 0:
+        from trio_gossip.shell.kv.history import MessageHistory  # noqa: PLC0415
+
+        history = MessageHistory.watch(kv, opts.message_history_buffer_bytes)
     # The agent leaves itself (Agent.leave) so that, conceding its name, it can stop without
     # a leave: a dead message under the name would mark its holder left until it refutes.
     async with open_memberlist(
@@ -307,9 +329,12 @@ async def open_agent(
         replies_in, replies_out = trio.open_memory_channel[tuple[Member | str, bytes]](REPLY_QUEUE)
         delegate.outbox = _outbox(replies_in)
         agent = Agent(node, delegate, book, kv)
+        agent.history = history
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(watch_rejections, node)
+                if history is not None:
+                    nursery.start_soon(history.run)
                 nursery.start_soon(send_replies, node, replies_out)
                 nursery.start_soon(watch_own_conflict, node, delegate, agent)
                 if opts.http is not None:
@@ -349,14 +374,6 @@ async def open_agent(
             if conflict is not None:
                 raise conflict.exceptions[0] from None
             raise
-
-
-def setup_logging(level: str) -> None:
-    logging.basicConfig(
-        stream=sys.stderr,
-        level=getattr(logging, level.upper()),
-        format="%(asctime)s [%(levelname)s] %(name)s: %(message)s",
-    )
 
 
 async def run_agent(opts: AgentOptions) -> int:

@@ -19,11 +19,11 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from operator import lt
 
 import immutables
 
 from trio_gossip.wire.dskit.ring_desc import Desc, InstanceDesc, InstanceState
+from trio_gossip.wire.dskit.tokens import EMPTY_TOKENS, Tokens, as_tokens
 
 _LEFT = InstanceState.LEFT
 _LEAVING = InstanceState.LEAVING
@@ -37,17 +37,19 @@ class MergeResult:
     change: Desc | None
 
 
-def _is_normalized(tokens: tuple[int, ...]) -> bool:
-    return all(map(lt, tokens, tokens[1:]))
+def normalize_instance(inst: InstanceDesc, like: InstanceDesc | None = None) -> InstanceDesc:
+    """model.go normalizeIngestersMap for one record: LEFT loses its tokens; else sorted, unique.
 
-
-def normalize_instance(inst: InstanceDesc) -> InstanceDesc:
-    """model.go normalizeIngestersMap for one record: LEFT loses its tokens; else sorted, unique."""
+    Whether a token list is already so is remembered by the list (Tokens.normal), so a ring
+    merged again and again is checked once. ``like`` is the receiver's record of the same
+    instance: a heartbeat carries the tokens the receiver holds, and the same bytes need no
+    second look (Tokens.normalized).
+    """
     if inst.state == _LEFT:
-        return replace(inst, tokens=()) if inst.tokens else inst
-    if _is_normalized(inst.tokens):
-        return inst
-    return replace(inst, tokens=tuple(sorted(set(inst.tokens))))
+        return replace(inst, tokens=EMPTY_TOKENS) if inst.tokens else inst
+    tokens = as_tokens(inst.tokens)
+    norm = tokens.normalized(as_tokens(like.tokens) if like is not None else None)
+    return inst if norm is tokens else replace(inst, tokens=norm)
 
 
 def normalize(desc: Desc) -> Desc:
@@ -67,8 +69,9 @@ def conflicting_tokens_exist(instances: Mapping[str, InstanceDesc]) -> bool:
     seen: set[int] = set()
     total = 0
     for inst in instances.values():
-        seen.update(inst.tokens)
-        total += len(inst.tokens)
+        tokens = as_tokens(inst.tokens).ints()
+        seen.update(tokens)
+        total += len(tokens)
         if len(seen) != total:
             return True
     return False
@@ -98,7 +101,7 @@ def resolve_conflicts(instances: Mapping[str, InstanceDesc]) -> dict[str, Instan
         won[owner[token]].append(token)
     out: dict[str, InstanceDesc] = {}
     for key, inst in instances.items():
-        tokens = tuple(won[key])
+        tokens = Tokens(won[key])
         out[key] = inst if tokens == inst.tokens else replace(inst, tokens=tokens)
     return out
 
@@ -109,7 +112,7 @@ def merge(current: Desc, incoming: Desc, *, local_cas: bool, now: float) -> Merg
     ``current`` must be normalized (as dskit requires of the receiver; every result of this
     function is). ``incoming`` need not be.
     """
-    other = normalize(incoming).instances
+    other = incoming.instances
     cur = current.instances
     # A persistent map: a heartbeat touches one entry of a large ring, so copying the ring for
     # each merge (the price of keeping it immutable) would dominate. Go merges in place.
@@ -118,12 +121,14 @@ def merge(current: Desc, incoming: Desc, *, local_cas: bool, now: float) -> Merg
     updated: list[str] = []
     tokens_changed = False
 
-    for name, oing in other.items():
+    for name, received in other.items():
         ting = this.get(name)
+        # normalizeIngestersMap(other) first, one record at a time: each record on its own.
+        oing = normalize_instance(received, ting)
         # A missing instance reads as Go's zero value: timestamp 0, state ACTIVE, no tokens.
         t_timestamp = ting.timestamp if ting is not None else 0
         if oing.timestamp > t_timestamp:
-            if (ting.tokens if ting is not None else ()) != oing.tokens:
+            if (ting.tokens if ting is not None else EMPTY_TOKENS) != oing.tokens:
                 tokens_changed = True
             this[name] = oing
             updated.append(name)
@@ -142,7 +147,7 @@ def merge(current: Desc, incoming: Desc, *, local_cas: bool, now: float) -> Merg
         now_seconds = math.floor(now)
         for name, ting in base.items():
             if name not in other and ting.state != _LEFT:
-                this[name] = replace(ting, state=_LEFT, tokens=(), timestamp=now_seconds)
+                this[name] = replace(ting, state=_LEFT, tokens=EMPTY_TOKENS, timestamp=now_seconds)
                 updated.append(name)
 
     if not updated:

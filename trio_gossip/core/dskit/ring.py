@@ -34,6 +34,7 @@ from trio_gossip.core.dskit.shard import (
     shuffle_shard_seed,
 )
 from trio_gossip.wire.dskit.ring_desc import Desc, InstanceDesc
+from trio_gossip.wire.dskit.tokens import as_tokens
 
 _MAX_UINT32 = 0xFFFFFFFF
 
@@ -145,13 +146,12 @@ class RingView:
         oldest_read_only = 0
         for key, inst in instances.items():
             zone = inst.zone
-            by_zone.setdefault(zone, []).extend(inst.tokens)
+            tokens = as_tokens(inst.tokens).ints()  # made from the packed varints once, here
+            by_zone.setdefault(zone, []).extend(tokens)
             count_per_zone[zone] = count_per_zone.get(zone, 0) + 1
-            all_tokens.extend(inst.tokens)
+            all_tokens.extend(tokens)
             if by_token is None:
-                info = (key, zone)
-                for token in inst.tokens:
-                    owners[token] = info
+                owners.update(dict.fromkeys(tokens, (key, zone)))
             ts = inst.registered_timestamp
             if ts == 0:
                 any_unregistered = True

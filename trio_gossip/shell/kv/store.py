@@ -20,7 +20,7 @@ import os
 import random
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import attrs
 import trio
@@ -40,6 +40,7 @@ from trio_gossip.wire.errors import GossipError
 
 if TYPE_CHECKING:
     from trio_gossip.core.config import Config
+    from trio_gossip.core.engine.queue import TransmitQueue
     from trio_gossip.core.membership.member import Member
     from trio_gossip.shell.node.delegate import Delegate, Delegates
     from trio_gossip.shell.node.events import EventHub
@@ -64,6 +65,13 @@ def packet_budget(config: Config) -> int:
     if config.secret_keys:
         overhead += 45
     return config.udp_buffer_size - overhead
+
+
+class ChangeObserver(Protocol):
+    """Told of each changed key from the node's writer, after the watches (e.g. the
+    `MessageHistory` of a status page). It must be quick and must not block."""
+
+    def key_changed(self, key: str) -> None: ...
 
 
 @attrs.define
@@ -105,6 +113,7 @@ class KVStore:
         self._rng = rng or random.Random(os.urandom(16))
         self._clock = clock
         self._watches = WatchHub(settings.notify_interval)
+        self.observer: ChangeObserver | None = None  # optional, off by default
         self._writer: Writer | None = None
         self._node: Memberlist | None = None
         self._stopped = False
@@ -135,6 +144,8 @@ class KVStore:
 
     def changed(self, key: str) -> None:
         self._watches.changed(key)
+        if self.observer is not None:
+            self.observer.key_changed(key)
 
     def counted(self, *, stream_sent: bool | None = None, state_bytes: int = 0) -> None:
         io = self.io
@@ -164,6 +175,12 @@ class KVStore:
         if self._writer is None:
             return _NO_REPLICA
         return self._writer.state.kv or _NO_REPLICA
+
+    @property
+    def transmit_queue(self) -> TransmitQueue | None:
+        """The node's transmit queue right now (its KV lanes hold our changes waiting to go
+        out); None before the store runs."""
+        return self._writer.state.queue if self._writer is not None else None
 
     def client(self, codec: Codec[V]) -> KVClient[V]:
         """Typed access to the keys holding `codec`'s values (dskit's per-codec kv.Client)."""

@@ -110,10 +110,11 @@ _QUOTED = re.compile(r"b?'[^']*'|b?\"[^\"]*\"")
 _DIGITS = re.compile(r"\S*\d\S*")
 
 
-def count_bad_input(io: IOCounters, where: str, text: str) -> None:
+def count_bad_input(io: IOCounters, where: str, text: str) -> str:
     """Count one refused input under its reason: the innermost part of the error text up to its
     first detail (``" ("`` or ``", "``), quoted bytes and any word holding a digit (sizes,
-    types, CRCs) blanked to ``#``, so that one kind of refusal is one reason."""
+    types, CRCs) blanked to ``#``, so that one kind of refusal is one reason. Returns the
+    reason (what the log limiter keys its lines by)."""
     # The innermost refusal names the reason ("compound part 2 > ping: ..." is a bad ping).
     head = text.rsplit(" > ", 1)[-1].split(" (", 1)[0].split(", ", 1)[0]
     head = _DIGITS.sub("#", _QUOTED.sub("#", head))
@@ -122,3 +123,4 @@ def count_bad_input(io: IOCounters, where: str, text: str) -> None:
     if reason not in reasons and len(reasons) >= MAX_BAD_REASONS:
         reason = "other"
     reasons[reason] = reasons.get(reason, 0) + 1
+    return reason

@@ -8,13 +8,13 @@ bad packet or stream is counted and dropped, never raised past its task.
 from __future__ import annotations
 
 import logging
-import re
 
 import trio
 
 from trio_gossip.core.engine.events import Address, Merge, StreamUser
 from trio_gossip.core.kv.format import message_format
 from trio_gossip.core.kv.replica import encode_replica
+from trio_gossip.shell.node.log_limit import LogLimiter
 from trio_gossip.shell.node.stats import count_bad_input
 from trio_gossip.shell.node.writer import Writer
 from trio_gossip.transport.base import TransportError
@@ -44,8 +44,6 @@ STREAM_ERRORS = (
 """What talking to one peer over a stream can fail with; none of it should end a task."""
 
 MAX_INBOUND_PUSH_PULLS = 128  # memberlist's maxPushPullRequests
-_LABEL_WARNINGS = 1024  # distinct (host, label) pairs warned about; then counting only
-_STREAM_WARNINGS = 1024  # distinct (host, kind of refusal) pairs warned about; then debug only
 _READ_SIZE = 65536
 _HEAD_SIZE = 16  # first bytes of a stream kept to describe a refused one
 _FIRST_BYTES = STREAM_TYPES | {ENCRYPT, COMPRESS, HAS_LABEL}  # what memberlist may send first
@@ -129,42 +127,36 @@ class StreamServer:
     def __init__(self, writer: Writer) -> None:
         self.writer = writer
         self._inbound_push_pulls = 0
-        self._label_warned: set[tuple[str, bytes]] = set()
-        self._stream_warned: set[tuple[str, str]] = set()
+        # A peer that sends one bad packet or stream usually sends many: one line, then counts.
+        self.limiter = LogLimiter(log)
 
     def _label_refused(self, exc: LabelError, host: str, what: str) -> None:
-        """Warn once per peer host and label (a peer sends many), then only count."""
-        key = (host, exc.found)
-        if key in self._label_warned or len(self._label_warned) >= _LABEL_WARNINGS:
-            return
-        self._label_warned.add(key)
+        """Warn once per peer host and label (a peer sends many), then summarise."""
         ours = self.writer.ctx.config.label
-        log.warning("%s: refusing %ss from %s labelled %r (ours is %r); counted from now on,"
-                    " not logged again", self.writer.ctx.config.name, what, host, exc.found,
-                    ours)  # fmt: skip
+        self.limiter.log(logging.WARNING, f"label {exc.found!r} on {what}s", host,
+                         f"{self.writer.ctx.config.name}: refusing {what}s from {host} labelled"
+                         f" {exc.found!r} (ours is {ours!r})")  # fmt: skip
 
     def _stream_refused(self, addr: Address, reason: str, *, kind: str = "", warn: bool = True,
                         counted: bool = False) -> None:  # fmt: skip
         """Count a refused stream (unless the writer ``counted`` it already) and keep what it
         was and who sent it (``statistics()`` shows the latest); warn once per peer host and
         kind of refusal (``kind``, else ``reason``; a peer that sends one usually repeats it),
-        then log at debug only."""
+        then only as a periodic summary."""
         w = self.writer
         io = w.io
         if not counted:
             io.bad_streams += 1
-        count_bad_input(io, "stream", kind or reason)
+        counted_as = count_bad_input(io, "stream", kind or reason)
         io.last_bad_stream = f"{format_address(addr)}: {reason}"
         io.last_bad_stream_at = io.bad_streams
         name = w.ctx.config.name
-        key = (addr[0], re.sub(r"\d+", "#", kind or reason))  # counts and sizes vary
-        if not warn or key in self._stream_warned or len(self._stream_warned) >= _STREAM_WARNINGS:
+        if not warn:
             log.debug("%s: refused a stream from %s: %s", name, format_address(addr), reason)
             return
-        self._stream_warned.add(key)
-        log.warning("%s: refused a stream from %s: %s (counted in bad_streams; more of this kind"
-                    " from %s are logged at debug only)", name, format_address(addr), reason,
-                    addr[0])  # fmt: skip
+        self.limiter.log(logging.WARNING, counted_as, addr[0],
+                         f"{name}: refused a stream from {format_address(addr)}: {reason}"
+                         " (counted in bad_streams)")  # fmt: skip
 
     def on_packet(self, data: bytes, addr: Address) -> None:
         """Runs on the transport's receive task for every datagram: decode, then hand each
@@ -177,16 +169,19 @@ class StreamServer:
             decoded = w.ctx.codec.decode_packet_lenient(data)
         except DecodeError as exc:
             io.bad_packets += 1
-            count_bad_input(io, "packet", str(exc))
+            reason = count_bad_input(io, "packet", str(exc))
             if isinstance(exc, LabelError):
                 self._label_refused(exc, addr[0], "packet")
-            log.debug("%s: dropped a bad packet from %s: %s", w.ctx.config.name, addr, exc)
+                return
+            self.limiter.log(logging.DEBUG, reason, addr[0], f"{w.ctx.config.name}: dropped a"
+                             f" bad packet from {format_address(addr)}: {exc}")  # fmt: skip
             return
         if decoded.errors:
             io.bad_packets += 1
-            count_bad_input(io, "packet", decoded.errors[0])
-            log.debug("%s: dropped parts of a packet from %s: %s", w.ctx.config.name, addr,
-                      "; ".join(decoded.errors))  # fmt: skip
+            reason = count_bad_input(io, "packet", decoded.errors[0])
+            self.limiter.log(logging.DEBUG, reason, addr[0], f"{w.ctx.config.name}: dropped parts"
+                             f" of a packet from {format_address(addr)}: "
+                             + "; ".join(decoded.errors))  # fmt: skip
         w.inbox.put_packet(w.for_the_writer(decoded.messages, addr), addr)
 
     async def on_stream(self, stream: trio.abc.Stream, addr: Address) -> None:

@@ -3,6 +3,7 @@
 - ``frame``: the TCP transport's framing (type byte, sender's address, payload, MD5).
 - ``kv``: the ``KeyValuePair`` protobuf of broadcasts and the push/pull state records.
 - ``ring_desc``: the ``ring.Desc`` protobuf and its KV value form (codec ``ringDesc``).
+- ``tokens``: an instance's tokens, kept as the packed varints they travel as.
 - ``snappy`` and ``compression``: the snappy block format, for values and message compression.
 
 Every decoder raises only ``DskitDecodeError`` on bad input.
@@ -45,6 +46,7 @@ from trio_gossip.wire.dskit.ring_desc import (
     encode_ring_value,
 )
 from trio_gossip.wire.dskit.snappy import snappy_decode, snappy_encode
+from trio_gossip.wire.dskit.tokens import Tokens
 
 __all__ = [
     "RING_CODEC_ID",
@@ -58,6 +60,7 @@ __all__ = [
     "InstanceState",
     "KeyValuePair",
     "PushPullState",
+    "Tokens",
     "compressed_payload",
     "connection_type",
     "decode_broadcast",

@@ -5,23 +5,30 @@ The objects are immutable; the rules that change them (merge, tombstones, lookup
 protobuf inside one snappy block under codec ID ``ringDesc`` (ring/model.go GetCodec).
 
 Decoding keeps the order of the map entries as they arrived, so a decoded ring re-encodes to the
-same bytes; Go writes its maps in random order, so two Go encodings of one ring can differ.
+same bytes; Go writes its maps in random order, so two Go encodings of one ring can differ. An
+instance's tokens are kept as the packed varints they arrive as (tokens.py): the decoder reads
+the ring through dskit_ring_packed.proto and makes no int per token, the encoder writes the runs
+back as they are (in shortest varints, as gogo does).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
+from typing import Any
+
+from google.protobuf.unknown_fields import UnknownFieldSet
 
 from trio_gossip.wire.dskit.errors import DskitDecodeError
-from trio_gossip.wire.dskit.proto import dskit_ring_pb2
+from trio_gossip.wire.dskit.proto import dskit_ring_packed_pb2, dskit_ring_pb2
 from trio_gossip.wire.dskit.snappy import (
     EMPTY_SNAPPY,
     MAX_VALUE_DECOMPRESSED_SIZE,
     snappy_decode,
     snappy_encode,
 )
+from trio_gossip.wire.dskit.tokens import EMPTY_TOKENS, Tokens, as_tokens, check_packed
 
 RING_CODEC_ID = "ringDesc"
 """The codec ID dskit registers for ring.Desc (ring/model.go GetCodec)."""
@@ -42,19 +49,24 @@ class InstanceDesc:
     """One instance of the ring, field for field as ring.proto InstanceDesc.
 
     Timestamps are Unix seconds. ``versions`` is dskit's map<uint64, uint64> as (key, value)
-    pairs with unique keys, in the order they arrived.
+    pairs with unique keys, in the order they arrived. ``tokens`` may be given as any sequence
+    of uint32s; it is always kept as ``Tokens`` (packed varints, see tokens.py).
     """
 
     addr: str = ""
     timestamp: int = 0
     state: int = InstanceState.ACTIVE
-    tokens: tuple[int, ...] = ()
+    tokens: Sequence[int] = EMPTY_TOKENS
     zone: str = ""
     registered_timestamp: int = 0
     id: str = ""
     read_only_updated_timestamp: int = 0
     read_only: bool = False
     versions: tuple[tuple[int, int], ...] = ()
+
+    def __post_init__(self) -> None:
+        if type(self.tokens) is not Tokens:
+            object.__setattr__(self, "tokens", as_tokens(self.tokens))
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -84,7 +96,65 @@ def _raw(text: str) -> bytes:
     return text.encode("utf-8", "surrogateescape")
 
 
-def _instance_to_pb(inst: InstanceDesc, out: dskit_ring_pb2.InstanceDesc) -> None:
+_PackedInstance = dskit_ring_packed_pb2.InstanceDesc
+_VersionsEntry = dskit_ring_pb2.VersionsEntry
+_STATES: tuple[InstanceState, ...] = tuple(InstanceState)
+
+
+def _state(state: int) -> int:
+    return _STATES[state] if 0 <= state <= 4 else state
+
+
+def _slot_setter(name: str) -> Callable[[InstanceDesc, Any], None]:
+    setter: Callable[[InstanceDesc, Any], None] = vars(InstanceDesc)[name].__set__
+    return setter
+
+
+_SET_ADDR = _slot_setter("addr")
+_SET_TIMESTAMP = _slot_setter("timestamp")
+_SET_STATE = _slot_setter("state")
+_SET_TOKENS = _slot_setter("tokens")
+_SET_ZONE = _slot_setter("zone")
+_SET_REGISTERED = _slot_setter("registered_timestamp")
+_SET_ID = _slot_setter("id")
+_SET_READ_ONLY_UPDATED = _slot_setter("read_only_updated_timestamp")
+_SET_READ_ONLY = _slot_setter("read_only")
+_SET_VERSIONS = _slot_setter("versions")
+_new = object.__new__
+_decode = bytes.decode
+
+
+def _instance_from_packed_pb(
+    v: dskit_ring_packed_pb2.InstanceDesc, tokens: Tokens, key: bytes, key_text: str,
+    zones: dict[bytes, str],
+) -> InstanceDesc:  # fmt: skip
+    # InstanceDesc(...) for the decoder, which has every field in its final type already: the
+    # frozen dataclass's __init__ stores each field through object.__setattr__, twice as slow as
+    # the slots' own setters, and a 1,000-instance ring is 1,000 of these. The ID is nearly
+    # always the key and a ring has a handful of zones: those strings are shared, not copied.
+    inst = _new(InstanceDesc)
+    _SET_ADDR(inst, _decode(v.addr, "utf-8", "surrogateescape"))
+    _SET_TIMESTAMP(inst, v.timestamp)
+    _SET_STATE(inst, _state(v.state))
+    _SET_TOKENS(inst, tokens)
+    zone_raw = v.zone
+    zone = zones.get(zone_raw)
+    if zone is None:
+        zone = zones[zone_raw] = _decode(zone_raw, "utf-8", "surrogateescape")
+    _SET_ZONE(inst, zone)
+    _SET_REGISTERED(inst, v.registered_timestamp)
+    id_raw = v.id
+    _SET_ID(inst, key_text if id_raw == key else _decode(id_raw, "utf-8", "surrogateescape"))
+    _SET_READ_ONLY_UPDATED(inst, v.read_only_updated_timestamp)
+    _SET_READ_ONLY(inst, v.read_only)
+    versions = v.versions
+    _SET_VERSIONS(inst, _versions(versions) if versions else ())
+    return inst
+
+
+def _instance_to_pb(inst: InstanceDesc, out: _PackedInstance) -> None:
+    # Field by field as gogo's InstanceDesc.Marshal: zero values are left out. The tokens go out
+    # as one packed run, the record a `repeated uint32` field makes, in shortest varints.
     out.SetInParent()  # gogo writes a map entry's value even when it is empty
     if inst.addr:
         out.addr = _raw(inst.addr)
@@ -92,8 +162,9 @@ def _instance_to_pb(inst: InstanceDesc, out: dskit_ring_pb2.InstanceDesc) -> Non
         out.timestamp = inst.timestamp
     if inst.state:
         out.state = inst.state
-    if inst.tokens:
-        out.tokens.extend(inst.tokens)
+    packed = as_tokens(inst.tokens).shortest()
+    if packed:
+        out.tokens.append(packed)
     if inst.zone:
         out.zone = _raw(inst.zone)
     if inst.registered_timestamp:
@@ -105,38 +176,19 @@ def _instance_to_pb(inst: InstanceDesc, out: dskit_ring_pb2.InstanceDesc) -> Non
     if inst.read_only:
         out.read_only = True
     for key, value in inst.versions:
-        out.versions.add(key=key, value=value)
-
-
-def _instance_from_pb(v: dskit_ring_pb2.InstanceDesc) -> InstanceDesc:
-    versions: tuple[tuple[int, int], ...] = ()
-    if v.versions:
-        versions = tuple({e.key: e.value for e in v.versions}.items())
-    state = v.state
-    return InstanceDesc(
-        addr=_text(v.addr),
-        timestamp=v.timestamp,
-        state=InstanceState(state) if 0 <= state <= 4 else state,
-        tokens=tuple(v.tokens[:]),  # a C-level copy first: a third faster than iterating
-        zone=_text(v.zone),
-        registered_timestamp=v.registered_timestamp,
-        id=_text(v.id),
-        read_only_updated_timestamp=v.read_only_updated_timestamp,
-        read_only=v.read_only,
-        versions=versions,
-    )
+        out.versions.append(_VersionsEntry(key=key, value=value).SerializeToString())
 
 
 def encode_instance(inst: InstanceDesc) -> bytes:
     """One InstanceDesc as gogo's InstanceDesc.Marshal writes it."""
-    msg = dskit_ring_pb2.InstanceDesc()
+    msg = _PackedInstance()
     _instance_to_pb(inst, msg)
     return msg.SerializeToString()
 
 
 def encode_desc(desc: Desc) -> bytes:
     """The ring as gogo's Desc.Marshal writes it, with the map entries in ``desc``'s order."""
-    msg = dskit_ring_pb2.Desc()
+    msg = dskit_ring_packed_pb2.Desc()
     add = msg.ingesters.add
     for key, inst in desc.instances.items():
         entry = add()
@@ -145,13 +197,70 @@ def encode_desc(desc: Desc) -> bytes:
     return msg.SerializeToString()
 
 
-def decode_desc(data: bytes) -> Desc:
-    """A marshalled ring.Desc; for a repeated instance ID the last entry wins, as in gogo."""
+def _versions(entries: Sequence[bytes]) -> tuple[tuple[int, int], ...]:
+    # map<uint64, uint64>: a repeated key keeps its first place and its last value, as gogo.
+    pairs: dict[int, int] = {}
+    for raw in entries:
+        entry = _VersionsEntry.FromString(raw)
+        pairs[entry.key] = entry.value
+    return tuple(pairs.items())
+
+
+def _decode_desc_typed(data: bytes) -> Desc:
+    # The general reader (dskit_ring.proto): tokens as ints, in any form a sender may use.
     try:
         msg = dskit_ring_pb2.Desc.FromString(data)
     except Exception as exc:  # google.protobuf.message.DecodeError and binding errors
         raise DskitDecodeError(f"ring.Desc: {exc}") from None
-    return Desc({_text(e.key): _instance_from_pb(e.value) for e in msg.ingesters})
+    instances: dict[str, InstanceDesc] = {}
+    for e in msg.ingesters:
+        v = e.value
+        versions: tuple[tuple[int, int], ...] = ()
+        if v.versions:
+            versions = tuple({x.key: x.value for x in v.versions}.items())
+        instances[_text(e.key)] = InstanceDesc(
+            _text(v.addr), v.timestamp, _state(v.state), Tokens(v.tokens[:]), _text(v.zone),
+            v.registered_timestamp, _text(v.id), v.read_only_updated_timestamp, v.read_only,
+            versions,
+        )  # fmt: skip
+    return Desc(instances)
+
+
+def decode_desc(data: bytes) -> Desc:
+    """A marshalled ring.Desc; for a repeated instance ID the last entry wins, as in gogo.
+
+    Read through dskit_ring_packed.proto, which hands over each token list as its packed
+    varints; all runs are then checked at once. Anything that form does not read as gogo would
+    (tokens written unpacked, any unknown field, a run cut short) is read again the general way.
+    """
+    try:
+        msg = dskit_ring_packed_pb2.Desc.FromString(data)
+        instances: dict[str, InstanceDesc] = {}
+        runs: list[bytes] = []
+        zones: dict[bytes, str] = {}
+        for e in msg.ingesters:
+            v = e.value
+            if len(UnknownFieldSet(v)):
+                return _decode_desc_typed(data)
+            chunks = v.tokens
+            packed = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            if packed:
+                if packed[-1] & 0x80:
+                    return _decode_desc_typed(data)  # a varint cut short: it raises
+                runs.append(packed)
+                tokens = Tokens.from_packed(packed)
+            else:
+                tokens = EMPTY_TOKENS
+            key = e.key
+            key_text = _decode(key, "utf-8", "surrogateescape")
+            instances[key_text] = _instance_from_packed_pb(v, tokens, key, key_text, zones)
+        # Each run ends on a varint's last byte, so the runs joined parse iff each one does.
+        check_packed(b"".join(runs))
+    except DskitDecodeError:
+        raise
+    except Exception as exc:  # google.protobuf.message.DecodeError and binding errors
+        raise DskitDecodeError(f"ring.Desc: {exc}") from None
+    return Desc(instances)
 
 
 def encode_ring_value(desc: Desc) -> bytes:
