@@ -131,9 +131,10 @@ class StreamServer:
         self.limiter = LogLimiter(log)
 
     def _label_refused(self, exc: LabelError, host: str, what: str) -> None:
-        """Warn once per peer host and label (a peer sends many), then summarise."""
+        """Warn once per peer host and label, packets and streams alike (a peer sends many of
+        both), then summarise."""
         ours = self.writer.ctx.config.label
-        self.limiter.log(logging.WARNING, f"label {exc.found!r} on {what}s", host,
+        self.limiter.log(logging.WARNING, f"label {exc.found!r}", host,
                          f"{self.writer.ctx.config.name}: refusing {what}s from {host} labelled"
                          f" {exc.found!r} (ours is {ours!r})")  # fmt: skip
 
