@@ -37,6 +37,12 @@ async def test_memberlist_page_shows_members_keys_and_history_escaped() -> None:
     async with two_agents() as (a, b):
         assert a.history is not None
         await until(lambda: len(a.history.sent) > 0 and len(a.history.received) > 0)
+        # b's join was a push/pull: a received b's ring key in b's state and sent its own.
+        for buffer in (a.history.received, a.history.sent):
+            pulled = [m for m in buffer if m.lane == "push/pull"]
+            assert pulled
+            assert all(a.history.decode(m) is not None for m in pulled)
+            assert {p.key for m in pulled if (p := a.history.decode(m)) is not None} == {"ring"}
         page = await request(a.http_address, "GET", "/memberlist")
         assert_html_without_scripts(page)
         body = page.body
@@ -54,6 +60,7 @@ async def test_memberlist_page_shows_members_keys_and_history_escaped() -> None:
         assert 'id="received"' in body
         assert 'id="sent"' in body
         assert "<td>own</td>" in body  # our own heartbeats, queued for gossip
+        assert "<td>push/pull</td>" in body
         assert escaped(f"instance/{HOSTILE_NAME}") in body
         # The second agent runs no history: the page says how to turn it on.
         other = await request(b.http_address, "GET", "/memberlist")

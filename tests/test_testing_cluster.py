@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import attrs
 import pytest
 import trio
 
 from trio_gossip import RingClient
-from trio_gossip.testing import FactKind, GossipCluster, GossipTimeoutError, open_cluster, run
+from trio_gossip.testing import (
+    FactKind,
+    GossipCluster,
+    GossipTimeoutError,
+    default_config,
+    open_cluster,
+    run,
+)
 
 
 def _healthy(cluster: GossipCluster, observer: str) -> list[str]:
@@ -78,11 +86,13 @@ def test_link_faults_pauses_and_slowness_heal_without_a_death() -> None:
     assert run(main, seed=2) == 0
 
 
-def test_a_partition_without_a_rejoin_never_converges() -> None:
-    """memberlist does not reconnect members it declared dead; the error says who saw whom."""
+def test_a_partition_without_reconnect_never_converges() -> None:
+    """memberlist alone does not call members it declared dead and reaped (Serf's reconnect is
+    turned off here); the error says who saw whom."""
 
     async def main() -> str:
-        async with open_cluster(4, seed=4) as cluster:
+        config = attrs.evolve(default_config(), reconnect_interval=0.0)
+        async with open_cluster(4, seed=4, config=config) as cluster:
             await cluster.converged()
             cluster.partition(["node-00", "node-01"], ["node-02", "node-03"])
             await trio.sleep(30.0)
@@ -96,6 +106,25 @@ def test_a_partition_without_a_rejoin_never_converges() -> None:
     message = run(main, seed=4)
     assert message.startswith("the running nodes did not all list each other as alive")
     assert "node-00: alive=node-00,node-01 MISSING node-02,node-03" in message  # dead, reaped
+
+
+def test_a_partition_heals_by_itself_within_a_reconnect_interval() -> None:
+    """The same split with the default config: each side reaped the other, and the reconnect
+    loop joins a failed member within one reconnect interval after the heal."""
+
+    async def main() -> float:
+        config = default_config()
+        async with open_cluster(4, seed=4, config=config) as cluster:
+            await cluster.converged()
+            cluster.partition(["node-00", "node-01"], ["node-02", "node-03"])
+            await trio.sleep(60.0)  # past the dead verdicts and gossip_to_the_dead_time
+            assert cluster["node-00"].memberlist.member("node-02") is None  # reaped
+            cluster.heal()
+            healed = trio.current_time()
+            await cluster.converged()
+            return trio.current_time() - healed
+
+    assert run(main, seed=4) <= default_config().reconnect_interval
 
 
 def test_bad_arguments_fail_at_once_naming_the_field() -> None:

@@ -53,6 +53,28 @@ def _key_tuple(keys: Iterable[bytes]) -> tuple[bytes, ...]:
     return tuple(out)
 
 
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _cidrs(values: Iterable[str | IPNetwork]) -> tuple[IPNetwork, ...]:
+    """memberlist's ParseCIDRs: each entry a network such as ``10.0.0.0/8`` (a bare address is
+    a /32 or /128)."""
+    if isinstance(values, str):
+        values = values.split(",")
+    out: list[IPNetwork] = []
+    for value in values:
+        if isinstance(value, ipaddress.IPv4Network | ipaddress.IPv6Network):
+            out.append(value)
+            continue
+        if not isinstance(value, str):
+            raise _fail("cidrs_allowed", f"expected CIDR strings, got {type(value).__name__}")
+        try:
+            out.append(ipaddress.ip_network(value.strip(), strict=False))
+        except ValueError:
+            raise _fail("cidrs_allowed", f"invalid cidr: {value!r}") from None
+    return tuple(out)
+
+
 def _default_name() -> str:
     return platform.node()
 
@@ -116,6 +138,11 @@ class Config:
     gossip_nodes: int = 3
     gossip_to_the_dead_time: float = 30.0
     dead_node_reclaim_time: float = 0.0  # 0: a dead node's name never moves to a new address
+    # Serf's reconnect (serf/serf.go reconnect, handleReap): every reconnect_interval a node
+    # joins one member it saw fail, with probability failed / alive, and remembers a failed
+    # member for reconnect_timeout, long after memberlist forgot it. 0 turns it off.
+    reconnect_interval: float = 30.0
+    reconnect_timeout: float = 24 * 3600.0
 
     gossip_verify_incoming: bool = True
     gossip_verify_outgoing: bool = True
@@ -127,6 +154,12 @@ class Config:
     skip_inbound_label_check: bool = False
     # AES keys (16, 24 or 32 bytes); the first one is the primary that encrypts.
     secret_keys: tuple[bytes, ...] = attrs.field(default=(), converter=_key_tuple)
+    # memberlist's CIDRsAllowed: when set, only these networks may gossip with us or be
+    # members (empty: everyone).
+    cidrs_allowed: tuple[IPNetwork, ...] = attrs.field(default=(), converter=_cidrs)
+    # memberlist's RequireNodeNames: a join address must name its node ("name/host:port"),
+    # and the node that answers must know that name.
+    require_node_names: bool = False
 
     # DNS servers (IP, port) for dskit's dns+ / dnssrv+ / dnssrvnoa+ join addresses; empty:
     # the system's resolv.conf.
@@ -176,6 +209,19 @@ class Config:
                 self.delegate_protocol_version,
             )
         )
+
+    def ip_allowed(self, ip: bytes | str) -> bool:
+        """memberlist's Config.IPAllowed: whether ``ip`` (4 or 16 bytes, or text) is inside
+        ``cidrs_allowed`` (always, when it is empty)."""
+        if not self.cidrs_allowed:
+            return True
+        try:
+            address = ipaddress.ip_address(ip)
+        except ValueError:
+            return False
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        return any(address in network for network in self.cidrs_allowed)
 
     @property
     def encryption_enabled(self) -> bool:
@@ -256,9 +302,12 @@ def _validate(c: Config) -> None:
         "gossip_interval",
         "gossip_to_the_dead_time",
         "dead_node_reclaim_time",
+        "reconnect_interval",
     ):
         if getattr(c, field) < 0:
             raise _fail(field, "must not be negative")
+    if c.reconnect_interval > 0 and not c.reconnect_timeout > 0:
+        raise _fail("reconnect_timeout", "must be positive when reconnect_interval is set")
     if c.probe_timeout > c.probe_interval:
         raise _fail("probe_timeout", "must not exceed probe_interval")
 

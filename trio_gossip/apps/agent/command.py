@@ -55,6 +55,25 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _positive_seconds(text: str) -> float:
+    value = _seconds(text)
+    if value == 0:
+        raise ValueError(f"{text!r} is not a number of seconds > 0")
+    return value
+
+
+def _cidrs(text: str) -> tuple[str, ...]:
+    import ipaddress  # noqa: PLC0415 - only when the flag is given
+
+    out = []
+    for part in text.split(","):
+        try:
+            out.append(str(ipaddress.ip_network(part.strip(), strict=False)))
+        except ValueError:
+            raise ValueError(f"invalid cidr: {part!r}") from None
+    return tuple(out)
+
+
 def _count(text: str) -> int:
     if not text.isdigit():
         raise ValueError(f"{text!r} is not a whole number >= 0")
@@ -194,6 +213,38 @@ def configure_agent(parser: argparse.ArgumentParser) -> None:
         help="join the --join addresses again this often, so split halves meet again"
         " (default 0: never)",
     )
+    guards = parser.add_argument_group("guards and reconnect (memberlist's and Serf's settings)")
+    guards.add_argument(
+        "--cidrs-allowed",
+        action="append",
+        default=[],
+        metavar="CIDR[,CIDR]",
+        type=_arg(_cidrs, "CIDR list"),
+        help="only hosts in these networks may gossip with this node or be members"
+        " (memberlist's CIDRsAllowed); repeatable (default: everyone)",
+    )
+    guards.add_argument(
+        "--require-node-names",
+        action="store_true",
+        help="--join addresses must name their node, NAME/HOST:PORT, and the node answering"
+        " there must know that name (memberlist's RequireNodeNames)",
+    )
+    guards.add_argument(
+        "--reconnect-interval",
+        type=_arg(_seconds, "seconds"),
+        default=30.0,
+        metavar="SECONDS",
+        help="this often, join a member that failed, with probability failed/alive, so a"
+        " partition heals by itself (Serf's reconnect_interval; default 30, 0: never)",
+    )
+    guards.add_argument(
+        "--reconnect-timeout",
+        type=_arg(_positive_seconds, "seconds"),
+        default=24 * 3600.0,
+        metavar="SECONDS",
+        help="how long a failed member is remembered for that (Serf's reconnect_timeout;"
+        " default 86400)",
+    )
     parser.add_argument(
         "--log-level",
         choices=("debug", "info", "warning", "error"),
@@ -254,6 +305,10 @@ def agent_options(args: argparse.Namespace) -> AgentOptions:
         log_level=args.log_level,
         ring=args.ring,
         ring_zone=args.ring_zone,
+        cidrs_allowed=tuple(c for group in getattr(args, "cidrs_allowed", ()) for c in group),
+        require_node_names=getattr(args, "require_node_names", False),
+        reconnect_interval=getattr(args, "reconnect_interval", 30.0),
+        reconnect_timeout=getattr(args, "reconnect_timeout", 24 * 3600.0),
         join_policy=JoinPolicy(
             min_backoff=args.min_join_backoff,
             max_backoff=args.max_join_backoff,

@@ -130,6 +130,10 @@ class AgentOptions:
     # dskit's -memberlist.message-history-buffer-bytes: KV messages kept for /memberlist, bytes
     # per direction (0: off, as in dskit).
     message_history_buffer_bytes: int = 0
+    cidrs_allowed: tuple[str, ...] = ()  # memberlist's CIDRsAllowed (empty: everyone)
+    require_node_names: bool = False  # memberlist's RequireNodeNames
+    reconnect_interval: float = 30.0  # Serf's reconnect_interval (0: off)
+    reconnect_timeout: float = 24 * 3600.0  # Serf's reconnect_timeout
     # Serf's behaviour by default: one join attempt at start, exit 1 if it fails.
     join_policy: JoinPolicy = attrs.field(
         factory=lambda: JoinPolicy(max_retries=1, abort_if_join_fails=True)

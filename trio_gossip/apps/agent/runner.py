@@ -84,6 +84,10 @@ def build_config(opts: AgentOptions) -> Config:
         delegate_protocol_min=dmin,
         delegate_protocol_max=dmax,
         delegate_protocol_version=dcur,
+        cidrs_allowed=opts.cidrs_allowed,
+        require_node_names=opts.require_node_names,
+        reconnect_interval=opts.reconnect_interval,
+        reconnect_timeout=opts.reconnect_timeout,
     )
 
 

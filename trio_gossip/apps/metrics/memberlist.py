@@ -54,6 +54,9 @@ OWN_COUNTERS = (
     ("user_messages_received", "User messages received"),
     ("broadcasts_queued", "Broadcasts queued for gossip"),
     ("events_dropped", "Member events a slow reader missed"),
+    ("reconnects_attempted", "Joins of a failed member started (Serf's reconnect)"),
+    ("reconnects", "Joins of a failed member that reached it"),
+    ("cidr_refusals", "Datagrams, streams and alives from outside cidrs_allowed, dropped"),
 )
 
 

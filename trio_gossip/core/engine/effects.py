@@ -45,9 +45,11 @@ class TcpPing:
 @attrs.frozen(slots=True)
 class PushPullWith:
     """Swap state with ``peer`` over a stream (the shell reads our snapshot, then submits the
-    peer's answer as a ``Merge``)."""
+    peer's answer as a ``Merge``). ``reconnect``: ``peer`` failed, and this is Serf's attempt
+    to join it again (a join push/pull, answered by the node of that name or not merged)."""
 
     peer: Member
+    reconnect: bool = False
 
 
 @attrs.frozen(slots=True)

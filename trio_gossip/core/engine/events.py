@@ -88,13 +88,18 @@ class PushPullTick:
 
 
 @attrs.frozen(slots=True)
+class ReconnectTick:
+    """Time to join a member that failed, maybe (Serf's reconnect ticker)."""
+
+
+@attrs.frozen(slots=True)
 class KVSweep:
     """Time to collect the KV store's expired tombstones and obsolete deleted keys."""
 
 
 Timer = (
     ProbeTick | ProbeTimeout | ProbeDeadline | AckExpired | SuspicionTimeout | GossipTick
-    | PushPullStagger | PushPullTick | KVSweep
+    | PushPullStagger | PushPullTick | ReconnectTick | KVSweep
 )  # fmt: skip
 """A timer is its own key: arming one that is already armed moves it."""
 

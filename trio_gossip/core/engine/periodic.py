@@ -5,7 +5,12 @@ from __future__ import annotations
 
 from trio_gossip.core.engine import kv
 from trio_gossip.core.engine.effects import PushPullWith, SetTimer
-from trio_gossip.core.engine.events import GossipTick, PushPullStagger, PushPullTick
+from trio_gossip.core.engine.events import (
+    GossipTick,
+    PushPullStagger,
+    PushPullTick,
+    ReconnectTick,
+)
 from trio_gossip.core.engine.step import Step
 from trio_gossip.core.membership import rules
 from trio_gossip.core.membership.codec import COMPOUND_OVERHEAD
@@ -22,6 +27,8 @@ def start_timers(step: Step) -> None:
         step.emit(SetTimer(GossipTick(), tick))
     if cfg.push_pull_interval > 0:
         step.emit(SetTimer(PushPullStagger(), step.now + rng.random() * cfg.push_pull_interval))
+    if cfg.reconnect_interval > 0:
+        step.emit(SetTimer(ReconnectTick(), step.now + cfg.reconnect_interval))
 
 
 def on_gossip_tick(step: Step) -> None:
@@ -62,6 +69,19 @@ def on_push_pull_tick(step: Step) -> None:
     peer = push_pull_peer(step.membership, step.ctx.rng)
     if peer is not None:
         step.emit(PushPullWith(peer))
+
+
+def on_reconnect_tick(step: Step) -> None:
+    """serf/serf.go reconnect, with handleReap's forgetting of old failures folded in."""
+    cfg = step.ctx.config
+    step.emit(SetTimer(ReconnectTick(), step.now + cfg.reconnect_interval))
+    step.failed = step.failed.reap(step.now, cfg.reconnect_timeout)
+    if step.membership.left:
+        return
+    member = step.failed.pick(step.membership.live_count, step.ctx.rng)
+    if member is not None:
+        step.count(reconnects=1)
+        step.emit(PushPullWith(member, reconnect=True))
 
 
 def on_suspicion_timeout(step: Step, node: str) -> None:

@@ -14,6 +14,7 @@ from trio_gossip.core.engine.queue import TransmitQueue
 from trio_gossip.core.kv.replica import KVContext, Replica
 from trio_gossip.core.membership.codec import Codec
 from trio_gossip.core.membership.member import Member
+from trio_gossip.core.membership.reconnect import FailedMembers
 from trio_gossip.core.membership.state import MembershipState
 
 
@@ -94,6 +95,8 @@ class Counters:
     bad_messages: int = 0
     alive_verdicts: int = 0  # members that joined or changed (memberlist.msg.alive)
     dead_verdicts: int = 0  # members marked dead or left (memberlist.msg.dead)
+    reconnects: int = 0  # joins of a failed member started (Serf's reconnect)
+    cidr_refusals: int = 0  # alives for addresses outside cidrs_allowed, ignored
 
 
 _NO_WAITERS: immutables.Map[int, Waiter] = immutables.Map()
@@ -116,6 +119,7 @@ class EngineState:
     started: bool = False
     counters: Counters = attrs.field(factory=Counters)
     kv: Replica | None = None  # the KV store's replica, when the node runs one
+    failed: FailedMembers = attrs.field(factory=FailedMembers)  # to reconnect, as Serf does
 
     @classmethod
     def initial(cls, name: str, *, kv: bool = False) -> EngineState:

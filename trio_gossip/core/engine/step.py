@@ -28,7 +28,9 @@ from trio_gossip.core.engine.state import Context, Counters, EngineState, ProbeR
 from trio_gossip.core.kv.replica import Replica
 from trio_gossip.core.membership.codec import COMPOUND_OVERHEAD, USER_MSG_OVERHEAD
 from trio_gossip.core.membership.member import EventKind, MemberEvent
+from trio_gossip.core.membership.reconnect import FailedMembers
 from trio_gossip.core.membership.state import (
+    AddressRefused,
     Broadcast,
     Conflict,
     MembershipState,
@@ -66,6 +68,7 @@ class Step:
     started: bool
     counters: Counters
     kv: Replica | None
+    failed: FailedMembers
 
     def __init__(self, ctx: Context, state: EngineState, now: float, wall: float) -> None:
         self.ctx = ctx
@@ -141,10 +144,15 @@ class Step:
                     # memberlist.msg.dead in deadNode (dead and left) as they change a member.
                     dead = effect.kind in (EventKind.FAILED, EventKind.LEFT)
                     self.count(**{"dead_verdicts" if dead else "alive_verdicts": 1})
+                    if self.ctx.config.reconnect_interval > 0:
+                        self.failed = self.failed.note(effect, self.now)
                 elif isinstance(effect, Conflict):
                     self.count(conflicts=1)
                 elif isinstance(effect, Refuted):
                     self.count(refutations=1)
+                elif isinstance(effect, AddressRefused):
+                    self.count(cidr_refusals=1)
+                    continue
                 self.emit(effect)
 
     # ---- the transmit queue ------------------------------------------------------------

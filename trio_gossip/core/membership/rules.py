@@ -19,6 +19,7 @@ from trio_gossip.core.config import Config
 from trio_gossip.core.membership.awareness import apply_awareness_delta
 from trio_gossip.core.membership.member import EventKind, Member, MemberEvent
 from trio_gossip.core.membership.state import (
+    AddressRefused,
     Broadcast,
     Conflict,
     Effect,
@@ -74,6 +75,14 @@ def alive(
             return Transition(state)
 
     old = state.members.get(msg.node)
+    if (
+        config.cidrs_allowed
+        and not is_local
+        and (old is None or old.addr != msg.addr)
+        and not config.ip_allowed(msg.addr)
+    ):
+        # memberlist state.go aliveNode: "Rejected node" (new) / "Rejected IP update".
+        return Transition(state, (AddressRefused(msg.node, msg.addr),))
     updates_node = False
     if old is None:
         # A new name starts as Dead at incarnation 0, so the alive below counts as a join and

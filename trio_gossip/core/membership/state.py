@@ -126,7 +126,15 @@ class Refuted:
     new_incarnation: int
 
 
-Effect = Broadcast | SuspicionTimer | MemberEvent | Conflict | Refuted
+@attrs.frozen
+class AddressRefused:
+    """An alive for ``node`` at an address outside ``cidrs_allowed`` was ignored."""
+
+    node: str
+    addr: bytes
+
+
+Effect = Broadcast | SuspicionTimer | MemberEvent | Conflict | Refuted | AddressRefused
 
 
 @attrs.frozen

@@ -16,6 +16,10 @@ and when a reader or its `run` task asks. Each look costs O(messages since the l
   every first arrival that decoded). Repeats, dropped undecoded, are not listed; a message that
   changed nothing is stamped when it is noticed (the next change or look, at most `run`'s
   interval later).
+- Push/pull: every key of a full state we sent or received, one entry per key, on lane
+  "push/pull" (dskit adds them in ``LocalState`` and ``MergeRemoteState``): the state inside
+  memberlist's push/pull, or the store's own state exchange over a stream when it gossips with
+  its own peers only.
 """
 
 from __future__ import annotations
@@ -30,8 +34,9 @@ import trio
 
 from trio_gossip.core.engine.queue import KV_FORWARDED, KV_OWN, KV_STREAM
 from trio_gossip.core.kv.format import MSGPACK_FORMAT
+from trio_gossip.core.kv.label import add_label
 from trio_gossip.core.kv.message import KeyValuePair
-from trio_gossip.core.kv.replica import SEEN_MESSAGES, unlabel
+from trio_gossip.core.kv.replica import EXCHANGE_MAGIC, SEEN_MESSAGES, decode_exchange, unlabel
 from trio_gossip.wire.errors import DecodeError
 
 if TYPE_CHECKING:
@@ -40,6 +45,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("trio_gossip.kv.history")
 
 LANES = {KV_OWN: "own", KV_FORWARDED: "forwarded", KV_STREAM: "stream"}
+PUSH_PULL = "push/pull"
 
 
 @attrs.frozen
@@ -50,7 +56,9 @@ class KVMessage:
     time: float  # wall-clock seconds: when it was queued, or noticed
     message: bytes  # the bytes on the wire (cluster label included)
     version: int  # the store version: the one it reflects (sent), or when noticed (received)
-    lane: str = ""  # sent: "own", "forwarded" or "stream" (too big for a packet)
+    # "own", "forwarded" or "stream" (sent: too big for a packet), "push/pull" (either way:
+    # one key of a full state), "" (received by gossip)
+    lane: str = ""
     changes: tuple[str, ...] | None = None  # sent: the records it carries; None for a deletion
 
     @property
@@ -127,6 +135,40 @@ class MessageHistory:
             if message is not None:
                 self.received.add(self._record(now, message, replica.version, "", None))
         self._next_seen = replica.seen_next
+
+    def state_exchanged(self, payload: bytes, *, sent: bool, stream: bool = False) -> None:
+        # Called from a stream task: a bug here must not end the push/pull.
+        try:
+            self._record_state(payload, sent=sent, stream=stream)
+        except Exception:
+            log.exception("kv message history: could not record a push/pull state")
+
+    def _record_state(self, payload: bytes, *, sent: bool, stream: bool) -> None:
+        store = self.store
+        fmt = store.message_format or MSGPACK_FORMAT
+        settings = store.settings
+        try:
+            if stream:
+                # Our own format's state exchange (the store gossips with its own peers only,
+                # so its state cannot ride in memberlist's push/pull); anything else on a
+                # stream is a single change, listed from the queue and the replica.
+                if store.message_format is not None or payload[:2] != EXCHANGE_MAGIC:
+                    return
+                _, _, kv_state = decode_exchange(payload)
+            else:
+                kv_state, _ = fmt.split(payload)
+            if not kv_state:
+                return
+            pairs = fmt.decode_state(unlabel(settings, kv_state),
+                                     max_size=settings.max_message_bytes)  # fmt: skip
+        except (DecodeError, ValueError):
+            return  # the merge counts and reports a bad state; nothing to list here
+        now, version = store.now(), store.replica.version
+        buffer = self.sent if sent else self.received
+        for pair in pairs:
+            message = add_label(fmt.encode_pair(pair, max_size=settings.max_message_bytes),
+                                settings.label_bytes)  # fmt: skip
+            buffer.add(self._record(now, message, version, PUSH_PULL, self.records(pair)))
 
     def _record(self, now: float, message: bytes, version: int, lane: str,
                 changes: tuple[str, ...] | None) -> KVMessage:  # fmt: skip

@@ -73,6 +73,12 @@ class ChangeObserver(Protocol):
 
     def key_changed(self, key: str) -> None: ...
 
+    def state_exchanged(self, payload: bytes, *, sent: bool, stream: bool = False) -> None:
+        """A full KV state went out (``sent``) or came in: ``payload`` is a push/pull's user
+        state (memberlist's LocalState and MergeRemoteState), or with ``stream`` a user message
+        over a stream, which may be a state exchange."""
+        ...
+
 
 @attrs.define
 class KVIO:
@@ -146,6 +152,10 @@ class KVStore:
         self._watches.changed(key)
         if self.observer is not None:
             self.observer.key_changed(key)
+
+    def state_exchanged(self, payload: bytes, *, sent: bool, stream: bool = False) -> None:
+        if self.observer is not None:
+            self.observer.state_exchanged(payload, sent=sent, stream=stream)
 
     def counted(self, *, stream_sent: bool | None = None, state_bytes: int = 0) -> None:
         io = self.io

@@ -13,6 +13,7 @@ from trio_gossip.core.engine.events import TcpPingDone
 from trio_gossip.shell.node.discovery import resolve_join_address
 from trio_gossip.shell.node.streams import (
     STREAM_ERRORS,
+    format_address,
     local_push_pull,
     log,
     merge,
@@ -26,8 +27,14 @@ from trio_gossip.wire.messages import Ack, Err, Ping, PushPull, User
 JoinAddress = str | tuple[str, int]
 
 
-async def push_pull(w: Writer, addr: Address, *, join: bool) -> None:
-    """Send our state to ``addr``, read theirs, merge it. Raises one of STREAM_ERRORS."""
+async def push_pull(w: Writer, addr: Address, *, join: bool, node: str = "") -> None:
+    """Send our state to ``addr``, read theirs, merge it. Raises one of STREAM_ERRORS.
+    ``node``: the name of the node we mean to reach; when its state does not list that
+    name, something else answers at ``addr`` and its state is not merged."""
+    if not node and w.ctx.config.require_node_names:
+        # memberlist net.go sendAndReceiveState: errNodeNamesAreRequired
+        raise GossipError(f"{format_address(addr)}: node names are required by configuration"
+                          " (require_node_names) but none was given: join name/host:port")
     codec = w.ctx.codec
     with trio.fail_after(w.ctx.config.tcp_timeout):
         stream = await w.transport.open_stream(addr)
@@ -41,16 +48,30 @@ async def push_pull(w: Writer, addr: Address, *, join: bool) -> None:
         raise RemoteError(reply.error)
     if not isinstance(reply, PushPull):
         raise GossipError(f"{addr} answered a push/pull with {type(reply).__name__}")
+    if node and not any(state.name == node for state in reply.states):
+        raise GossipError(f"{format_address(addr)} answered without node {node!r} in its"
+                          " state: another node holds that address")
     # Go merges a reply with the flag it sent, not the one echoed back.
     await merge(w, reply, join=join)
     w.io.push_pulls += 1
 
 
 async def periodic_push_pull(w: Writer, effect: fx.PushPullWith) -> None:
+    """A push/pull the engine asked for: anti-entropy with a live peer, or Serf's reconnect,
+    a join of a member that failed (serf/serf.go reconnect calls memberlist's Join)."""
+    peer, name = effect.peer, w.ctx.config.name
     try:
-        await push_pull(w, effect.peer.address, join=False)
+        await push_pull(w, peer.address, join=effect.reconnect,
+                        node=peer.name if effect.reconnect else "")  # fmt: skip
     except STREAM_ERRORS as exc:
-        log.info("%s: push/pull with %s failed: %r", w.ctx.config.name, effect.peer.name, exc)
+        if effect.reconnect:  # the usual outcome while the member is still gone
+            log.debug("%s: reconnect to %s failed: %r", name, peer.name, exc)
+        else:
+            log.info("%s: push/pull with %s failed: %r", name, peer.name, exc)
+        return
+    if effect.reconnect:
+        w.io.reconnects += 1
+        log.info("%s: reconnected to %s at %s", name, peer.name, format_address(peer.address))
 
 
 async def tcp_ping(w: Writer, effect: fx.TcpPing) -> None:
@@ -86,6 +107,15 @@ async def send_stream(w: Writer, limiter: trio.CapacityLimiter, effect: fx.SendS
         else:
             if w.kv is not None:
                 w.kv.counted(stream_sent=True)
+                w.kv.state_exchanged(effect.payload, sent=True, stream=True)
+
+
+def join_node_name(spec: JoinAddress) -> str:
+    """The node name of a ``name/host:port`` join address ("" when none is given)."""
+    if isinstance(spec, tuple):
+        return ""
+    name, slash, _ = spec.partition("/")
+    return name if slash else ""
 
 
 def parse_join_address(spec: JoinAddress, default_port: int) -> tuple[str, int]:
@@ -147,9 +177,10 @@ async def join(w: Writer, addresses: JoinAddress | Iterable[JoinAddress]) -> int
         except (OSError, ValueError) as exc:
             errors.append(f"{spec!r}: {exc}")
             continue
+        node = join_node_name(spec)
         for addr in targets:
             try:
-                await push_pull(w, addr, join=True)
+                await push_pull(w, addr, join=True, node=node)
             except STREAM_ERRORS as exc:
                 errors.append(f"{addr[0]}:{addr[1]}: {exc!r}")
             else:

@@ -40,6 +40,9 @@ class Statistics:
     health_score: int  # gauge: awareness
     alive_verdicts: int = 0  # members that joined or changed
     dead_verdicts: int = 0  # members marked dead or left
+    reconnects_attempted: int = 0  # joins of a failed member started (Serf's reconnect)
+    reconnects: int = 0  # ... that reached the member
+    cidr_refusals: int = 0  # datagrams, streams and alives from outside cidrs_allowed, dropped
     last_bad_stream: str = ""
     """The latest refused stream, ``"host:port: reason"``; empty when the latest one counted in
     bad_streams left no detail (the reply to a push/pull we started, whose user state the
@@ -66,6 +69,8 @@ class IOCounters:
     push_pulls: int = 0
     push_pulls_received: int = 0
     push_pulls_refused: int = 0
+    reconnects: int = 0
+    cidr_refusals: int = 0
     bad_input_reasons: dict[str, int] = attrs.field(factory=dict)
 
 
@@ -99,6 +104,9 @@ def snapshot(io: IOCounters, engine: Counters, *, dropped: int, events_dropped: 
         health_score=health_score,
         alive_verdicts=engine.alive_verdicts,
         dead_verdicts=engine.dead_verdicts,
+        reconnects_attempted=engine.reconnects,
+        reconnects=io.reconnects,
+        cidr_refusals=io.cidr_refusals + engine.cidr_refusals,
         last_bad_stream=io.last_bad_stream if io.last_bad_stream_at == io.bad_streams else "",
         bad_input_reasons=dict(io.bad_input_reasons),
     )

@@ -89,11 +89,15 @@ def local_push_pull(w: Writer, join: bool) -> PushPull:
         if kv_state and w.kv is not None:
             w.kv.counted(state_bytes=len(kv_state))
         user_state = message_format(kv).combine(kv_state, user_state)
+        if w.kv is not None:
+            w.kv.state_exchanged(user_state, sent=True)
     return PushPull(join, states, user_state)
 
 
 async def merge(writer: Writer, msg: PushPull, *, join: bool) -> None:
     """Hand a peer's push/pull to the writer and wait until it is merged."""
+    if writer.kv is not None and msg.user_state:
+        writer.kv.state_exchanged(msg.user_state, sent=False)
     with writer.pending() as pending:
         writer.submit(Merge(pending.token, msg.states, msg.user_state, join))
         await pending.answer()
@@ -129,6 +133,21 @@ class StreamServer:
         self._inbound_push_pulls = 0
         # A peer that sends one bad packet or stream usually sends many: one line, then counts.
         self.limiter = LogLimiter(log)
+        self._cidrs = bool(writer.ctx.config.cidrs_allowed)
+
+    def _outside_cidrs(self, addr: Address, what: str) -> bool:
+        """Whether ``addr`` is outside cidrs_allowed; then counted and logged (once per host,
+        then in summaries). memberlist checks only the source of alive messages (net.go
+        ensureCanConnect); we drop everything such a host sends, since it can never be a
+        member."""
+        if not self._cidrs or self.writer.ctx.config.ip_allowed(addr[0]):
+            return False
+        w = self.writer
+        w.io.cidr_refusals += 1
+        reason = count_bad_input(w.io, what, "source outside cidrs_allowed")
+        self.limiter.log(logging.INFO, reason, addr[0], f"{w.ctx.config.name}: dropping {what}s"
+                         f" from {format_address(addr)}: not in cidrs_allowed")  # fmt: skip
+        return True
 
     def _label_refused(self, exc: LabelError, host: str, what: str) -> None:
         """Warn once per peer host and label, packets and streams alike (a peer sends many of
@@ -166,6 +185,8 @@ class StreamServer:
         io = w.io
         io.packets_received += 1
         io.bytes_received += len(data)
+        if self._cidrs and self._outside_cidrs(addr, "packet"):
+            return
         try:
             decoded = w.ctx.codec.decode_packet_lenient(data)
         except DecodeError as exc:
@@ -188,6 +209,8 @@ class StreamServer:
     async def on_stream(self, stream: trio.abc.Stream, addr: Address) -> None:
         """The transport's stream handler: never raises for anything a peer can do."""
         w = self.writer
+        if self._cidrs and self._outside_cidrs(addr, "stream"):
+            return  # closed without a word: nothing of ours for a host that may not join
         try:
             with trio.move_on_after(w.ctx.config.tcp_timeout) as deadline:
                 await self._serve(stream, addr)
@@ -223,6 +246,8 @@ class StreamServer:
         elif isinstance(msg, PushPull):
             await self._push_pull(stream, addr, msg)
         elif isinstance(msg, User):
+            if w.kv is not None:
+                w.kv.state_exchanged(msg.payload, sent=False, stream=True)
             w.submit(StreamUser(msg.payload))
         else:
             # memberlist net.go handleConn: "Received invalid msgType" and close, no reply.

@@ -83,6 +83,11 @@ class NodeKV(Protocol):
         """Count one stream sent (True) or failed (False), or a push/pull state produced."""
         ...
 
+    def state_exchanged(self, payload: bytes, *, sent: bool, stream: bool = False) -> None:
+        """A push/pull's user state (ours when ``sent``, or a peer's), or with ``stream`` a
+        user message over a stream: the store may keep the KV state inside for its history."""
+        ...
+
 
 class Writer:
     """Owns a node's state. Everyone else reads ``state`` and puts events into ``inbox``."""
