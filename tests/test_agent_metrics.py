@@ -71,6 +71,19 @@ async def test_a_kill_raises_dead_verdicts_and_a_cas_raises_attempts(
         assert before["trio_gossip_ring_members_by_zone", zone0] == 2
         cas = before["memberlist_client_cas_attempt_total", ()]
         assert cas >= 1
+        # The joins were push/pulls, one address each.
+        assert before["trio_gossip_join_attempts_total", ()] == 0  # a was joined, not joining
+        b_samples = await scrape(agents[1], optss[1])
+        assert b_samples["trio_gossip_join_attempts_total", ()] == 1
+        assert b_samples["trio_gossip_join_failures_total", ()] == 0
+        # A datagram that is not memberlist is counted under its reason.
+        stranger = net.add_node()
+        await stranger.send_packet(a.node.local_member.address, b"\xfe garbage")
+        await until(lambda: a.node.statistics().bad_packets >= 1)
+        bad = {labels: v for (name, labels), v in (await scrape(a, optss[0])).items()
+               if name == "trio_gossip_bad_input_total"}  # fmt: skip
+        assert sum(bad.values()) == 1
+        assert all(label[0][1].startswith("packet: ") for label in bad)
 
         net.kill(agents[2].node.local_member.host)
         await until(lambda: a.node.num_members() == 2)
@@ -78,6 +91,10 @@ async def test_a_kill_raises_dead_verdicts_and_a_cas_raises_attempts(
         assert after["memberlist_msg_dead", ()] == before["memberlist_msg_dead", ()] + 1
         assert after["memberlist_msg_suspect", ()] >= 1
         assert after["memberlist_node_instances", (("node_state", "dead"),)] == 1
+        # By type: the probes that found the kill, and their answers before it.
+        assert after["trio_gossip_messages_sent_total", (("type", "ping"),)] >= 1
+        assert after["trio_gossip_messages_received_total", (("type", "ack"),)] >= 1
+        assert after["trio_gossip_messages_sent_total", (("type", "suspect"),)] >= 1
         # The lifecycler's heartbeats are CAS operations on the ring.
         await until(lambda: a.kv is not None and a.kv.statistics().cas_attempts > cas)
         later = await scrape(a, optss[0])

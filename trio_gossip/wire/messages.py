@@ -139,3 +139,17 @@ Message = Ping | IndirectPing | Ack | Nack | Suspect | Alive | Dead | PushPull |
 
 # Messages that may travel in a UDP packet (PushPull and Err are stream-only).
 PacketMessage = Ping | IndirectPing | Ack | Nack | Suspect | Alive | Dead | User
+
+MESSAGE_TYPES: dict[type, MessageType] = {
+    Ping: MessageType.PING,
+    IndirectPing: MessageType.INDIRECT_PING,
+    Ack: MessageType.ACK,
+    Nack: MessageType.NACK,
+    Suspect: MessageType.SUSPECT,
+    Alive: MessageType.ALIVE,
+    Dead: MessageType.DEAD,
+    PushPull: MessageType.PUSH_PULL,
+    User: MessageType.USER,
+    Err: MessageType.ERR,
+}
+"""The type byte each decoded message class travels under."""

@@ -57,6 +57,8 @@ OWN_COUNTERS = (
     ("reconnects_attempted", "Joins of a failed member started (Serf's reconnect)"),
     ("reconnects", "Joins of a failed member that reached it"),
     ("cidr_refusals", "Datagrams, streams and alives from outside cidrs_allowed, dropped"),
+    ("join_attempts", "Addresses a join tried a push/pull with"),
+    ("join_failures", "Join push/pulls that failed"),
 )
 
 
@@ -95,3 +97,16 @@ class MemberlistCollector:
                      "gauge", stats.health_score)  # fmt: skip
         for field, doc in OWN_COUNTERS:
             yield family(f"trio_gossip_{field}_total", doc, "counter", getattr(stats, field))
+        for direction, counts in (("sent", stats.sent_by_type),
+                                  ("received", stats.received_by_type)):  # fmt: skip
+            yield labelled(
+                f"trio_gossip_messages_{direction}_total",
+                f"memberlist messages {direction} by type (compound parts one by one)", "counter",
+                (({"type": kind}, n) for kind, n in sorted(counts.items())),
+            )  # fmt: skip
+        yield labelled(
+            "trio_gossip_bad_input_total",
+            "Datagrams and streams refused, by reason (decode errors, wrong label or key, ...)",
+            "counter", (({"reason": reason}, n)
+                        for reason, n in sorted(stats.bad_input_reasons.items())),
+        )  # fmt: skip

@@ -17,6 +17,7 @@ class Send:
     to: Address
     datagrams: tuple[bytes, ...]
     probe: int | None = None
+    kinds: bytes = b""  # the type byte of each message carried, for the per-type counters
 
 
 @attrs.frozen(slots=True)

@@ -127,7 +127,8 @@ def answer_ping_now(ctx: Context, state: EngineState, ping: Ping, source: Addres
     ack = _ack_for(ctx, ping)
     if ack is None:
         return Send(to, ())
-    return Send(to, tuple(ctx.codec.packets([encode_message(ack)])))
+    message = encode_message(ack)
+    return Send(to, tuple(ctx.codec.packets([message])), kinds=message[:1])
 
 
 def _relay(step: Step, req: IndirectPing, source: Address) -> None:

@@ -213,14 +213,17 @@ class Step:
         codec = self.ctx.codec
         if len(self.queue) or self.ctx.hooks.broadcasts is not None:
             extra = self.take_broadcasts(COMPOUND_OVERHEAD, codec.piggyback_budget(len(message)))
-            datagrams = codec.packets([message, *extra], peer_pmax=pmax)
-        else:
-            datagrams = codec.packets([message], peer_pmax=pmax)
-        self.emit(Send(to, tuple(datagrams), probe))
+            if extra:
+                parts = [message, *extra]
+                self.emit(Send(to, tuple(codec.packets(parts, peer_pmax=pmax)), probe,
+                               bytes([p[0] for p in parts])))  # fmt: skip
+                return
+        self.emit(Send(to, tuple(codec.packets([message], peer_pmax=pmax)), probe, message[:1]))
 
     def send_bare(self, to: Address, parts: list[bytes], *, pmax: int = 0,
                   probe: int | None = None) -> None:  # fmt: skip
-        self.emit(Send(to, tuple(self.ctx.codec.packets(parts, peer_pmax=pmax)), probe))
+        self.emit(Send(to, tuple(self.ctx.codec.packets(parts, peer_pmax=pmax)), probe,
+                       bytes([p[0] for p in parts])))  # fmt: skip
 
     # ---- the gossip timer ------------------------------------------------------------
 

@@ -179,9 +179,11 @@ async def join(w: Writer, addresses: JoinAddress | Iterable[JoinAddress]) -> int
             continue
         node = join_node_name(spec)
         for addr in targets:
+            w.io.join_attempts += 1
             try:
                 await push_pull(w, addr, join=True, node=node)
             except STREAM_ERRORS as exc:
+                w.io.join_failures += 1
                 errors.append(f"{addr[0]}:{addr[1]}: {exc!r}")
             else:
                 joined += 1

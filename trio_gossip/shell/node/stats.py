@@ -7,6 +7,7 @@ import re
 import attrs
 
 from trio_gossip.core.engine.state import Counters
+from trio_gossip.wire.messages import MessageType
 
 
 @attrs.frozen
@@ -43,6 +44,12 @@ class Statistics:
     reconnects_attempted: int = 0  # joins of a failed member started (Serf's reconnect)
     reconnects: int = 0  # ... that reached the member
     cidr_refusals: int = 0  # datagrams, streams and alives from outside cidrs_allowed, dropped
+    join_attempts: int = 0  # addresses join() tried a push/pull with
+    join_failures: int = 0  # ... that failed
+    sent_by_type: dict[str, int] = attrs.field(factory=dict, hash=False)
+    """Messages sent by memberlist type (``"ping"``, ``"alive"``, ...; compound parts each)."""
+    received_by_type: dict[str, int] = attrs.field(factory=dict, hash=False)
+    """Messages received and decoded, by type."""
     last_bad_stream: str = ""
     """The latest refused stream, ``"host:port: reason"``; empty when the latest one counted in
     bad_streams left no detail (the reply to a push/pull we started, whose user state the
@@ -71,7 +78,19 @@ class IOCounters:
     push_pulls_refused: int = 0
     reconnects: int = 0
     cidr_refusals: int = 0
+    join_attempts: int = 0  # push/pulls tried by join(), one per address
+    join_failures: int = 0
+    # Messages by type byte (compound parts one by one): sent after the send succeeded,
+    # received as decoded.
+    sent_by_type: dict[int, int] = attrs.field(factory=dict)
+    received_by_type: dict[int, int] = attrs.field(factory=dict)
     bad_input_reasons: dict[str, int] = attrs.field(factory=dict)
+
+
+    def count_sent(self, kinds: bytes) -> None:
+        counts = self.sent_by_type
+        for kind in kinds:
+            counts[kind] = counts.get(kind, 0) + 1
 
 
 def snapshot(io: IOCounters, engine: Counters, *, dropped: int, events_dropped: int,
@@ -107,9 +126,24 @@ def snapshot(io: IOCounters, engine: Counters, *, dropped: int, events_dropped: 
         reconnects_attempted=engine.reconnects,
         reconnects=io.reconnects,
         cidr_refusals=io.cidr_refusals + engine.cidr_refusals,
+        join_attempts=io.join_attempts,
+        join_failures=io.join_failures,
+        sent_by_type=_by_name(io.sent_by_type),
+        received_by_type=_by_name(io.received_by_type),
         last_bad_stream=io.last_bad_stream if io.last_bad_stream_at == io.bad_streams else "",
         bad_input_reasons=dict(io.bad_input_reasons),
     )
+
+
+def _by_name(counts: dict[int, int]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for kind, n in counts.items():
+        try:
+            name = MessageType(kind).name.lower()
+        except ValueError:
+            name = f"type {kind}"
+        out[name] = out.get(name, 0) + n
+    return out
 
 
 MAX_BAD_REASONS = 128  # a hostile peer can make up endless texts: the table stays bounded

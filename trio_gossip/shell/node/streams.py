@@ -21,6 +21,7 @@ from trio_gossip.transport.base import TransportError
 from trio_gossip.wire import StreamDecoder
 from trio_gossip.wire.errors import DecodeError, GossipError, LabelError
 from trio_gossip.wire.messages import (
+    MESSAGE_TYPES,
     Ack,
     Err,
     Message,
@@ -47,6 +48,7 @@ MAX_INBOUND_PUSH_PULLS = 128  # memberlist's maxPushPullRequests
 _READ_SIZE = 65536
 _HEAD_SIZE = 16  # first bytes of a stream kept to describe a refused one
 _FIRST_BYTES = STREAM_TYPES | {ENCRYPT, COMPRESS, HAS_LABEL}  # what memberlist may send first
+_TYPE_OF = {cls: int(kind) for cls, kind in MESSAGE_TYPES.items()}
 _HTTP_METHODS = (b"GET ", b"HEAD", b"POST", b"PUT ", b"DELE", b"OPTI", b"PATC", b"CONN", b"PRI ")
 
 
@@ -204,6 +206,10 @@ class StreamServer:
             self.limiter.log(logging.DEBUG, reason, addr[0], f"{w.ctx.config.name}: dropped parts"
                              f" of a packet from {format_address(addr)}: "
                              + "; ".join(decoded.errors))  # fmt: skip
+        counts = io.received_by_type
+        for msg in decoded.messages:
+            kind = _TYPE_OF.get(type(msg), -1)
+            counts[kind] = counts.get(kind, 0) + 1
         w.inbox.put_packet(w.for_the_writer(decoded.messages, addr), addr)
 
     async def on_stream(self, stream: trio.abc.Stream, addr: Address) -> None:

@@ -164,6 +164,7 @@ class Writer:
                 return True
             io.packets_sent += 1
             io.bytes_sent += len(data)
+        io.count_sent(send.kinds)
         return True
 
     def close(self) -> None:
@@ -242,6 +243,7 @@ class Writer:
                 return
             self.io.packets_sent += 1
             self.io.bytes_sent += len(data)
+        self.io.count_sent(effect.kinds)
 
     def _member_event(self, event: MemberEvent) -> None:
         log.debug("%s: %s %s", self.ctx.config.name, event.member.name, event.kind.value)
