@@ -26,8 +26,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from trio_gossip.core.dskit.merge import merge
-from trio_gossip.wire.dskit import (
+ROOT = Path(__file__).resolve().parent.parent
+# Measure the checkout this script is in, not whichever trio_gossip the environment has
+# installed (an editable install may point at another checkout), as bench_vs_go.py does.
+sys.path.insert(0, str(ROOT))
+
+from trio_gossip.core.dskit.merge import merge  # noqa: E402
+from trio_gossip.wire.dskit import (  # noqa: E402
     RING_CODEC_ID,
     Desc,
     KeyValuePair,
@@ -37,9 +42,8 @@ from trio_gossip.wire.dskit import (
     encode_kv_pair,
     encode_ring_value,
 )
-from trio_gossip.wire.dskit.snappy import snappy_decode
+from trio_gossip.wire.dskit.snappy import snappy_decode  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 PEER = ROOT / "tests" / "peers" / "bin" / "dskit"
 NOW = 1_700_000_000

@@ -40,6 +40,7 @@ from trio_gossip.wire.dskit import (
     snappy_decode,
     snappy_decompress_buf,
 )
+from trio_gossip.wire.dskit.snappy import snappy_decoded_len
 
 RING = Desc(
     {
@@ -198,3 +199,30 @@ def test_named_hostile_inputs() -> None:
     assert decode_desc(encode_desc(Desc({"x": InstanceDesc(state=InstanceState.LEFT)}))) == Desc(
         {"x": InstanceDesc(state=InstanceState.LEFT)}
     )
+
+
+def _uvarint_len(data: bytes) -> int | None:
+    # golang/snappy decodedLen, byte by byte: binary.Uvarint, then at most 2^32-1.
+    value = 0
+    for i, byte in enumerate(data[:10]):
+        if i == 9 and byte > 1:
+            return None
+        value |= (byte & 0x7F) << (7 * i)
+        if byte < 0x80:
+            return value if value <= 0xFFFFFFFF else None
+    return None
+
+
+def test_snappy_length_headers_read_as_golang_snappy_reads_them() -> None:
+    # Every header of one or two bytes (a heartbeat's value has two), then longer ones.
+    heads = [bytes([a]) for a in range(256)]
+    heads += [bytes([a, b]) for a in range(256) for b in (0, 1, 0x7F, 0x80, 0xFF)]
+    heads += [h + b"\x01" for h in heads]
+    heads += [b"\x80" * 9 + b"\x01", b"\xff" * 4 + b"\x0f", b"\xff" * 4 + b"\x10"]
+    for head in heads:
+        want = _uvarint_len(head)
+        if want is None:
+            with pytest.raises(DskitDecodeError):
+                snappy_decoded_len(head)
+        else:
+            assert snappy_decoded_len(head) == want, head

@@ -13,6 +13,7 @@ import random
 from dataclasses import replace
 
 import pytest
+from google.protobuf.message import DecodeError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -26,7 +27,9 @@ from trio_gossip.wire.dskit import (
     encode_ring_value,
 )
 from trio_gossip.wire.dskit.proto import dskit_ring_pb2
-from trio_gossip.wire.dskit.tokens import EMPTY_TOKENS, Tokens, as_tokens
+from trio_gossip.wire.dskit.ring_desc import decode_ring_value
+from trio_gossip.wire.dskit.snappy import snappy_decode, snappy_decode_buffer
+from trio_gossip.wire.dskit.tokens import EMPTY_TOKENS, Tokens, as_tokens, check_packed, runs_parse
 
 UINT32 = st.integers(0, 2**32 - 1)
 SMALL = st.integers(0, 300)  # repeats and every varint length from one byte up
@@ -210,6 +213,54 @@ def test_bad_token_runs_raise_as_protobuf_does(tokens: bytes) -> None:
         decode_desc(data)
 
 
+# Runs as the decoder hands them to runs_parse: each ends on a varint's last byte. Bytes with
+# the high bit come often, so that rows of ten and more (no varint) are common.
+RUN_BYTES = st.lists(st.sampled_from([0x80, 0xFF, 0x8F, 0x00, 0x01, 0x7F]), max_size=30)
+RUNS = st.lists(
+    st.tuples(RUN_BYTES, st.integers(0, 0x7F)).map(lambda r: bytes([*r[0], r[1]])), max_size=150
+)
+
+
+@given(RUNS)
+def test_runs_parse_as_protobuf_parses_them(runs: list[bytes]) -> None:
+    try:
+        check_packed(b"".join(runs))
+    except DecodeError:
+        parses = False
+    else:
+        parses = True
+    assert runs_parse(runs) == parses
+
+
+@pytest.mark.parametrize("bad", [0, 63, 64, 130, 199])
+def test_a_bad_run_anywhere_in_a_large_ring_raises(bad: int) -> None:
+    # runs_parse looks at the runs a few at a time: a bad one in any group, or one at a group's
+    # edge, is seen. Ten bytes with the high bit then a last byte: an 11-byte varint.
+    runs = [Tokens([n, n + 1]).packed for n in range(200)]
+    runs[bad] = Tokens([5]).packed + b"\x80" * 10 + b"\x01"
+    data = b"".join(
+        _field(1, 2, _field(1, 2, f"i{n}".encode()) + _field(2, 2, _field(6, 2, run)))
+        for n, run in enumerate(runs)
+    )
+    with pytest.raises(Exception):  # noqa: B017, PT011 (protobuf's own DecodeError)
+        dskit_ring_pb2.Desc.FromString(data)
+    with pytest.raises(DskitDecodeError):
+        decode_desc(data)
+    runs[bad] = Tokens([5]).packed + b"\x80" * 9 + b"\x01"  # ten bytes: still a varint
+    assert runs_parse(runs)
+
+
+@settings(max_examples=30)
+@given(st.lists(st.lists(UINT32, max_size=20), max_size=6))
+def test_a_value_decodes_the_same_from_a_view_of_the_snappy_buffer(lists: list[list[int]]) -> None:
+    ring = Desc({f"i{n}": InstanceDesc(timestamp=n, tokens=t) for n, t in enumerate(lists)})
+    value = encode_ring_value(ring)
+    view = snappy_decode_buffer(value)
+    assert bytes(view) == snappy_decode(value)
+    assert decode_desc(view) == decode_desc(snappy_decode(value)) == decode_ring_value(value)
+    assert decode_ring_value(value) == ring
+
+
 @settings(max_examples=50)
 @given(st.lists(st.lists(UINT32, max_size=20), min_size=1, max_size=6), st.integers(0, 2))
 def test_a_decoded_heartbeat_merges_as_the_record_it_carries(
@@ -234,6 +285,22 @@ def test_empty_and_left() -> None:
     assert InstanceDesc(tokens=[3, 1]).tokens == (3, 1)
     with pytest.raises(ValueError):  # noqa: PT011 (protobuf's message)
         Tokens([2**32])
+
+
+@pytest.mark.parametrize(
+    "records",
+    [
+        [b""],  # one empty packed record: no tokens
+        [b"", b""],
+        [b"", Tokens([7, 3]).packed, b""],  # empty records around a list
+    ],
+)
+def test_empty_token_records_read_as_protobuf_reads_them(records: list[bytes]) -> None:
+    value = b"".join(_field(6, 2, r) for r in records) + _field(7, 2, b"z")
+    data = _field(1, 2, _field(1, 2, b"k") + _field(2, 2, value))
+    desc = decode_desc(data)
+    assert _ours(desc) == _plain(data)
+    assert encode_desc(desc) == _plain_encode(desc)
 
 
 def test_entries_without_a_value_and_repeated_keys_read_as_protobuf_reads_them() -> None:

@@ -25,10 +25,17 @@ from trio_gossip.wire.dskit.proto import dskit_ring_packed_pb2, dskit_ring_pb2
 from trio_gossip.wire.dskit.snappy import (
     EMPTY_SNAPPY,
     MAX_VALUE_DECOMPRESSED_SIZE,
-    snappy_decode,
+    snappy_decode_buffer,
     snappy_encode,
 )
-from trio_gossip.wire.dskit.tokens import EMPTY_TOKENS, Tokens, as_tokens, check_packed
+from trio_gossip.wire.dskit.tokens import (
+    EMPTY_TOKENS,
+    SET_NORMAL,
+    SET_PACKED,
+    Tokens,
+    as_tokens,
+    runs_parse,
+)
 
 RING_CODEC_ID = "ringDesc"
 """The codec ID dskit registers for ring.Desc (ring/model.go GetCodec)."""
@@ -97,8 +104,10 @@ def _raw(text: str) -> bytes:
 
 
 _PackedInstance = dskit_ring_packed_pb2.InstanceDesc
+_PackedDesc = dskit_ring_packed_pb2.Desc
 _VersionsEntry = dskit_ring_pb2.VersionsEntry
 _STATES: tuple[InstanceState, ...] = tuple(InstanceState)
+_STATE_OF: dict[int, int] = {int(s): s for s in InstanceState}  # .get(n, n): an unnamed n stays
 
 
 def _state(state: int) -> int:
@@ -110,6 +119,7 @@ def _slot_setter(name: str) -> Callable[[InstanceDesc, Any], None]:
     return setter
 
 
+# The decoder makes each Desc, InstanceDesc and Tokens without its __init__ (see decode_desc).
 _SET_ADDR = _slot_setter("addr")
 _SET_TIMESTAMP = _slot_setter("timestamp")
 _SET_STATE = _slot_setter("state")
@@ -120,36 +130,9 @@ _SET_ID = _slot_setter("id")
 _SET_READ_ONLY_UPDATED = _slot_setter("read_only_updated_timestamp")
 _SET_READ_ONLY = _slot_setter("read_only")
 _SET_VERSIONS = _slot_setter("versions")
+_SET_INSTANCES: Callable[[Desc, Mapping[str, InstanceDesc]], None] = vars(Desc)["instances"].__set__
 _new = object.__new__
 _decode = bytes.decode
-
-
-def _instance_from_packed_pb(
-    v: dskit_ring_packed_pb2.InstanceDesc, tokens: Tokens, key: bytes, key_text: str,
-    zones: dict[bytes, str],
-) -> InstanceDesc:  # fmt: skip
-    # InstanceDesc(...) for the decoder, which has every field in its final type already: the
-    # frozen dataclass's __init__ stores each field through object.__setattr__, twice as slow as
-    # the slots' own setters, and a 1,000-instance ring is 1,000 of these. The ID is nearly
-    # always the key and a ring has a handful of zones: those strings are shared, not copied.
-    inst = _new(InstanceDesc)
-    _SET_ADDR(inst, _decode(v.addr, "utf-8", "surrogateescape"))
-    _SET_TIMESTAMP(inst, v.timestamp)
-    _SET_STATE(inst, _state(v.state))
-    _SET_TOKENS(inst, tokens)
-    zone_raw = v.zone
-    zone = zones.get(zone_raw)
-    if zone is None:
-        zone = zones[zone_raw] = _decode(zone_raw, "utf-8", "surrogateescape")
-    _SET_ZONE(inst, zone)
-    _SET_REGISTERED(inst, v.registered_timestamp)
-    id_raw = v.id
-    _SET_ID(inst, key_text if id_raw == key else _decode(id_raw, "utf-8", "surrogateescape"))
-    _SET_READ_ONLY_UPDATED(inst, v.read_only_updated_timestamp)
-    _SET_READ_ONLY(inst, v.read_only)
-    versions = v.versions
-    _SET_VERSIONS(inst, _versions(versions) if versions else ())
-    return inst
 
 
 def _instance_to_pb(inst: InstanceDesc, out: _PackedInstance) -> None:
@@ -200,16 +183,19 @@ def encode_desc(desc: Desc) -> bytes:
 def _versions(entries: Sequence[bytes]) -> tuple[tuple[int, int], ...]:
     # map<uint64, uint64>: a repeated key keeps its first place and its last value, as gogo.
     pairs: dict[int, int] = {}
-    for raw in entries:
-        entry = _VersionsEntry.FromString(raw)
-        pairs[entry.key] = entry.value
+    try:
+        for raw in entries:
+            entry = _VersionsEntry.FromString(raw)
+            pairs[entry.key] = entry.value
+    except Exception as exc:  # google.protobuf.message.DecodeError and binding errors
+        raise DskitDecodeError(f"ring.Desc: {exc}") from None
     return tuple(pairs.items())
 
 
-def _decode_desc_typed(data: bytes) -> Desc:
+def _decode_desc_typed(data: bytes | memoryview) -> Desc:
     # The general reader (dskit_ring.proto): tokens as ints, in any form a sender may use.
     try:
-        msg = dskit_ring_pb2.Desc.FromString(data)
+        msg = dskit_ring_pb2.Desc.FromString(data)  # type: ignore[arg-type]  # any buffer
     except Exception as exc:  # google.protobuf.message.DecodeError and binding errors
         raise DskitDecodeError(f"ring.Desc: {exc}") from None
     instances: dict[str, InstanceDesc] = {}
@@ -226,41 +212,70 @@ def _decode_desc_typed(data: bytes) -> Desc:
     return Desc(instances)
 
 
-def decode_desc(data: bytes) -> Desc:
+def decode_desc(data: bytes | memoryview) -> Desc:
     """A marshalled ring.Desc; for a repeated instance ID the last entry wins, as in gogo.
 
     Read through dskit_ring_packed.proto, which hands over each token list as its packed
     varints; all runs are then checked at once. Anything that form does not read as gogo would
     (tokens written unpacked, any unknown field, a run cut short) is read again the general way.
     """
+    # A 1,000-instance ring is 1,000 turns of this loop, and beyond protobuf's own parse the
+    # loop is the decode: so one body, no call per instance but protobuf's reads and the slots'
+    # setters. InstanceDesc and Tokens are made without their __init__ (the frozen dataclass's
+    # stores each field through object.__setattr__, twice as slow as the slots' own setters);
+    # an ID equal to its key and the handful of zones share one string each. (Reading it column
+    # by column instead, each field mapped over all instances in C, was slower still.)
     try:
-        msg = dskit_ring_packed_pb2.Desc.FromString(data)
-        instances: dict[str, InstanceDesc] = {}
-        runs: list[bytes] = []
-        zones: dict[bytes, str] = {}
-        for e in msg.ingesters:
-            v = e.value
-            if len(UnknownFieldSet(v)):
-                return _decode_desc_typed(data)
-            chunks = v.tokens
-            packed = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-            if packed:
-                if packed[-1] & 0x80:
-                    return _decode_desc_typed(data)  # a varint cut short: it raises
-                runs.append(packed)
-                tokens = Tokens.from_packed(packed)
-            else:
-                tokens = EMPTY_TOKENS
-            key = e.key
-            key_text = _decode(key, "utf-8", "surrogateescape")
-            instances[key_text] = _instance_from_packed_pb(v, tokens, key, key_text, zones)
-        # Each run ends on a varint's last byte, so the runs joined parse iff each one does.
-        check_packed(b"".join(runs))
-    except DskitDecodeError:
-        raise
+        msg = _PackedDesc.FromString(data)  # type: ignore[arg-type]  # any buffer
     except Exception as exc:  # google.protobuf.message.DecodeError and binding errors
         raise DskitDecodeError(f"ring.Desc: {exc}") from None
-    return Desc(instances)
+    instances: dict[str, InstanceDesc] = {}
+    runs: list[bytes] = []
+    zones: dict[bytes, str] = {}
+    states = _STATE_OF
+    for e in msg.ingesters:
+        v = e.value
+        if UnknownFieldSet(v):
+            return _decode_desc_typed(data)
+        chunks = v.tokens
+        packed = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        if not packed:  # no record, or empty ones
+            tokens = EMPTY_TOKENS
+        else:
+            if packed[-1] & 0x80:
+                return _decode_desc_typed(data)  # a varint cut short: it raises
+            runs.append(packed)
+            tokens = _new(Tokens)
+            SET_PACKED(tokens, packed)
+            SET_NORMAL(tokens, None)
+        key = e.key
+        key_text = _decode(key, "utf-8", "surrogateescape")
+        inst = _new(InstanceDesc)
+        _SET_ADDR(inst, _decode(v.addr, "utf-8", "surrogateescape"))
+        _SET_TIMESTAMP(inst, v.timestamp)
+        state = v.state
+        _SET_STATE(inst, states.get(state, state))
+        _SET_TOKENS(inst, tokens)
+        zone_raw = v.zone
+        zone = zones.get(zone_raw)
+        if zone is None:
+            zone = zones[zone_raw] = _decode(zone_raw, "utf-8", "surrogateescape")
+        _SET_ZONE(inst, zone)
+        _SET_REGISTERED(inst, v.registered_timestamp)
+        id_raw = v.id
+        _SET_ID(inst, key_text if id_raw == key else _decode(id_raw, "utf-8", "surrogateescape"))
+        _SET_READ_ONLY_UPDATED(inst, v.read_only_updated_timestamp)
+        _SET_READ_ONLY(inst, v.read_only)
+        versions = v.versions
+        _SET_VERSIONS(inst, _versions(versions) if versions else ())
+        instances[key_text] = inst
+    # Each run ends on a varint's last byte, so the runs hold only whole varints; all that is
+    # left to check is that none is longer than ten bytes.
+    if not runs_parse(runs):
+        return _decode_desc_typed(data)  # it raises, with protobuf's message
+    desc = _new(Desc)
+    _SET_INSTANCES(desc, instances)
+    return desc
 
 
 def encode_ring_value(desc: Desc) -> bytes:
@@ -271,4 +286,6 @@ def encode_ring_value(desc: Desc) -> bytes:
 def decode_ring_value(data: bytes, max_size: int = MAX_VALUE_DECOMPRESSED_SIZE) -> Desc:
     """A KV value with codec ``ringDesc``. An empty value is an empty ring: dskit's KV decodes
     emptySnappyEncodedData in its place (memberlist_client.go mergeBytesValueForKey)."""
-    return decode_desc(snappy_decode(data or EMPTY_SNAPPY, max_size))
+    # protobuf parses from the view of snappy's buffer without copying it, and may refer to it
+    # while the message lives; the message does not outlive decode_desc, the view does.
+    return decode_desc(snappy_decode_buffer(data or EMPTY_SNAPPY, max_size))
