@@ -311,6 +311,8 @@ _GOSSIP_KINDS = frozenset((MessageType.ALIVE, MessageType.SUSPECT, MessageType.D
 _GOSSIP_MEMO_LIMIT = 4096
 _GOSSIP_MEMO_LONGEST = 512
 _gossip_memo: dict[bytes, PacketMessage] = {}
+# The same dict, for the packet walk's inline lookup (wire.packet): emptied, never replaced.
+GOSSIP_MEMO = _gossip_memo
 
 
 def decode_message(data: bytes) -> PacketMessage:

@@ -7,6 +7,7 @@ position), then dispatch recursively through compound and compress layers.
 
 from __future__ import annotations
 
+import struct
 import zlib
 from collections.abc import Sequence
 
@@ -14,6 +15,7 @@ import attrs
 
 from trio_gossip.wire import limits
 from trio_gossip.wire.codec import (
+    GOSSIP_MEMO,
     MESSAGE_NAMES,
     Body,
     decode_message,
@@ -33,6 +35,10 @@ COMPRESS = 9
 HAS_CRC = 12
 HAS_LABEL = 244
 LZW_ALGO = 0
+_CONTAINERS = (COMPOUND, COMPRESS)
+_NO_MEMO: dict[bytes, PacketMessage] = {}
+# A compound's table of big-endian u16 part lengths, by part count (0 to 255).
+_LENGTH_TABLES = [struct.Struct(f">{count}H") for count in range(256)]
 
 
 # --- single layers ------------------------------------------------------------------------------
@@ -40,16 +46,17 @@ LZW_ALGO = 0
 
 def make_compound(parts: Sequence[bytes]) -> bytes:
     """``[7][count][count x u16 length][parts]``; at most 255 parts of at most 65535 bytes."""
-    if len(parts) > limits.MAX_COMPOUND_PARTS:
-        raise ValueError(f"a compound holds at most 255 parts, not {len(parts)}")
-    header = bytearray((COMPOUND, len(parts)))
-    for part in parts:
-        if not part:
-            raise ValueError("compound parts must not be empty (Go 0.2.2 panics on them)")
-        if len(part) > limits.MAX_COMPOUND_PART_SIZE:
-            raise ValueError(f"compound part of {len(part)} bytes exceeds the u16 length")
-        header += len(part).to_bytes(2, "big")
-    return bytes(header) + b"".join(parts)
+    count = len(parts)
+    if count > limits.MAX_COMPOUND_PARTS:
+        raise ValueError(f"a compound holds at most 255 parts, not {count}")
+    lengths = [len(part) for part in parts]
+    if lengths and (min(lengths) == 0 or max(lengths) > limits.MAX_COMPOUND_PART_SIZE):
+        for length in lengths:  # the first offender, as a part-by-part check would name it
+            if not length:
+                raise ValueError("compound parts must not be empty (Go 0.2.2 panics on them)")
+            if length > limits.MAX_COMPOUND_PART_SIZE:
+                raise ValueError(f"compound part of {length} bytes exceeds the u16 length")
+    return b"".join((bytes((COMPOUND, count)), _LENGTH_TABLES[count].pack(*lengths), *parts))
 
 
 def make_compounds(parts: Sequence[bytes]) -> list[bytes]:
@@ -72,19 +79,21 @@ def split_compound(body: bytes) -> tuple[list[bytes], int]:
         raise DecodeError("compound: missing part count byte")
     count = body[0]
     table_end = 1 + 2 * count
-    if len(body) < table_end:
+    size = len(body)
+    if size < table_end:
         raise DecodeError(
             f"compound: {count} parts need a {2 * count}-byte length table, only"
-            f" {len(body) - 1} bytes follow"
+            f" {size - 1} bytes follow"
         )
     parts: list[bytes] = []
     offset = table_end
-    for i in range(count):
-        length = int.from_bytes(body[1 + 2 * i : 3 + 2 * i], "big")
-        if offset + length > len(body):
+    # The whole length table in one unpack: every gossip packet is a compound.
+    for i, length in enumerate(_LENGTH_TABLES[count].unpack_from(body, 1)):
+        end = offset + length
+        if end > size:
             return parts, count - i
-        parts.append(body[offset : offset + length])
-        offset += length
+        parts.append(body[offset:end])
+        offset = end
     return parts, 0
 
 
@@ -279,8 +288,32 @@ class _Walk:
             self.dispatch(inner, depth + 1, f"{where}compress > ")
             return
         parts, truncated = split_compound(data[1:])
+        messages = self.messages
+        # The memo is keyed by bytes; parts are slices of ``data`` (a bytearray after some
+        # layers, which a dict cannot look up): those go the long way, through decode_message.
+        memo = GOSSIP_MEMO if type(data) is bytes else _NO_MEMO
         for i, part in enumerate(parts):
-            self.dispatch(part, depth + 1, f"{where}compound[{i}] > ")
+            if not part or part[0] in _CONTAINERS:
+                self.dispatch(part, depth + 1, f"{where}compound[{i}] > ")
+                continue
+            # A bare message, nearly every part: what dispatch() would do, inline, with its
+            # prefix spelled only for an error (a simulated join decodes millions of parts).
+            if len(messages) >= limits.MAX_PACKET_MESSAGES:
+                raise _TooManyMessagesError(
+                    f"packet expands to more than {limits.MAX_PACKET_MESSAGES} messages"
+                )
+            known = memo.get(part)  # forwarded gossip: decoded before, shared
+            if known is not None:
+                messages.append(known)
+                continue
+            try:
+                messages.append(decode_message(part))
+            except _LocatedError:
+                raise
+            except DecodeError as exc:
+                if self.strict:
+                    raise _LocatedError(f"{where}compound[{i}] > {exc}") from None
+                self.errors.append(f"{where}compound[{i}] > {exc}")
         if truncated:
             reason = f"{where}compound: {truncated} of {data[1]} parts truncated"
             if self.strict:

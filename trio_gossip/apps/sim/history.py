@@ -43,16 +43,26 @@ class Note:
 class History:
     """Facts in the order they were recorded, with a first-time index.
 
-    Mutable and append-only; one simulation writes it from one Trio thread.
+    Mutable and append-only; one simulation writes it from one Trio thread. A fact is kept as
+    a plain row and becomes a ``Fact`` when ``facts`` is read: a 1,000-node join records a
+    million facts, and most runs only ever read a few (or a digest of them all).
     """
 
     def __init__(self) -> None:
-        self.facts: list[Fact] = []
+        self._rows: list[tuple[float, str, str, FactKind, int]] = []
+        self._facts: list[Fact] = []  # the rows read so far, as Facts
         self.notes: list[Note] = []
         self._seen: set[tuple[str, str, FactKind, int]] = set()
         self._first: dict[tuple[str, str, FactKind], float] = {}
-        self._about: dict[tuple[str, FactKind], list[Fact]] = {}  # by (subject, kind)
         self.enabled = True
+
+    @property
+    def facts(self) -> list[Fact]:
+        """Every fact, in the order recorded (the same list each time, grown as needed)."""
+        facts, rows = self._facts, self._rows
+        if len(facts) < len(rows):
+            facts.extend(Fact(*row) for row in rows[len(facts) :])
+        return facts
 
     def record(
         self, time: float, observer: str, subject: str, kind: FactKind, incarnation: int
@@ -61,15 +71,15 @@ class History:
         if not self.enabled:
             return False
         key = (observer, subject, kind, incarnation)
-        if key in self._seen:
+        seen = self._seen
+        if key in seen:
             return False
-        self._seen.add(key)
-        fact = Fact(time, observer, subject, kind, incarnation)
-        self.facts.append(fact)
-        self._about.setdefault((subject, kind), []).append(fact)
+        seen.add(key)
+        self._rows.append((time, observer, subject, kind, incarnation))
         first = (observer, subject, kind)
         # Sampled suspicions arrive with their (earlier) start time, so keep the minimum.
-        if first not in self._first or time < self._first[first]:
+        known = self._first.get(first)
+        if known is None or time < known:
             self._first[first] = time
         return True
 
@@ -126,5 +136,6 @@ class History:
     def trace(self) -> list[tuple[float, str, str, str, int]]:
         """The whole history as plain tuples: equal for two runs of the same seed."""
         return [
-            (f.time, f.observer, f.subject, f.kind.value, f.incarnation) for f in self.facts
+            (time, observer, subject, kind.value, incarnation)
+            for time, observer, subject, kind, incarnation in self._rows
         ] + [(n.time, "", n.what, "note", 0) for n in self.notes]

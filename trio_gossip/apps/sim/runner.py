@@ -46,10 +46,16 @@ def patient_collector() -> Iterator[None]:
     node (a million entries at 1,000 nodes), while making almost no reference cycles. With
     the default thresholds the collector runs every 700 allocations and re-walks the whole
     growing heap every time it grows by a quarter: at 1,000 nodes that was over half of the
-    join's CPU time. Cycles (Trio's cancellations make a few) are still collected, later.
+    join's CPU time. Even a young-generation pass is dear here: each one walks every node's
+    freshly rebuilt tuples (its broadcast queue's order, its probe order: a thousand entries
+    each), so its cost hardly depends on how many allocations it follows. At 1,000 nodes,
+    passes every 50,000 allocations took 20 s of a join's CPU, every 100,000 took 13 s, every
+    1,000,000 took 5 s; the middle generation (over a million survivors by then) cost 8 s
+    more at one pass per 20, so it waits for the end of the run. A run left with the
+    collector off grew no larger: cycles are rare, and are still collected, later.
     """
     saved = gc.get_threshold()
-    gc.set_threshold(50_000, 20, 100)
+    gc.set_threshold(1_000_000, 1_000, 100)
     try:
         yield
     finally:

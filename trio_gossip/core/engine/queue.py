@@ -187,35 +187,40 @@ class TransmitQueue:
         i, n = self.lane(lane)
         if i == n or limit - overhead <= 0:
             return Taken(self, [], ())
+        items, names, kv_keys = self.items, self.names, self.kv_keys
         used = 0
         picked: list[int] = []
+        messages: list[bytes] = []
+        bumped: list[Key] = []
+        gone: list[Queued] = []
         while i < n:
             free = limit - used - overhead
             if free <= 0:
                 break
-            tier = order[i][1]
-            j = bisect_left(order, (lane, tier, -free, -sys.maxsize), i, n)
-            if j < n and order[j][1] == tier:
-                picked.append(j)
-                used += overhead - order[j][2]
-                i = j + 1
-            else:
-                i = j  # nothing left in this tier fits: on to the next tier
-        if not picked:
-            return Taken(self, [], ())
-        items, names, kv_keys = self.items, self.names, self.kv_keys
-        messages: list[bytes] = []
-        finished: list[int] = []
-        bumped: list[Key] = []
-        gone: list[Queued] = []
-        for j in picked:
-            key = order[j]
+            key = order[i]
+            if key[2] < -free:
+                # The longest left in this tier does not fit: find the longest that does.
+                # (When it fits, which is nearly every pick since a tier's messages are much
+                # the same length, it is what this bisection would find.)
+                tier = key[1]
+                j = bisect_left(order, (lane, tier, -free, -sys.maxsize), i + 1, n)
+                if j == n or order[j][1] != tier:
+                    i = j  # nothing left in this tier fits: on to the next tier
+                    continue
+                i = j
+                key = order[j]
+            picked.append(i)
+            used += overhead - key[2]
             item = items[-key[3]]
             messages.append(item.message)
             if key[1] + 1 >= transmit_limit:
                 gone.append(item)
             else:
                 bumped.append((key[0], key[1] + 1, key[2], key[3]))
+            i += 1
+        if not picked:
+            return Taken(self, [], ())
+        finished: list[int] = []
         if gone:
             mutation = items.mutate()
             for item in gone:
@@ -265,24 +270,33 @@ def _forget(
 def _reordered(order: tuple[Key, ...], picked: list[int], bumped: list[Key]) -> tuple[Key, ...]:
     """``order`` without the keys at ``picked`` (ascending) and with ``bumped`` (ascending)
     put in their places: copies of the runs between, found by bisection, never a sort (a
-    sort compares every key; a join's queue holds a key per node)."""
-    rest: list[Key] = []
+    sort compares every key; a join's queue holds a key per node).
+
+    A bumped key's place among the keys that stay is its bisection point in ``order`` itself
+    (dropping keys never reorders the rest), so one pass copies each run of ``order`` once.
+    """
+    out: list[Key] = []
     start = 0
-    for j in picked:  # keep the runs between the picked keys
-        rest += order[start:j]
+    b = 0
+    nb = len(bumped)
+    at = bisect_left(order, bumped[0]) if nb else len(order) + 1
+    for j in picked:
+        while at <= j:  # a bumped key goes in before the key at ``j`` (ties: insert first)
+            out += order[start:at]
+            out.append(bumped[b])
+            start = at
+            b += 1
+            at = bisect_left(order, bumped[b], at) if b < nb else len(order) + 1
+        out += order[start:j]
         start = j + 1
-    rest += order[start:]
-    if not bumped:
-        return tuple(rest)
-    merged: list[Key] = []
-    lo = 0
-    for key in bumped:
-        at = bisect_left(rest, key, lo)
-        merged += rest[lo:at]
-        merged.append(key)
-        lo = at
-    merged += rest[lo:]
-    return tuple(merged)
+    while b < nb:
+        out += order[start:at]
+        out.append(bumped[b])
+        start = at
+        b += 1
+        at = bisect_left(order, bumped[b], at) if b < nb else len(order) + 1
+    out += order[start:]
+    return tuple(out)
 
 
 def _without_ids(order: tuple[Key, ...], ids: set[int]) -> tuple[Key, ...]:
