@@ -58,6 +58,8 @@ OWN_COUNTERS = (
     ("reconnects", "Joins of a failed member that reached it"),
     ("cidr_refusals", "Datagrams, streams and alives from outside cidrs_allowed, dropped"),
     ("join_attempts", "Addresses a join tried a push/pull with"),
+    ("suspect_checks", "Push/pulls with a suspect whose suspicion was due (check_before_dead)"),
+    ("suspect_checks_answered", "... that the suspect answered: no dead verdict yet"),
     ("join_failures", "Join push/pulls that failed"),
 )
 

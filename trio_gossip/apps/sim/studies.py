@@ -18,11 +18,13 @@ from trio_gossip.core.membership.bounds import epidemic_rounds, join_timeout
 
 
 def plain_swim(config: Config) -> Config:
-    """``config`` without Lifeguard's local health (awareness) and dynamic suspicion.
+    """``config`` without Lifeguard's local health (awareness) and dynamic suspicion, and
+    without our check of a suspect before the verdict.
 
     The buddy system stays on: the node has no switch for it.
     """
-    return attrs.evolve(config, awareness_max_multiplier=1, suspicion_max_timeout_mult=1)
+    return attrs.evolve(config, awareness_max_multiplier=1, suspicion_max_timeout_mult=1,
+                        check_before_dead=False)  # fmt: skip
 
 
 @attrs.frozen

@@ -47,10 +47,13 @@ class TcpPing:
 class PushPullWith:
     """Swap state with ``peer`` over a stream (the shell reads our snapshot, then submits the
     peer's answer as a ``Merge``). ``reconnect``: ``peer`` failed, and this is Serf's attempt
-    to join it again (a join push/pull, answered by the node of that name or not merged)."""
+    to join it again (a join push/pull, answered by the node of that name or not merged).
+    ``check``: ``peer`` is suspected and its suspicion is due (``check_before_dead``): report
+    ``SuspectChecked``."""
 
     peer: Member
     reconnect: bool = False
+    check: bool = False
 
 
 @attrs.frozen(slots=True)

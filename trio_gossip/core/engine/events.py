@@ -114,6 +114,15 @@ class ProbeSendFailed:
 
 
 @attrs.frozen(slots=True)
+class SuspectChecked:
+    """The last-chance push/pull with suspect ``node`` ended: ``reached`` if it answered
+    (its state is merged by then)."""
+
+    node: str
+    reached: bool
+
+
+@attrs.frozen(slots=True)
 class TcpPingDone:
     """The TCP fallback ping of probe ``seq`` finished: ``acked`` if the target answered."""
 
@@ -195,4 +204,6 @@ class KVDelete:
 
 Command = Start | UpdateMeta | Leave | Merge | Ping | SendUser | KVCas | KVDelete
 
-Event = Received | StreamUser | Timer | ProbeSendFailed | TcpPingDone | Command
+Event = (
+    Received | StreamUser | Timer | ProbeSendFailed | TcpPingDone | SuspectChecked | Command
+)

@@ -10,11 +10,13 @@ from trio_gossip.core.engine.events import (
     PushPullStagger,
     PushPullTick,
     ReconnectTick,
+    SuspicionTimeout,
 )
 from trio_gossip.core.engine.step import Step
 from trio_gossip.core.membership import rules
 from trio_gossip.core.membership.codec import COMPOUND_OVERHEAD
 from trio_gossip.core.membership.schedule import gossip_targets, push_pull_peer, push_pull_scale
+from trio_gossip.wire.messages import NodeState
 
 
 def start_timers(step: Step) -> None:
@@ -85,4 +87,45 @@ def on_reconnect_tick(step: Step) -> None:
 
 
 def on_suspicion_timeout(step: Step, node: str) -> None:
-    step.apply(rules.suspicion_expired(step.membership, node, step.now, step.ctx.config))
+    """A suspicion is due. With check_before_dead the first time, push/pull with the suspect
+    before the verdict: under loss a node can miss every copy of a refutation that the rest
+    of the cluster got (gossip sends each broadcast a fixed number of times), and would declare
+    a live node dead; the suspect's own state carries the refutation. The verdict waits at
+    most a probe interval for it."""
+    cfg = step.ctx.config
+    membership = step.membership
+    suspicion = membership.suspicions.get(node)
+    member = membership.members.get(node)
+    if (
+        cfg.check_before_dead
+        and suspicion is not None
+        and not suspicion.checked
+        and member is not None
+        and member.state == NodeState.SUSPECT
+        and suspicion.due(step.now)
+    ):
+        checking = suspicion.checking(step.now, cfg.probe_interval)
+        step.set_membership(membership.put_suspicion(node, checking))
+        step.emit(SetTimer(SuspicionTimeout(node), checking.deadline))
+        step.count(suspect_checks=1)
+        step.emit(PushPullWith(member, check=True))
+        return
+    step.apply(rules.suspicion_expired(membership, node, step.now, cfg))
+
+
+def on_suspect_checked(step: Step, node: str, reached: bool) -> None:
+    """The check's outcome. Answered but still suspected (it had not heard of the suspicion;
+    our state just told it): one more minimum timeout for its refutation to arrive. No
+    answer: the verdict now."""
+    membership = step.membership
+    suspicion = membership.suspicions.get(node)
+    if suspicion is None or not suspicion.checked:
+        return  # refuted meanwhile (the merge of its state did it), or a newer suspicion
+    if reached:
+        step.count(suspect_checks_answered=1)
+        longer = suspicion.extended(step.now)
+        step.set_membership(membership.put_suspicion(node, longer))
+        step.emit(SetTimer(SuspicionTimeout(node), longer.deadline))
+        return
+    ended = membership.put_suspicion(node, suspicion.ended(step.now))
+    step.apply(rules.suspicion_expired(ended, node, step.now, step.ctx.config))

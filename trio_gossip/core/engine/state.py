@@ -97,6 +97,8 @@ class Counters:
     dead_verdicts: int = 0  # members marked dead or left (memberlist.msg.dead)
     reconnects: int = 0  # joins of a failed member started (Serf's reconnect)
     cidr_refusals: int = 0  # alives for addresses outside cidrs_allowed, ignored
+    suspect_checks: int = 0  # last-chance push/pulls with a suspect (check_before_dead)
+    suspect_checks_answered: int = 0  # ... that the suspect answered
 
 
 _NO_WAITERS: immutables.Map[int, Waiter] = immutables.Map()

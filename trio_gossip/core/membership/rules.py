@@ -35,9 +35,6 @@ from trio_gossip.wire.messages import Alive, Dead, NodeState, PushNodeState, Sus
 AliveFilter = Callable[[Member], bool]
 """memberlist's AliveDelegate: return False to drop an alive (e.g. a cluster-name check)."""
 
-# Timers may fire a hair early on float clocks; a suspicion within this of its deadline is due.
-_DEADLINE_SLACK = 1e-9
-
 # Go never stamps the StateChange of the Dead placeholder a new name starts as (it keeps the
 # zero time), so a phantom left behind by an unaccepted alive already looks long dead.
 _NEVER = float("-inf")
@@ -241,7 +238,7 @@ def suspicion_expired(state: MembershipState, name: str, now: float, config: Con
         running is None
         or member is None
         or member.state != NodeState.SUSPECT
-        or now + _DEADLINE_SLACK < running.deadline
+        or not running.due(now)
     ):
         return Transition(state)
     return dead(state, Dead(member.incarnation, name, state.local_name), now, config)

@@ -45,6 +45,10 @@ def confirmations_wanted(suspicion_mult: int, n: int) -> int:
     return 0 if n - 2 < k else k
 
 
+# Timers may fire a hair early on float clocks; a suspicion within this of its deadline is due.
+DEADLINE_SLACK = 1e-9
+
+
 @attrs.frozen
 class Suspicion:
     """One running suspicion: when it started, its bounds and who has accused so far."""
@@ -55,6 +59,7 @@ class Suspicion:
     k: int
     accusers: frozenset[str]  # the originating accuser counts as already confirmed
     timeout: float  # current total length, measured from ``start``
+    checked: bool = False  # the last-chance push/pull with the suspect was started
 
     @classmethod
     def begin(
@@ -86,6 +91,22 @@ class Suspicion:
     @property
     def deadline(self) -> float:
         return self.start + self.timeout
+
+    def due(self, now: float) -> bool:
+        """Whether the timer may end it now (timers fire a hair early on float clocks)."""
+        return now + DEADLINE_SLACK >= self.deadline
+
+    def checking(self, now: float, within: float) -> Suspicion:
+        """The last-chance check started: the verdict waits at most ``within`` for it."""
+        return attrs.evolve(self, checked=True, timeout=now + within - self.start)
+
+    def extended(self, now: float) -> Suspicion:
+        """The suspect answered the check: one more minimum timeout for its refutation."""
+        return attrs.evolve(self, timeout=now + self.min_timeout - self.start)
+
+    def ended(self, now: float) -> Suspicion:
+        """The suspect did not answer the check: due at once."""
+        return attrs.evolve(self, timeout=now - self.start)
 
     def confirm(self, from_node: str) -> Suspicion | None:
         """The suspicion after a confirmation by ``from_node``; None if it adds nothing new."""

@@ -9,7 +9,7 @@ import trio
 
 from trio_gossip.core.config import Config
 from trio_gossip.core.engine import effects as fx
-from trio_gossip.core.engine.events import TcpPingDone
+from trio_gossip.core.engine.events import SuspectChecked, TcpPingDone
 from trio_gossip.shell.node.discovery import resolve_join_address
 from trio_gossip.shell.node.streams import (
     STREAM_ERRORS,
@@ -62,13 +62,18 @@ async def periodic_push_pull(w: Writer, effect: fx.PushPullWith) -> None:
     peer, name = effect.peer, w.ctx.config.name
     try:
         await push_pull(w, peer.address, join=effect.reconnect,
-                        node=peer.name if effect.reconnect else "")  # fmt: skip
+                        node=peer.name if effect.reconnect or effect.check else "")  # fmt: skip
     except STREAM_ERRORS as exc:
-        if effect.reconnect:  # the usual outcome while the member is still gone
+        if effect.check:
+            log.debug("%s: suspect %s did not answer a push/pull: %r", name, peer.name, exc)
+            w.submit(SuspectChecked(peer.name, reached=False))
+        elif effect.reconnect:  # the usual outcome while the member is still gone
             log.debug("%s: reconnect to %s failed: %r", name, peer.name, exc)
         else:
             log.info("%s: push/pull with %s failed: %r", name, peer.name, exc)
         return
+    if effect.check:
+        w.submit(SuspectChecked(peer.name, reached=True))
     if effect.reconnect:
         w.io.reconnects += 1
         log.info("%s: reconnected to %s at %s", name, peer.name, format_address(peer.address))

@@ -45,6 +45,8 @@ class Statistics:
     reconnects: int = 0  # ... that reached the member
     cidr_refusals: int = 0  # datagrams, streams and alives from outside cidrs_allowed, dropped
     join_attempts: int = 0  # addresses join() tried a push/pull with
+    suspect_checks: int = 0  # last-chance push/pulls with a due suspect (check_before_dead)
+    suspect_checks_answered: int = 0  # ... answered: no dead verdict yet
     join_failures: int = 0  # ... that failed
     sent_by_type: dict[str, int] = attrs.field(factory=dict, hash=False)
     """Messages sent by memberlist type (``"ping"``, ``"alive"``, ...; compound parts each)."""
@@ -127,6 +129,8 @@ def snapshot(io: IOCounters, engine: Counters, *, dropped: int, events_dropped: 
         reconnects=io.reconnects,
         cidr_refusals=io.cidr_refusals + engine.cidr_refusals,
         join_attempts=io.join_attempts,
+        suspect_checks=engine.suspect_checks,
+        suspect_checks_answered=engine.suspect_checks_answered,
         join_failures=io.join_failures,
         sent_by_type=_by_name(io.sent_by_type),
         received_by_type=_by_name(io.received_by_type),
