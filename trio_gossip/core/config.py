@@ -134,7 +134,7 @@ class Config:
     probe_timeout: float = 0.5
     disable_tcp_pings: bool = False
     # Ours, not memberlist's: before a suspicion turns into a dead verdict, one push/pull with
-    # the suspect (at most probe_interval). A live suspect's state carries its refutation, which
+    # the suspect (at most probe_interval, scaled by local health). A live suspect's state carries its refutation, which
     # gossip may have failed to bring; a dead one does not answer. Only what this node decides
     # changes; the wire stays memberlist's.
     check_before_dead: bool = True

@@ -14,6 +14,7 @@ from trio_gossip.core.engine.events import (
 )
 from trio_gossip.core.engine.step import Step
 from trio_gossip.core.membership import rules
+from trio_gossip.core.membership.awareness import scale_timeout
 from trio_gossip.core.membership.codec import COMPOUND_OVERHEAD
 from trio_gossip.core.membership.schedule import gossip_targets, push_pull_peer, push_pull_scale
 from trio_gossip.wire.messages import NodeState
@@ -91,7 +92,8 @@ def on_suspicion_timeout(step: Step, node: str) -> None:
     before the verdict: under loss a node can miss every copy of a refutation that the rest
     of the cluster got (gossip sends each broadcast a fixed number of times), and would declare
     a live node dead; the suspect's own state carries the refutation. The verdict waits at
-    most a probe interval for it."""
+    most a probe interval for it, scaled by our local health as the probe interval is (a node
+    that is slow itself needs longer for the exchange: Lifeguard's reasoning)."""
     cfg = step.ctx.config
     membership = step.membership
     suspicion = membership.suspicions.get(node)
@@ -104,7 +106,8 @@ def on_suspicion_timeout(step: Step, node: str) -> None:
         and member.state == NodeState.SUSPECT
         and suspicion.due(step.now)
     ):
-        checking = suspicion.checking(step.now, cfg.probe_interval)
+        within = scale_timeout(cfg.probe_interval, membership.awareness)
+        checking = suspicion.checking(step.now, within)
         step.set_membership(membership.put_suspicion(node, checking))
         step.emit(SetTimer(SuspicionTimeout(node), checking.deadline))
         step.count(suspect_checks=1)
