@@ -134,9 +134,9 @@ class Config:
     probe_timeout: float = 0.5
     disable_tcp_pings: bool = False
     # Ours, not memberlist's: before a suspicion turns into a dead verdict, one push/pull with
-    # the suspect (at most probe_interval, scaled by local health). A live suspect's state carries its refutation, which
-    # gossip may have failed to bring; a dead one does not answer. Only what this node decides
-    # changes; the wire stays memberlist's.
+    # the suspect (at most probe_interval, scaled by local health). A live suspect's state
+    # carries its refutation, which gossip may have failed to bring; a dead one does not
+    # answer. Only what this node decides changes; the wire stays memberlist's.
     check_before_dead: bool = True
     awareness_max_multiplier: int = 8
     gossip_interval: float = 0.2  # 0 disables the gossip loop
