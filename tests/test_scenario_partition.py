@@ -38,6 +38,15 @@ def cross_states(cluster: Cluster, a: list[str], b: list[str]) -> list[NodeState
     return states
 
 
+def until_reaped(config: Config) -> float:
+    """How long a split must last for each half to have reaped the other: the dead verdicts
+    (at most the longest suspicion after a probe interval), then gossip_to_the_dead_time,
+    then the end of a probe round (reaping runs at its wrap)."""
+    _, high = suspicion_window(config, N)
+    verdicts = config.probe_interval + high
+    return verdicts + config.gossip_to_the_dead_time + N * config.probe_interval
+
+
 async def settled(cluster: Cluster) -> None:
     await cluster.join()
     await cluster.wait_converged(timeout=2 * CONFIG.push_pull_interval)
@@ -79,14 +88,7 @@ def test_halves_that_reaped_each_other_heal_within_one_reconnect_interval() -> N
     after the heal every node has swapped full state with the other side.
     Bound: one reconnect interval. Measured over seeds 0-11: 1.6 to 22 s."""
     seed = 5
-    _, high = suspicion_window(CONFIG, N)
-    # Dead verdicts (at most the longest suspicion after a probe interval), then
-    # gossip_to_the_dead_time, then the end of a probe round (reaping runs at its wrap).
-    duration = (
-        (CONFIG.probe_interval + high)
-        + CONFIG.gossip_to_the_dead_time
-        + N * (CONFIG.probe_interval)
-    )
+    duration = until_reaped(CONFIG)
     bound = CONFIG.reconnect_interval
 
     async def main() -> None:
@@ -113,8 +115,7 @@ def test_without_reconnect_halves_that_reaped_each_other_stay_apart() -> None:
     push/pull interval plus twice the epidemic time. Measured over seeds 0-11: 0.6 to 24 s."""
     seed = 5
     config = Config.lan(name="sim", reconnect_interval=0)
-    _, high = suspicion_window(config, N)
-    duration = (config.probe_interval + high) + config.gossip_to_the_dead_time + N
+    duration = until_reaped(config)
     bound = push_pull_scale(config.push_pull_interval, N) + 2 * epidemic_time(config, N)
 
     async def main() -> None:

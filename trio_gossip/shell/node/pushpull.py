@@ -115,25 +115,14 @@ async def send_stream(w: Writer, limiter: trio.CapacityLimiter, effect: fx.SendS
                 w.kv.state_exchanged(effect.payload, sent=True, stream=True)
 
 
-def join_node_name(spec: JoinAddress) -> str:
-    """The node name of a ``name/host:port`` join address ("" when none is given)."""
-    if isinstance(spec, tuple):
-        return ""
-    name, slash, _ = spec.partition("/")
-    return name if slash else ""
-
-
 def parse_join_address(spec: JoinAddress, default_port: int) -> tuple[str, int]:
     """``host``, ``host:port``, ``[v6]:port`` or ``v6``, optionally ``name/``-prefixed (the
     expected node name, which we don't need); or a ``(host, port)`` tuple."""
-    if isinstance(spec, tuple):
-        host, port = spec
+    _, address = split_node_name(spec)
+    if isinstance(address, tuple):
+        host, port = address
         return host, int(port)
-    name, slash, text = spec.partition("/")
-    if not slash:
-        text = spec
-    elif not name:
-        raise ValueError(f"empty node name in join address {spec!r}")
+    text = address
     if text.startswith("["):
         host, _, rest = text[1:].partition("]")
         return host, int(rest[1:]) if rest.startswith(":") else default_port
@@ -143,23 +132,24 @@ def parse_join_address(spec: JoinAddress, default_port: int) -> tuple[str, int]:
     return text, default_port
 
 
-def strip_node_name(spec: JoinAddress) -> JoinAddress:
-    """Drop memberlist's optional ``name/`` prefix from a join address."""
+def split_node_name(spec: JoinAddress) -> tuple[str, JoinAddress]:
+    """memberlist's optional ``name/`` prefix of a join address (memberlist.go resolveAddr):
+    the node name ("" when none is given) and the address without it."""
     if isinstance(spec, tuple):
-        return spec
+        return "", spec
     name, slash, text = spec.partition("/")
     if not slash:
-        return spec
+        return "", spec
     if not name:
         raise ValueError(f"empty node name in join address {spec!r}")
-    return text
+    return name, text
 
 
 async def resolve_spec(spec: JoinAddress, config: Config) -> list[Address]:
     """The addresses a join address stands for now, dskit's ``dns+``/``dnssrv+`` forms included
     (resolved again on every call: see discovery)."""
     return await resolve_join_address(
-        strip_node_name(spec),
+        split_node_name(spec)[1],
         config.bind_port,
         dns_servers=config.dns_servers,
         lifetime=config.tcp_timeout,
@@ -182,7 +172,7 @@ async def join(w: Writer, addresses: JoinAddress | Iterable[JoinAddress]) -> int
         except (OSError, ValueError) as exc:
             errors.append(f"{spec!r}: {exc}")
             continue
-        node = join_node_name(spec)
+        node, _ = split_node_name(spec)  # resolve_spec refused an empty name already
         for addr in targets:
             w.io.join_attempts += 1
             try:

@@ -138,11 +138,12 @@ class StreamServer:
         self._cidrs = bool(writer.ctx.config.cidrs_allowed)
 
     def _outside_cidrs(self, addr: Address, what: str) -> bool:
-        """Whether ``addr`` is outside cidrs_allowed; then counted and logged (once per host,
-        then in summaries). memberlist checks only the source of alive messages (net.go
+        """Whether ``addr`` is outside cidrs_allowed (callers check ``_cidrs`` first: the
+        receive path pays nothing without them); then counted and logged (once per host, then
+        in summaries). memberlist checks only the source of alive messages (net.go
         ensureCanConnect); we drop everything such a host sends, since it can never be a
         member."""
-        if not self._cidrs or self.writer.ctx.config.ip_allowed(addr[0]):
+        if self.writer.ctx.config.ip_allowed(addr[0]):
             return False
         w = self.writer
         w.io.cidr_refusals += 1
