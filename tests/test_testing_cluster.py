@@ -7,6 +7,7 @@ import pytest
 import trio
 
 from trio_gossip import RingClient
+from trio_gossip.core.ring.lookup import DEFAULT_HEARTBEAT_TIMEOUT
 from trio_gossip.testing import (
     FactKind,
     GossipCluster,
@@ -15,6 +16,7 @@ from trio_gossip.testing import (
     open_cluster,
     run,
 )
+from trio_gossip.testing.cluster import HEARTBEAT_PERIOD
 
 
 def _healthy(cluster: GossipCluster, observer: str) -> list[str]:
@@ -45,6 +47,46 @@ def test_a_skewed_clock_makes_ring_heartbeats_look_stale() -> None:
     everyone = ["node-00", "node-01", "node-02", "node-03"]
     assert before == after == everyone
     assert skewed == ["node-00", "node-02", "node-03"]
+
+
+def test_a_drifting_clock_goes_stale_when_its_lag_passes_the_heartbeat_timeout() -> None:
+    """A node whose clock loses half a second a second: its heartbeats are stamped later and
+    later behind, healthy while the lag plus a heartbeat period and gossip stays under dskit's
+    heartbeat timeout, unhealthy once the lag alone exceeds it; the drift is carried into the
+    skew when it stops, and `repair` undoes both."""
+    rate = -0.5
+    healthy_until = (DEFAULT_HEARTBEAT_TIMEOUT - 2 * HEARTBEAT_PERIOD) / -rate
+    stale_after = (DEFAULT_HEARTBEAT_TIMEOUT + HEARTBEAT_PERIOD) / -rate
+
+    async def main() -> tuple[list[str], list[str], float, float]:
+        async with open_cluster(4, seed=6, kind="ring") as cluster:
+            await cluster.converged()
+            await cluster.ring_settled()
+            cluster.drift("node-01", rate)
+            await trio.sleep(healthy_until)
+            early = _healthy(cluster, "node-00")
+            await trio.sleep(stale_after - healthy_until)
+            late = _healthy(cluster, "node-00")
+            lag = cluster["node-00"].now() - cluster["node-01"].now()
+            cluster.drift("node-01", 0.0)
+            await trio.sleep(10.0)
+            kept = cluster["node-00"].now() - cluster["node-01"].now()
+            return early, late, lag, kept
+
+    early, late, lag, kept = run(main, seed=6)
+    assert early == ["node-00", "node-01", "node-02", "node-03"]
+    assert late == ["node-00", "node-02", "node-03"]
+    assert lag == pytest.approx(-rate * stale_after)
+    assert kept == pytest.approx(lag)  # stopping the drift keeps what it drifted
+
+
+def test_drift_rejects_a_clock_that_stops_or_runs_backwards() -> None:
+    async def main() -> None:
+        async with open_cluster(2, seed=1) as cluster:
+            with pytest.raises(ValueError, match="drift: rate must be in"):
+                cluster.drift("node-00", -1.0)
+
+    run(main, seed=1)
 
 
 def test_a_restarted_ring_node_comes_back_under_its_name() -> None:

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from trio_gossip.apps.sim.history import Fact, FactKind
     from trio_gossip.testing.cluster import GossipCluster, default_config, open_cluster
     from trio_gossip.testing.faults import (
+        Drift,
         Fault,
         Heal,
         Kill,
@@ -51,7 +52,7 @@ _EXPORTS = {
     "default_config": "trio_gossip.testing.cluster",
     "NodeHandle": "trio_gossip.testing.node",
     "GossipTimeoutError": "trio_gossip.testing.views",
-    **dict.fromkeys(("Fault", "Heal", "Kill", "Partition", "Pause", "Restart", "Resume",
+    **dict.fromkeys(("Drift", "Fault", "Heal", "Kill", "Partition", "Pause", "Restart", "Resume",
                      "SetLoss", "Skew", "Slow"), _FAULTS),
 }
 
@@ -74,6 +75,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "Drift",
     "Fact",
     "FactKind",
     "Fault",

@@ -23,6 +23,7 @@ from trio_gossip.core.membership.bounds import (
 )
 from trio_gossip.core.membership.member import Member
 from trio_gossip.core.ring import InstanceState
+from trio_gossip.shell.kv.clock import sim_clock
 from trio_gossip.shell.memberlist import Memberlist
 from trio_gossip.testing import faults as ft
 from trio_gossip.testing.node import DelegateFactory, Kind, NodeHandle, new_sim, run_node
@@ -39,7 +40,7 @@ from trio_gossip.wire.messages import NodeState
 _NO_WAIT = 1e-9  # a leave bound that marks the node left without waiting for the news
 _KINDS = ("plain", "kv", "ring")
 # The lifecycler's heartbeat (dskit ring/lifecycler.go, HeartbeatPeriod, default 5 s).
-_HEARTBEAT_PERIOD = 5.0
+HEARTBEAT_PERIOD = 5.0
 
 
 class GossipCluster:
@@ -198,6 +199,19 @@ class GossipCluster:
         self._note(f"skew {name} {offset:+}")
         self[name].clock_offset = offset
 
+    def drift(self, name: str, rate: float) -> None:
+        """From now on the node's wall clock gains ``rate`` seconds a second (negative:
+        loses); what it drifted so far is kept as skew. Real clocks drift by parts per
+        million; a test may use far more to reach a bound within a short run. Only the wall
+        clock drifts: memberlist's timers measure intervals (see `skew`)."""
+        if not -1.0 < rate <= 10.0:
+            raise ValueError(f"drift: rate must be in (-1, 10] seconds a second, got {rate}")
+        self._note(f"drift {name} {rate:+}")
+        handle = self[name]
+        now = sim_clock()
+        handle.clock_offset += handle.clock_drift * (now - handle.drift_since)
+        handle.clock_drift, handle.drift_since = rate, now
+
     async def apply(self, fault: ft.Fault) -> None:
         match fault:
             case ft.Kill(node=name):
@@ -219,6 +233,8 @@ class GossipCluster:
                 self.set_loss(loss)
             case ft.Skew(node=name, offset=offset):
                 self.skew(name, offset)
+            case ft.Drift(node=name, rate=rate):
+                self.drift(name, rate)
 
     async def run_schedule(
         self, schedule: Iterable[ft.Fault], *, check: Callable[[GossipCluster], None] | None = None
@@ -243,7 +259,7 @@ class GossipCluster:
             host = handle._sim.host
             self._net.resume(host)
             self._net.slow(host, 0.0)
-            handle.clock_offset = 0.0
+            handle.clock_offset, handle.clock_drift = 0.0, 0.0
         running = [h.name for h in self.running()]
         async with trio.open_nursery() as nursery:
             for name in running[1:]:
@@ -314,7 +330,7 @@ class GossipCluster:
 
     def ring_bound(self) -> float:
         """Membership convergence, then two heartbeats' worth of ring gossip."""
-        return self.convergence_bound() + 2 * _HEARTBEAT_PERIOD
+        return self.convergence_bound() + 2 * HEARTBEAT_PERIOD
 
     async def converged(self, *, timeout: float | None = None) -> float:
         """Wait until ``is_converged``; the simulated seconds it took. The deadline is

@@ -1,5 +1,6 @@
-"""Faults a test can schedule against a cluster: the simulator's steps, plus a restart and a
-clock skew. ``at`` is seconds after the schedule starts (``GossipCluster.run_schedule``)."""
+"""Faults a test can schedule against a cluster: the simulator's steps, plus a restart, a clock
+skew and a clock drift. ``at`` is seconds after the schedule starts
+(``GossipCluster.run_schedule``)."""
 
 from __future__ import annotations
 
@@ -25,9 +26,19 @@ class Skew:
     offset: float
 
 
-Fault = Kill | Restart | Pause | Resume | Slow | Partition | Heal | SetLoss | Skew
+@attrs.frozen
+class Drift:
+    """From then on the node's wall clock gains ``rate`` seconds a second (negative: loses)."""
+
+    at: float
+    node: str
+    rate: float
+
+
+Fault = Kill | Restart | Pause | Resume | Slow | Partition | Heal | SetLoss | Skew | Drift
 
 __all__ = [
+    "Drift",
     "Fault",
     "Heal",
     "Kill",

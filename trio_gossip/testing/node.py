@@ -36,6 +36,9 @@ class NodeHandle:
     kv: KVStore | None = None
     lifecycler: Lifecycler | None = None
     clock_offset: float = 0.0
+    # The wall clock gains clock_drift seconds a second (negative: loses) since drift_since.
+    clock_drift: float = 0.0
+    drift_since: float = 0.0
     restarts: int = 0
 
     @property
@@ -47,8 +50,9 @@ class NodeHandle:
         return self._sim.memberlist
 
     def now(self) -> float:
-        """This node's wall clock (simulated epoch plus its skew)."""
-        return sim_clock() + self.clock_offset
+        """This node's wall clock: the simulated epoch plus its skew and its drift so far."""
+        now = sim_clock()
+        return now + self.clock_offset + self.clock_drift * (now - self.drift_since)
 
     def ring(self) -> Ring:
         """The ring this node holds (empty if it has none yet or runs no KV store)."""

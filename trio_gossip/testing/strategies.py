@@ -1,9 +1,9 @@
 """Hypothesis strategies for fault schedules (needs the ``test`` extra).
 
 A schedule is a list of episodes: a kill (with or without a later restart), a pause and its
-resume, a partition and its heal, a loss burst and its end, a clock skew and its end. Hypothesis
-shrinks the list by dropping whole episodes and moves each toward "node-00, at 0 s, short", so
-a failing schedule shrinks to the few faults that matter.
+resume, a partition and its heal, a loss burst and its end, a clock skew and its end, a clock
+drift and its end. Hypothesis shrinks the list by dropping whole episodes and moves each
+toward "node-00, at 0 s, short", so a failing schedule shrinks to the few faults that matter.
 """
 
 from __future__ import annotations
@@ -82,6 +82,13 @@ def _skew(names: Sequence[str], horizon: float) -> st.SearchStrategy[Episode]:
         lambda a: (ft.Skew(a[2][0], a[0], float(a[1])), ft.Skew(a[2][1], a[0], 0.0)))
 
 
+def _drift(names: Sequence[str], horizon: float) -> st.SearchStrategy[Episode]:
+    # A clock that gains or loses up to half a second a second, then runs at the right rate
+    # again (what it drifted stays as skew).
+    return st.tuples(st.sampled_from(names), st.integers(-5, 5), _times(horizon)).map(
+        lambda a: (ft.Drift(a[2][0], a[0], a[1] / 10), ft.Drift(a[2][1], a[0], 0.0)))
+
+
 def fault_episodes(names: Sequence[str], *, horizon: float = 30.0
                    ) -> st.SearchStrategy[Episode]:  # fmt: skip
     """One fault episode among ``names`` within ``horizon`` seconds."""
@@ -90,7 +97,8 @@ def fault_episodes(names: Sequence[str], *, horizon: float = 30.0
     if not horizon > 0:
         raise ValueError(f"horizon must be positive, got {horizon}")
     return st.one_of(_kill(names, horizon), _pause(names, horizon),
-                     _partition(names, horizon), _loss(horizon), _skew(names, horizon))  # fmt: skip
+                     _partition(names, horizon), _loss(horizon), _skew(names, horizon),
+                     _drift(names, horizon))  # fmt: skip
 
 
 def fault_schedules(names: Sequence[str], *, max_faults: int = 4, horizon: float = 30.0
