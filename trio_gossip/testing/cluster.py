@@ -192,6 +192,12 @@ class GossipCluster:
         self._note(f"loss {loss}")
         self._net.set_default_link(attrs.evolve(self._net.default_link, loss=loss))
 
+    def set_corruption(self, rate: float) -> None:
+        """One random bit flipped in this share of datagrams on every link (streams stay
+        intact, as TCP's checksum would keep them): what memberlist's CRC is there to catch."""
+        self._note(f"corrupt {rate}")
+        self._net.set_default_link(attrs.evolve(self._net.default_link, corrupt=rate))
+
     def skew(self, name: str, offset: float) -> None:
         """Set the node's wall clock ``offset`` seconds off. Its KV versions and ring
         heartbeats are stamped with it; memberlist itself only measures intervals on its
@@ -254,7 +260,7 @@ class GossipCluster:
         it declared dead by itself (Serf's reconnect loop does that, above memberlist)."""
         self._note("repair")
         self._net.heal()
-        self._net.set_default_link(attrs.evolve(self._net.default_link, loss=0.0))
+        self._net.set_default_link(attrs.evolve(self._net.default_link, loss=0.0, corrupt=0.0))
         for handle in self.nodes.values():
             host = handle._sim.host
             self._net.resume(host)
