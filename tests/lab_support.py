@@ -394,6 +394,8 @@ class Lab:
         reconnect_interval: float = 30.0,
         tick: Callable[[str, float, float], None] | None = None,
         go_peers: int = 0,
+        cas_writes: int = 0,
+        cas_pace: float = 0.3,
     ) -> None:
         for tool in ("ip", "nft"):
             if shutil.which(tool) is None:
@@ -406,6 +408,12 @@ class Lab:
         self.reconnect_interval = reconnect_interval
         self.config = profile_config(profile, reconnect_interval)
         self.tick = tick  # progress callback: (label, seconds done, seconds in all)
+        # With cas_writes, every host is a KV node (tests/lab_cas_node.py) that makes that
+        # many CAS updates of the ring key, one every cas_pace seconds on average, once
+        # `cas_go` exists; its view of the ring is in `view_file(host)`.
+        self.cas_writes = cas_writes
+        self.cas_pace = cas_pace
+        self.cas_go = log_dir / "cas.go"
         self.swept = sweep()
         self.run = f"{PREFIX}-{os.getpid()}-{random.randrange(1 << 16):04x}"
         self.hub = f"{self.run}-hub"
@@ -487,6 +495,28 @@ class Lab:
             argv += ["--join", other.address]
         return argv
 
+    def _cas_argv(self, h: Host, join: Sequence[Host]) -> list[str]:
+        node = str(REPO / "tests" / "lab_cas_node.py")
+        argv = ["ip", "netns", "exec", h.ns, sys.executable, node,
+                "--name", h.name, "--bind", h.address, "--profile", self.profile,
+                "--reconnect-interval", f"{self.reconnect_interval:g}", "--go", str(self.cas_go),
+                "--out", str(self.view_file(h)), "--writes", str(self.cas_writes),
+                "--pace", f"{self.cas_pace:g}"]  # fmt: skip
+        for other in join:
+            argv += ["--join", other.address]
+        return argv
+
+    def view_file(self, h: Host) -> Path:
+        return self.log_dir / f"{h.name}.ring.json"
+
+    def ring_views(self) -> dict[str, dict[str, Any]]:
+        """What each CAS node last reported: writes done and its ring (instance -> tokens)."""
+        views = {}
+        for h in self.running():
+            with contextlib.suppress(OSError, ValueError):
+                views[h.name] = json.loads(self.view_file(h).read_text())
+        return views
+
     def _go_argv(self, h: Host, join: Sequence[Host]) -> list[str]:
         assert self.go_binary is not None
         argv = ["ip", "netns", "exec", h.ns, str(self.go_binary), "-count", "1",
@@ -517,7 +547,8 @@ class Lab:
                 # A session of its own: a Ctrl-C at the terminal reaches the harness only
                 # (whose cleanup kills the agents), not every agent at once (they would all
                 # leave).
-                h.proc = subprocess.Popen(self._argv(h, join), stdout=out,
+                argv = self._cas_argv(h, join) if self.cas_writes else self._argv(h, join)
+                h.proc = subprocess.Popen(argv, stdout=out,
                                           stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                           env=env, start_new_session=True)  # fmt: skip
         h.down = False

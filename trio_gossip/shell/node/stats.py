@@ -153,14 +153,15 @@ def _by_name(counts: dict[int, int]) -> dict[str, int]:
 MAX_BAD_REASONS = 128  # a hostile peer can make up endless texts: the table stays bounded
 _REASON_LENGTH = 80
 _QUOTED = re.compile(r"b?'[^']*'|b?\"[^\"]*\"")
-_DIGITS = re.compile(r"\S*\d\S*")
+# A word holding a digit, or a hex word of 8+ letters (a CRC without a digit: 1 in 2,500).
+_DIGITS = re.compile(r"\S*\d\S*|\b[0-9a-f]{8,}\b")
 
 
 def count_bad_input(io: IOCounters, where: str, text: str) -> str:
     """Count one refused input under its reason: the innermost part of the error text up to its
-    first detail (``" ("`` or ``", "``), quoted bytes and any word holding a digit (sizes,
-    types, CRCs) blanked to ``#``, so that one kind of refusal is one reason. Returns the
-    reason (what the log limiter keys its lines by)."""
+    first detail (``" ("`` or ``", "``), quoted bytes and any word holding a digit or written
+    in hex (sizes, types, CRCs) blanked to ``#``, so that one kind of refusal is one reason.
+    Returns the reason (what the log limiter keys its lines by)."""
     # The innermost refusal names the reason ("compound part 2 > ping: ..." is a bad ping).
     head = text.rsplit(" > ", 1)[-1].split(" (", 1)[0].split(", ", 1)[0]
     head = _DIGITS.sub("#", _QUOTED.sub("#", head))
