@@ -168,10 +168,10 @@ class Hostile:
         except OSError:
             self.sent.stream_errors += 1
 
-    async def streams(self, rounds: int, flood: int, hold: float) -> None:
-        """``rounds`` of every lying frame and a mutated captured stream, then ``flood``
-        connections at once that never send (held ``hold`` seconds), and two slow senders at
-        1 byte/s."""
+    async def streams(self, rounds: int, flood: int, hold: float, interval: float = 0.01) -> None:
+        """``rounds`` of every lying frame and a mutated captured stream (``interval`` seconds
+        apart), then ``flood`` connections at once that never send (held ``hold`` seconds),
+        and two slow senders at 1 byte/s."""
         rng = self.rng
         seeds = stream_seeds()
         async with trio.open_nursery() as nursery:
@@ -179,7 +179,7 @@ class Hostile:
                 for kind, data in lying_frames(rng):
                     nursery.start_soon(self._stream, kind, data)
                 nursery.start_soon(self._stream, "mutated_stream", mutate(rng, rng.choice(seeds)))
-                await trio.sleep(0.01)
+                await trio.sleep(interval)
             for _ in range(flood):
                 nursery.start_soon(self._stream, "half_open", b"", hold)
             for _ in range(2):

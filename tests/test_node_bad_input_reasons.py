@@ -17,7 +17,9 @@ def test_numbers_quotes_and_hex_words_fold_into_one_reason() -> None:
     assert reasons == {"packet: CRC mismatch: header says #"}
     assert io.bad_input_reasons == {"packet: CRC mismatch: header says #": 3}
     assert count_bad_input(io, "stream", "compound part 2 > ping: body is int 7") == (
-        "stream: ping: body is int #")
+        "stream: ping: body is not a map")
+    assert count_bad_input(io, "packet", "ack: body is bool False, expected a msgpack map") == (
+        "packet: ack: body is not a map")
     assert count_bad_input(io, "packet", "unknown label b'xyz' (of 3 bytes)") == (
         "packet: unknown label #")
 
