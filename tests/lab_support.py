@@ -61,6 +61,9 @@ REACH_INTERVALS = 7
 RSS_GROWTH_KIB = 24 * 1024  # per host over a scenario (as tests/test_hostile_agent.py)
 
 _EVENT = re.compile(r"^member (joined|updated|left|failed): (\S+) ")
+# The observer's own verdict (its suspicion of the member ran out), as opposed to a dead
+# message it heard: memberlist state.go suspectNode logs "Marking %s as failed, ...".
+_OWN_VERDICT = re.compile(r"^\S+: marking (\S+) as failed, suspect timeout reached")
 
 
 def sh(*argv: str, check: bool = True, stdin: str | None = None) -> str:
@@ -90,6 +93,9 @@ def all_detection_bound(config: Config, n: int) -> float:
     """kill -9 to ``failed`` in every view: the first verdict, then anti-entropy at the
     latest (push/pull carries dead states to whoever missed the gossip)."""
     return first_detection_bound(config, n) + anti_entropy_time(config, n)
+
+
+VERDICT_SLACK = 1.0  # seconds between an agent's verdict log line and its member event
 
 
 def fault_grace(config: Config, n: int) -> float:
@@ -404,6 +410,7 @@ class Lab:
             raise ValueError("hosts must be in [2, 240]")
         self.n = hosts
         self.log_dir = log_dir
+        log_dir.mkdir(parents=True, exist_ok=True)
         self.profile = profile
         self.reconnect_interval = reconnect_interval
         self.config = profile_config(profile, reconnect_interval)
@@ -434,6 +441,7 @@ class Lab:
         self.by_name = {h.name: h for h in self.hosts}
         self.rules = {h.name: Rules() for h in self.hosts}
         self.events: list[Event] = []
+        self.verdicts: list[Event] = []  # the agents' own suspicion timeouts ("timed out")
         self.views: dict[str, dict[str, str]] = {}  # observer -> member -> last kind
         self.view_changed: dict[str, float] = {}  # observer -> time of its last view change
         self.view_sizes: list[tuple[float, str, int]] = []  # (time, observer, alive in view)
@@ -638,7 +646,13 @@ class Lab:
         else:
             if entry.get("level") in ("error", "critical"):
                 self.error_lines.append((h.name, line))
-            found = _EVENT.match(str(entry.get("message", "")))
+            message = str(entry.get("message", ""))
+            own = _OWN_VERDICT.match(message)
+            if own is not None:
+                t = _parse_time(entry["time"])
+                self.verdicts.append(Event(t, h.name, "timed out", own.group(1)))
+                return
+            found = _EVENT.match(message)
             if found is None:
                 return
             kind, member = found.groups()
@@ -847,14 +861,34 @@ class Lab:
     # -- verdicts
 
     def false_deaths(self, since: float = 0.0) -> list[Event]:
-        """``failed`` verdicts no fault explains: a healthy host declared failed."""
-        grace = fault_grace(self.config, self.n)
+        """``failed`` verdicts no fault explains: a healthy host declared failed.
 
-        def explained(e: Event) -> bool:
+        A fault explains a verdict it covers, and the same verdict heard by others: when a
+        partition heals, a dead message one side still gossips about a member of the other
+        reaches that member's own side too (memberlist applies a dead message at the current
+        incarnation, deadNode in state.go) until the member's refutation arrives. Heard, not
+        made: an agent's own verdict (its suspicion ran out, logged as "marking M as failed")
+        is only ever explained by a fault covering it. Go peers' verdicts count as heard.
+        """
+        grace = fault_grace(self.config, self.n)
+        failed = [e for e in self.events if e.kind == "failed"]
+
+        def covered(e: Event) -> bool:
             return any(f.covers(e.time, e.observer, e.member, grace) for f in self.faults)
 
-        return [e for e in self.events
-                if e.kind == "failed" and e.time >= since and not explained(e)]  # fmt: skip
+        sources = [e for e in failed if covered(e)]
+
+        def own(e: Event) -> bool:
+            return any(v.observer == e.observer and v.member == e.member
+                       and e.time - VERDICT_SLACK <= v.time <= e.time + VERDICT_SLACK
+                       for v in self.verdicts)  # fmt: skip
+
+        def heard(e: Event) -> bool:
+            return not own(e) and any(x.member == e.member and x.observer != e.observer
+                                      and x.time - VERDICT_SLACK <= e.time <= x.time + grace
+                                      for x in sources)  # fmt: skip
+
+        return [e for e in failed if e.time >= since and not covered(e) and not heard(e)]
 
     def trace(self, e: Event, before: float = 40.0) -> list[str]:
         """The log lines behind a verdict: the observer's lines naming the member, and every

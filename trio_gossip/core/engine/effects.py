@@ -6,7 +6,7 @@ import attrs
 
 from trio_gossip.core.engine.events import Address, Timer
 from trio_gossip.core.membership.member import Member, MemberEvent
-from trio_gossip.core.membership.state import Conflict, Refuted
+from trio_gossip.core.membership.state import Conflict, Refuted, SuspectTimedOut
 
 
 @attrs.frozen(slots=True)
@@ -129,5 +129,5 @@ class KeyChanged:
 Effect = (
     Send | SetTimer | CancelTimer | TcpPing | PushPullWith | Answer | Finished | DeliverUser
     | MergeUserState | PingComplete | ProbeFailed | TcpOnly | MemberEvent | Conflict | Refuted
-    | SendStream | KeyChanged
+    | SuspectTimedOut | SendStream | KeyChanged
 )  # fmt: skip

@@ -8,6 +8,7 @@ from trio_gossip.core.membership.state import (
     Effect,
     MembershipState,
     Refuted,
+    SuspectTimedOut,
     SuspicionTimer,
     Transition,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "MembershipState",
     "ProtocolVersionError",
     "Refuted",
+    "SuspectTimedOut",
     "Suspicion",
     "SuspicionTimer",
     "Transition",

@@ -25,6 +25,7 @@ from trio_gossip.core.membership.state import (
     Effect,
     MembershipState,
     Refuted,
+    SuspectTimedOut,
     SuspicionTimer,
     Transition,
 )
@@ -241,7 +242,8 @@ def suspicion_expired(state: MembershipState, name: str, now: float, config: Con
         or not running.due(now)
     ):
         return Transition(state)
-    return dead(state, Dead(member.incarnation, name, state.local_name), now, config)
+    verdict = Transition(state, (SuspectTimedOut(name, running.confirmations),))
+    return verdict.then(dead(state, Dead(member.incarnation, name, state.local_name), now, config))
 
 
 def apply_awareness(state: MembershipState, delta: int, config: Config) -> MembershipState:

@@ -127,6 +127,15 @@ class Refuted:
 
 
 @attrs.frozen
+class SuspectTimedOut:
+    """A suspicion of ``node`` ran out with ``confirmations`` independent accusers besides the
+    first: our own verdict (state.go suspectNode's timer), not one heard from a peer."""
+
+    node: str
+    confirmations: int
+
+
+@attrs.frozen
 class AddressRefused:
     """An alive for ``node`` at an address outside ``cidrs_allowed`` was ignored."""
 
@@ -134,7 +143,9 @@ class AddressRefused:
     addr: bytes
 
 
-Effect = Broadcast | SuspicionTimer | MemberEvent | Conflict | Refuted | AddressRefused
+Effect = (
+    Broadcast | SuspicionTimer | MemberEvent | Conflict | Refuted | SuspectTimedOut | AddressRefused
+)  # fmt: skip
 
 
 @attrs.frozen

@@ -23,7 +23,7 @@ from trio_gossip.core.engine.receive import answer_ping_now, is_stale_gossip
 from trio_gossip.core.engine.state import Context, EngineState
 from trio_gossip.core.kv.replica import KVContext
 from trio_gossip.core.membership.member import MemberEvent
-from trio_gossip.core.membership.state import Conflict, Refuted
+from trio_gossip.core.membership.state import Conflict, Refuted, SuspectTimedOut
 from trio_gossip.shell.node.delegate import Delegates
 from trio_gossip.shell.node.events import EventHub
 from trio_gossip.shell.node.inbox import Inbox
@@ -284,6 +284,9 @@ class Writer:
                         effect.existing.address, effect.other.address)  # fmt: skip
             if roles.conflict is not None:
                 roles.conflict.notify_conflict(effect.existing, effect.other)
+        elif isinstance(effect, SuspectTimedOut):
+            log.info("%s: marking %s as failed, suspect timeout reached (%d peer confirmations)",
+                     name, effect.node, effect.confirmations)  # fmt: skip
         elif isinstance(effect, Refuted):
             log.info("%s: refuting an accusation at incarnation %d (now %d)", name,
                      effect.accused_incarnation, effect.new_incarnation)  # fmt: skip
