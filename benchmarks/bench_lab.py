@@ -4,7 +4,8 @@ namespace on a shared bridge, driven through three scenarios.
     sudo python benchmarks/bench_lab.py [--hosts 30] [--duration 300] [--loss 0.10]
         [--starved 0.10] [--cpu-share 0.05] [--kills 3] [--partition 120]
         [--scenarios abc] [--profile lan] [--reconnect-interval 30] [--quick]
-        [--go-peers 0] [--results DIR] [--name lab] [--logs DIR]
+        [--go-peers 0] [--cas-hosts 10] [--cas-writes 100] [--cas-pace 0.5]
+        [--cas-partition 40] [--results DIR] [--name lab] [--logs DIR]
 
 (a) soak: --loss on every link (an nftables ``numgen random`` drop in each host namespace's
     input chain, so each one-way link loses that share; the input side, as a drop in the
@@ -21,13 +22,22 @@ namespace on a shared bridge, driven through three scenarios.
     SIGCONTed.
 (c) partition: nftables drops between two halves for --partition seconds, then heal; the
     time until every view lists everyone, against one push/pull or reconnect interval.
+(d) CAS, in a lab of its own: --cas-hosts KV nodes (tests/lab_cas_node.py, the public API)
+    each make --cas-writes CAS updates of one ring key, one every --cas-pace seconds on
+    average, all at once, under --loss on every link; 10 s in, the halves are cut apart for
+    --cas-partition seconds (by default past gossip_to_the_dead_time). Each update adds a
+    token of the writer's own to its instance: after the heal and the last write, every view
+    must hold all of them (lost updates: 0) within one push/pull or reconnect interval plus
+    anti-entropy. Its plot, results/<name>_cas.png (<name>.png if it runs alone): updates
+    each view holds over time.
 
 Needs root, iproute2 and nftables. Every namespace (``tglab-<pid>-*``), cgroup and agent is
 removed at the end, on Ctrl-C and on SIGTERM; leftovers of a run killed harder are removed at
 the next start. Writes results/<name>.{json,md,png} (the PNG: each host's view over time,
 with the kills, restarts, pauses, the partition and any false death) and prints the table.
---quick: 8 hosts, local profile, 30 s soak, 1 kill, a partition held just past
-gossip_to_the_dead_time, reconnect every 5 s (what tests/test_lab_quick.py runs).
+--quick: 8 hosts, 30 s soak, 1 kill, a partition held just past gossip_to_the_dead_time,
+reconnect every 5 s (what tests/test_lab_quick.py runs), and the CAS lab's 12 s partition
+with a write every 0.25 s (tests/test_lab_cas.py).
 """
 
 from __future__ import annotations
@@ -213,6 +223,43 @@ def timeline(path: Path, lab: Any, out: Any) -> None:
     print(f"(plot: {path.name})", file=sys.stderr)
 
 
+def cas_plot(path: Path, lab: Any, out: Any) -> None:
+    """Updates each view holds over time in the CAS scenario, the partition and heal marked."""
+    data = out.data.get("cas")
+    try:
+        import matplotlib  # noqa: PLC0415
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt  # noqa: PLC0415
+    except ImportError:
+        print("matplotlib is not installed: no PNG", file=sys.stderr)
+        return
+    if not data:
+        return
+    t0 = data["start"]
+    fig, ax = plt.subplots(figsize=(10, 4.5), layout="constrained")
+    for h in lab.hosts:
+        points = [(t - t0, held) for t, name, held in data["samples"] if name == h.name]
+        if points:
+            ax.plot(*zip(*points, strict=True), linewidth=1, label=h.name)
+    total = lab.n * lab.cas_writes
+    ax.axhline(total, color="black", linestyle=":", linewidth=1, label=f"all {total} updates")
+    for a in lab.actions:
+        if a.kind in ("partition", "heal"):
+            ax.axvline(a.time - t0, color="grey", linestyle="--", linewidth=1)
+            ax.text(a.time - t0, total * 1.01, a.kind, fontsize=8)
+    ax.set_xlabel("seconds since the writes began")
+    ax.set_ylabel("updates in the view")
+    cut = data["partition_seconds"]
+    ax.set_title(f"{lab.n} nodes x {lab.cas_writes} CAS on one ring key,"
+                 f" {data['loss']:.0%} loss, partition of {cut:g} s")  # fmt: skip
+    ax.legend(fontsize="x-small", ncol=2, loc="lower right")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    print(f"(plot: {path.name})", file=sys.stderr)
+
+
 def _starved(out: Any) -> set[str]:
     return set(out.data.get("soak", {}).get("starved", []))
 
@@ -235,17 +282,33 @@ def main() -> int:
     )
     parser.add_argument("--kills", type=int, default=None, help="(b) hosts killed (hosts/10)")
     parser.add_argument("--no-pause", action="store_true", help="(b) skip the SIGSTOP pause")
-    parser.add_argument("--partition", type=float, default=120.0,
-                        help="(c) seconds the halves stay apart; 0: just past the dead time")
-    parser.add_argument("--scenarios", default="abc", help="which of a, b, c to run, in order")
-    parser.add_argument("--go-peers", type=int, default=0,
-                        help="this many hosts run a Go memberlist peer (tests/peers/memberlist)"
-                        " instead")
+    parser.add_argument(
+        "--partition",
+        type=float,
+        default=120.0,
+        help="(c) seconds the halves stay apart; 0: just past the dead time",
+    )
+    parser.add_argument("--scenarios", default="abcd", help="which of a-d to run, in order")
+    parser.add_argument("--cas-hosts", type=int, default=10, help="(d) KV nodes")
+    parser.add_argument("--cas-writes", type=int, default=100, help="(d) CAS updates per node")
+    parser.add_argument(
+        "--cas-pace", type=float, default=0.5, help="(d) mean seconds between one node's writes"
+    )
+    parser.add_argument(
+        "--cas-partition",
+        type=float,
+        default=40.0,
+        help="(d) seconds the halves stay apart, from 10 s in",
+    )
+    parser.add_argument(
+        "--go-peers",
+        type=int,
+        default=0,
+        help="this many hosts run a Go memberlist peer (tests/peers/memberlist) instead",
+    )
     parser.add_argument("--profile", choices=("lan", "local"), default="lan")
     parser.add_argument("--reconnect-interval", type=float, default=30.0)
-    parser.add_argument(
-        "--quick", action="store_true", help="8 hosts, local profile, 30 s soak, short partition"
-    )
+    parser.add_argument("--quick", action="store_true", help="8 hosts, 30 s soak, short partitions")
     parser.add_argument("--name", default="lab", help="results/<name>.{json,md,png}")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where the files go")
     parser.add_argument(
@@ -256,10 +319,12 @@ def main() -> int:
     )
     args = parser.parse_args()
     if args.quick:
-        args.hosts, args.duration, args.profile = 8, 30.0, "local"
+        args.hosts, args.duration = 8, 30.0
         args.reconnect_interval, args.partition, args.kills, args.no_pause = 5.0, 0.0, 1, True
+        args.cas_pace, args.cas_partition = 0.25, 12.0
 
     # Imported after parsing, so --help runs without root and without touching anything.
+    from lab_cas import cas  # noqa: PLC0415
     from lab_support import (  # noqa: PLC0415
         Event,
         Lab,
@@ -275,38 +340,62 @@ def main() -> int:
     print(f"agent logs in {logs}", file=sys.stderr)
     ticker = Ticker()
     out = Outcome()
-    lab = Lab(
-        args.hosts,
-        logs,
-        profile=args.profile,
-        reconnect_interval=args.reconnect_interval,
-        tick=ticker,
-        go_peers=args.go_peers,
-    )
     began = time.monotonic()
+    labs: dict[str, Any] = {}  # "agents" (a-c), "cas" (d)
     try:
-        with interruptible(), lab:
-            for scenario in args.scenarios:
-                if scenario == "a":
-                    soak(
-                        lab,
-                        out,
-                        seconds=args.duration,
-                        loss=args.loss,
-                        starved=args.starved,
-                        cpu_share=args.cpu_share,
-                    )
-                elif scenario == "b":
-                    count = args.kills if args.kills is not None else max(1, args.hosts // 10)
-                    kills(lab, out, count=count, pause=not args.no_pause)
-                elif scenario == "c":
-                    partition(lab, out, seconds=args.partition or None)
-            lab.poll()
-            timeline(args.results / f"{args.name}.png", lab, out)
+        with interruptible():
+            if set(args.scenarios) & set("abc"):
+                lab = Lab(
+                    args.hosts,
+                    logs,
+                    profile=args.profile,
+                    reconnect_interval=args.reconnect_interval,
+                    tick=ticker,
+                    go_peers=args.go_peers,
+                )
+                labs["agents"] = lab
+                with lab:
+                    for scenario in args.scenarios:
+                        if scenario == "a":
+                            soak(
+                                lab,
+                                out,
+                                seconds=args.duration,
+                                loss=args.loss,
+                                starved=args.starved,
+                                cpu_share=args.cpu_share,
+                            )
+                        elif scenario == "b":
+                            count = (
+                                args.kills if args.kills is not None else max(1, args.hosts // 10)
+                            )
+                            kills(lab, out, count=count, pause=not args.no_pause)
+                        elif scenario == "c":
+                            partition(lab, out, seconds=args.partition or None)
+                    lab.poll()
+                    timeline(args.results / f"{args.name}.png", lab, out)
+            if "d" in args.scenarios:
+                cas_lab = Lab(
+                    args.cas_hosts,
+                    logs / "cas",
+                    profile=args.profile,
+                    reconnect_interval=args.reconnect_interval,
+                    tick=ticker,
+                    cas_writes=args.cas_writes,
+                    cas_pace=args.cas_pace,
+                )
+                labs["cas"] = cas_lab
+                with cas_lab:
+                    cas(cas_lab, out, loss=args.loss, partition_at=10.0,
+                        partition_seconds=args.cas_partition)  # fmt: skip
+                    # Alone, the CAS lab's plot is the run's; beside a-c, it has a name of its own.
+                    png = f"{args.name}_cas.png" if "agents" in labs else f"{args.name}.png"
+                    cas_plot(args.results / png, cas_lab, out)
     finally:
-        lab.close()
+        for each in labs.values():
+            each.close()
         ticker.stop()
-    left = lab.leftovers()
+    left = [x for each in labs.values() for x in each.leftovers()]
     out.add("cleanup", "namespaces, cgroups, processes left", str(len(left)), "0", not left)
     # Where the logs and files went is this machine's business, not the figure's.
     shown, skip = [], False
@@ -319,11 +408,13 @@ def main() -> int:
             shown.append(arg)
     command = "python benchmarks/bench_lab.py " + " ".join(shown)
     rows = [(c.scenario, c.what, c.value, c.bound, "pass" if c.ok else "FAIL") for c in out.checks]
+    hosts = (f"{args.hosts - args.go_peers} agents (`trio-gossip agent`)" if "agents" in labs
+             else f"{args.cas_hosts} KV nodes")  # fmt: skip
     notes = [
-        f"{args.hosts - args.go_peers} agents (`trio-gossip agent --profile {args.profile}"
-        f" --reconnect-interval {args.reconnect_interval:g}`), each alone in a network"
-        " namespace on one bridge; faults by nftables in each host's input chain;"
-        f" verdicts from the agents' JSON logs. Run took {time.monotonic() - began:.0f} s."
+        f"{hosts} on memberlist's {args.profile} profile, reconnect every"
+        f" {args.reconnect_interval:g} s, each alone in a network namespace on one bridge;"
+        " faults by nftables in each host's input chain; verdicts from the JSON logs."
+        f" Run took {time.monotonic() - began:.0f} s."
     ]
     soak_data = out.data.get("soak")
     if soak_data:
@@ -332,19 +423,28 @@ def main() -> int:
             f" starved hosts {[round(x, 3) for x in soak_data['cpu_share_starved']]},"
             f" others {soak_data['cpu_share_healthy_mean']:.3f} on average."
         )
+    cas_data = out.data.get("cas")
+    if cas_data:
+        notes.append(
+            f"(d) {args.cas_hosts} KV nodes (tests/lab_cas_node.py, ring codec), each making"
+            f" {cas_data['writes']} CAS updates of one ring key, one every {cas_data['pace']:g} s"
+            f" on average, under {cas_data['loss']:.0%} loss; halves cut apart"
+            f" {cas_data['partition_at']:g} s in for {cas_data['partition_seconds']:g} s."
+        )
     traces = []
     for key, data in out.data.items():
+        lab = labs["cas" if key == "cas" else "agents"]
         for e in data.get("false_deaths", [])[:10]:
             notes.append(
                 f"False death ({key}): {e['observer']} declared {e['member']} failed"
                 f" at +{e['time'] - lab.started:.1f} s (log context: lab.json, traces)."
             )
             traces.append({"false_death": e, "log": lab.trace(Event(**e))})
-    go = [h.name for h in lab.hosts if h.go]
+    go = [h.name for h in labs["agents"].hosts if h.go] if "agents" in labs else []
     if go:
         notes.append(
             f"Go memberlist v0.7.0 peers (no Serf reconnect of their own): {', '.join(go)};"
-            f" memberlist [ERR] lines on their stderr: {len(lab.go_error_lines())}."
+            f" memberlist [ERR] lines on their stderr: {len(labs['agents'].go_error_lines())}."
         )
     notes.append(f"Overall: {'pass' if out.ok else 'FAIL'}.")
     write(
@@ -357,10 +457,10 @@ def main() -> int:
         results=args.results,
         extra={
             "data": out.data,
-            "events": len(lab.events),
-            "actions": [vars(a) for a in lab.actions],
+            "events": {k: len(each.events) for k, each in labs.items()},
+            "actions": {k: [vars(a) for a in each.actions] for k, each in labs.items()},
             "traces": traces,
-            "started": lab.started,
+            "started": {k: each.started for k, each in labs.items()},
         },
     )
     return 0 if out.ok else 1

@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Any
 
 from google.protobuf.unknown_fields import UnknownFieldSet
 
@@ -30,8 +29,6 @@ from trio_gossip.wire.dskit.snappy import (
 )
 from trio_gossip.wire.dskit.tokens import (
     EMPTY_TOKENS,
-    SET_NORMAL,
-    SET_PACKED,
     Tokens,
     as_tokens,
     runs_parse,
@@ -114,22 +111,39 @@ def _state(state: int) -> int:
     return _STATES[state] if 0 <= state <= 4 else state
 
 
-def _slot_setter(name: str) -> Callable[[InstanceDesc, Any], None]:
-    setter: Callable[[InstanceDesc, Any], None] = vars(InstanceDesc)[name].__set__
-    return setter
+class _InstanceBuilder:
+    """InstanceDesc's slots without its frozen ``__setattr__``: the decoder fills one with plain
+    attribute stores, then makes it an InstanceDesc by setting its ``__class__``.
+
+    A frozen dataclass stores each field in ``__init__`` through object.__setattr__, and a call
+    per field to the slots' own setters (vars(InstanceDesc)[name].__set__) still builds an
+    argument tuple each time; a store to a slot of a class without ``__setattr__`` is one
+    specialized bytecode. Python lets ``__class__`` be set between classes with the same layout
+    (same base, same ``__slots__``: checked below, and by Python, which raises TypeError on a
+    mismatch); the object is then an InstanceDesc in every way (type, equality, hash, frozen),
+    and nothing else ever sees it as a builder.
+    """
+
+    __slots__ = (
+        "addr", "id", "read_only", "read_only_updated_timestamp", "registered_timestamp",
+        "state", "timestamp", "tokens", "versions", "zone",
+    )  # fmt: skip
+    addr: str
+    timestamp: int
+    state: int
+    tokens: Tokens
+    zone: str
+    registered_timestamp: int
+    id: str
+    read_only_updated_timestamp: int
+    read_only: bool
+    versions: tuple[tuple[int, int], ...]
 
 
-# The decoder makes each Desc, InstanceDesc and Tokens without its __init__ (see decode_desc).
-_SET_ADDR = _slot_setter("addr")
-_SET_TIMESTAMP = _slot_setter("timestamp")
-_SET_STATE = _slot_setter("state")
-_SET_TOKENS = _slot_setter("tokens")
-_SET_ZONE = _slot_setter("zone")
-_SET_REGISTERED = _slot_setter("registered_timestamp")
-_SET_ID = _slot_setter("id")
-_SET_READ_ONLY_UPDATED = _slot_setter("read_only_updated_timestamp")
-_SET_READ_ONLY = _slot_setter("read_only")
-_SET_VERSIONS = _slot_setter("versions")
+# CPython lays slots out in sorted order; setting __class__ raises TypeError on any mismatch.
+if sorted(vars(InstanceDesc)["__slots__"]) != list(_InstanceBuilder.__slots__):  # pragma: no cover
+    raise RuntimeError("_InstanceBuilder must have the slots of InstanceDesc")
+
 _SET_INSTANCES: Callable[[Desc, Mapping[str, InstanceDesc]], None] = vars(Desc)["instances"].__set__
 _new = object.__new__
 _decode = bytes.decode
@@ -171,12 +185,50 @@ def encode_instance(inst: InstanceDesc) -> bytes:
 
 def encode_desc(desc: Desc) -> bytes:
     """The ring as gogo's Desc.Marshal writes it, with the map entries in ``desc``'s order."""
-    msg = dskit_ring_packed_pb2.Desc()
+    # _instance_to_pb inlined: a call per instance, and one per string, cost more than the
+    # protobuf stores themselves. A zone's bytes are made once, and an ID equal to its key
+    # reuses the key's. Zero values are left out, as gogo does (and as proto3 would anyway).
+    msg = _PackedDesc()
     add = msg.ingesters.add
+    zones: dict[str, bytes] = {}
     for key, inst in desc.instances.items():
         entry = add()
-        entry.key = _raw(key)
-        _instance_to_pb(inst, entry.value)
+        key_raw = key.encode("utf-8", "surrogateescape")
+        entry.key = key_raw
+        out = entry.value
+        addr = inst.addr
+        if addr:
+            out.addr = addr.encode("utf-8", "surrogateescape")
+        else:
+            out.SetInParent()  # gogo writes a map entry's value even when it is empty
+        if inst.timestamp:
+            out.timestamp = inst.timestamp
+        if inst.state:
+            out.state = inst.state
+        tokens = inst.tokens
+        if type(tokens) is Tokens and tokens._normal:
+            packed = tokens._packed
+        else:
+            packed = as_tokens(tokens).shortest()
+        if packed:
+            out.tokens.append(packed)
+        zone = inst.zone
+        if zone:
+            zone_raw = zones.get(zone)
+            if zone_raw is None:
+                zone_raw = zones[zone] = zone.encode("utf-8", "surrogateescape")
+            out.zone = zone_raw
+        if inst.registered_timestamp:
+            out.registered_timestamp = inst.registered_timestamp
+        id_ = inst.id
+        if id_:
+            out.id = key_raw if id_ == key else id_.encode("utf-8", "surrogateescape")
+        if inst.read_only_updated_timestamp:
+            out.read_only_updated_timestamp = inst.read_only_updated_timestamp
+        if inst.read_only:
+            out.read_only = True
+        for version_key, version in inst.versions:
+            out.versions.append(_VersionsEntry(key=version_key, value=version).SerializeToString())
     return msg.SerializeToString()
 
 
@@ -220,11 +272,11 @@ def decode_desc(data: bytes | memoryview) -> Desc:
     (tokens written unpacked, any unknown field, a run cut short) is read again the general way.
     """
     # A 1,000-instance ring is 1,000 turns of this loop, and beyond protobuf's own parse the
-    # loop is the decode: so one body, no call per instance but protobuf's reads and the slots'
-    # setters. InstanceDesc and Tokens are made without their __init__ (the frozen dataclass's
-    # stores each field through object.__setattr__, twice as slow as the slots' own setters);
-    # an ID equal to its key and the handful of zones share one string each. (Reading it column
-    # by column instead, each field mapped over all instances in C, was slower still.)
+    # loop is the decode: so one body, no call per instance but protobuf's reads. Each
+    # InstanceDesc is filled as an _InstanceBuilder (plain slot stores, see there) and each Tokens
+    # without its __init__; an ID equal to its key and the handful of zones share one string
+    # each. (Reading it column by column instead, each field mapped over all instances in C,
+    # was slower still.)
     try:
         msg = _PackedDesc.FromString(data)  # type: ignore[arg-type]  # any buffer
     except Exception as exc:  # google.protobuf.message.DecodeError and binding errors
@@ -233,6 +285,8 @@ def decode_desc(data: bytes | memoryview) -> Desc:
     runs: list[bytes] = []
     zones: dict[bytes, str] = {}
     states = _STATE_OF
+    builder = _InstanceBuilder
+    instance_desc = InstanceDesc
     for e in msg.ingesters:
         v = e.value
         if UnknownFieldSet(v):
@@ -246,29 +300,30 @@ def decode_desc(data: bytes | memoryview) -> Desc:
                 return _decode_desc_typed(data)  # a varint cut short: it raises
             runs.append(packed)
             tokens = _new(Tokens)
-            SET_PACKED(tokens, packed)
-            SET_NORMAL(tokens, None)
+            tokens._packed = packed
+            tokens._normal = None
         key = e.key
         key_text = _decode(key, "utf-8", "surrogateescape")
-        inst = _new(InstanceDesc)
-        _SET_ADDR(inst, _decode(v.addr, "utf-8", "surrogateescape"))
-        _SET_TIMESTAMP(inst, v.timestamp)
+        inst = builder()
+        inst.addr = _decode(v.addr, "utf-8", "surrogateescape")
+        inst.timestamp = v.timestamp
         state = v.state
-        _SET_STATE(inst, states.get(state, state))
-        _SET_TOKENS(inst, tokens)
+        inst.state = states.get(state, state)
+        inst.tokens = tokens
         zone_raw = v.zone
         zone = zones.get(zone_raw)
         if zone is None:
             zone = zones[zone_raw] = _decode(zone_raw, "utf-8", "surrogateescape")
-        _SET_ZONE(inst, zone)
-        _SET_REGISTERED(inst, v.registered_timestamp)
+        inst.zone = zone
+        inst.registered_timestamp = v.registered_timestamp
         id_raw = v.id
-        _SET_ID(inst, key_text if id_raw == key else _decode(id_raw, "utf-8", "surrogateescape"))
-        _SET_READ_ONLY_UPDATED(inst, v.read_only_updated_timestamp)
-        _SET_READ_ONLY(inst, v.read_only)
+        inst.id = key_text if id_raw == key else _decode(id_raw, "utf-8", "surrogateescape")
+        inst.read_only_updated_timestamp = v.read_only_updated_timestamp
+        inst.read_only = v.read_only
         versions = v.versions
-        _SET_VERSIONS(inst, _versions(versions) if versions else ())
-        instances[key_text] = inst
+        inst.versions = _versions(versions) if versions else ()
+        inst.__class__ = instance_desc  # type: ignore[assignment]  # the same layout, see above
+        instances[key_text] = inst  # type: ignore[assignment]  # now an InstanceDesc
     # Each run ends on a varint's last byte, so the runs hold only whole varints; all that is
     # left to check is that none is longer than ten bytes.
     if not runs_parse(runs):
