@@ -1,0 +1,37 @@
+"""What a configuration does not use is not imported: a node without keys never loads
+cryptography (about 7 MiB of RSS), and the agent without --http loads no HTTP server, metrics
+or templates. Each check runs in a fresh interpreter, as sys.modules here is shared."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+HEAVY = ("cryptography", "hypercorn", "prometheus_client", "jinja2", "google", "scapy")
+
+PROBE = """
+import json, sys
+import trio
+from trio_gossip import Config, open_memberlist
+from trio_gossip.apps.agent import runner  # noqa: F401  (what `trio-gossip agent` runs)
+
+async def main():
+    async with open_memberlist(Config.local(name="a", bind_addr="127.0.0.1", bind_port=0)):
+        await trio.sleep(0.1)
+
+trio.run(main)
+before = sorted({m.split(".")[0] for m in sys.modules})
+from trio_gossip.wire.crypto import Keyring, decrypt_payload, encrypt_payload
+ring = Keyring([bytes(16)])
+assert decrypt_payload(ring, encrypt_payload(1, ring, b"x", b""), b"") == b"x"
+print(json.dumps({"before": before, "after": sorted({m.split(".")[0] for m in sys.modules})}))
+"""
+
+
+def test_a_node_without_keys_loads_no_crypto_nor_extras() -> None:
+    done = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True,
+                          timeout=60, check=True)  # fmt: skip
+    loaded = json.loads(done.stdout.splitlines()[-1])
+    assert not set(HEAVY) & set(loaded["before"]), set(HEAVY) & set(loaded["before"])
+    assert "cryptography" in loaded["after"]  # a key in use loads it
