@@ -77,6 +77,8 @@ BAD: dict[str, list[tuple[object, str]]] = {
     "skip_inbound_label_check": [(1, "expected bool")],
     "require_node_names": [("yes", "expected bool"), (1, "expected bool")],
     "check_before_dead": [(0, "expected bool")],
+    "catch_up_push_pull": [(1, "expected bool"), ("yes", "expected bool")],
+    "quiet_join": [(0, "expected bool")],
     "cidrs_allowed": [(["10.0.0.0/33"], "invalid cidr"), ([7], "expected CIDR strings")],
     "reconnect_interval": [("30", "expected"), (INF, "finite"), (-1.0, "negative")],
     "reconnect_timeout": [("1", "expected"), (NAN, "finite"), (0.0, "positive")],

@@ -60,6 +60,7 @@ OWN_COUNTERS = (
     ("join_attempts", "Addresses a join tried a push/pull with"),
     ("suspect_checks", "Push/pulls with a suspect whose suspicion was due (check_before_dead)"),
     ("suspect_checks_answered", "... that the suspect answered: no dead verdict yet"),
+    ("catch_ups", "Push/pulls after a burst of joins gossip brought (catch_up_push_pull)"),
     ("join_failures", "Join push/pulls that failed"),
 )
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from trio_gossip.core.engine import kv, periodic, probe, receive
 from trio_gossip.core.engine.effects import Answer, MergeUserState
 from trio_gossip.core.engine.events import Leave, Merge, Ping, SendUser, Start, UpdateMeta
@@ -11,10 +13,11 @@ from trio_gossip.core.kv.format import message_format
 from trio_gossip.core.membership import rules
 from trio_gossip.core.membership.member import Member
 from trio_gossip.core.membership.schedule import k_random_members
+from trio_gossip.core.membership.state import Broadcast, MembershipState, Transition
 from trio_gossip.core.membership.version import ProtocolVersionError, verify_protocol
 from trio_gossip.wire import encode_message
 from trio_gossip.wire.errors import DecodeError, GossipError
-from trio_gossip.wire.messages import Dead, NodeState, PushNodeState, User
+from trio_gossip.wire.messages import Alive, Dead, NodeState, PushNodeState, User
 
 
 def on_start(step: Step, cmd: Start) -> None:
@@ -92,10 +95,20 @@ def on_merge(step: Step, cmd: Merge) -> None:
         if not veto(peers):
             step.emit(Answer(cmd.token, error=GossipError("merge refused by the delegate")))
             return
-    step.apply(rules.merge_remote_state(
+    merged = rules.merge_remote_state(
         membership, cmd.states, step.now, step.ctx.config, step.ctx.rng,
         alive_filter=step.ctx.hooks.alive_filter,
-    ))  # fmt: skip
+    )  # fmt: skip
+    if step.ctx.config.quiet_join and not _has_peers(step):
+        merged = _without_alive_broadcasts(merged, membership.local_name)
+    taught = step.note_learned(merged)
+    if cmd.catch_up and (taught or _lacks_some_of_ours(membership, cmd.states)):
+        # The views differed: one of us missed something, and others may have missed it
+        # too; another catch-up, with another peer, at the next gossip tick that finds our
+        # queue empty. Equal views end it.
+        step.caught_up = True
+        step.wake_gossip()
+    step.apply(merged)
     user_state = cmd.user_state
     if step.ctx.kv is not None and step.ctx.kv.peer_filter is None and user_state:
         try:
@@ -109,6 +122,22 @@ def on_merge(step: Step, cmd: Merge) -> None:
     if user_state:
         step.emit(MergeUserState(user_state, cmd.join))
     step.emit(Answer(cmd.token))
+
+
+def _lacks_some_of_ours(membership: MembershipState, states: Sequence[PushNodeState]) -> bool:
+    """Whether a peer's push/pull state misses a member we hold alive."""
+    theirs = {s.name for s in states if s.state == NodeState.ALIVE}
+    return any(m.state == NodeState.ALIVE and name not in theirs
+               for name, m in membership.members.items())  # fmt: skip
+
+
+def _without_alive_broadcasts(t: Transition, local_name: str) -> Transition:
+    """``t`` without gossip of other nodes' alive messages (``quiet_join``); a refutation of
+    our own name stays."""
+    kept = tuple(e for e in t.effects if not (
+        isinstance(e, Broadcast) and isinstance(e.message, Alive) and e.message.node != local_name
+    ))  # fmt: skip
+    return t if len(kept) == len(t.effects) else Transition(t.state, kept)
 
 
 def _as_member(s: PushNodeState, now: float) -> Member:

@@ -49,11 +49,13 @@ class PushPullWith:
     peer's answer as a ``Merge``). ``reconnect``: ``peer`` failed, and this is Serf's attempt
     to join it again (a join push/pull, answered by the node of that name or not merged).
     ``check``: ``peer`` is suspected and its suspicion is due (``check_before_dead``): report
-    ``SuspectChecked``."""
+    ``SuspectChecked``. ``catch_up``: after a burst of joins (``catch_up_push_pull``); the
+    answer's ``Merge`` says so."""
 
     peer: Member
     reconnect: bool = False
     check: bool = False
+    catch_up: bool = False
 
 
 @attrs.frozen(slots=True)

@@ -159,12 +159,14 @@ class Leave:
 
 @attrs.frozen(slots=True)
 class Merge:
-    """A peer's push/pull state (join or anti-entropy) to merge into ours."""
+    """A peer's push/pull state (join or anti-entropy) to merge into ours; ``catch_up``: the
+    answer to a catch-up push/pull of ours (``catch_up_push_pull``)."""
 
     token: int
     states: tuple[PushNodeState, ...]
     user_state: bytes
     join: bool
+    catch_up: bool = False
 
 
 @attrs.frozen(slots=True)

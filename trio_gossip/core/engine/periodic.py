@@ -12,6 +12,7 @@ from trio_gossip.core.engine.events import (
     ReconnectTick,
     SuspicionTimeout,
 )
+from trio_gossip.core.engine.queue import retransmit_limit
 from trio_gossip.core.engine.step import Step
 from trio_gossip.core.membership import rules
 from trio_gossip.core.membership.awareness import scale_timeout
@@ -39,6 +40,8 @@ def on_gossip_tick(step: Step) -> None:
     step.gossip_tick += cfg.gossip_interval
     kv_ctx = step.ctx.kv
     greets = kv_ctx is not None and kv_ctx.peer_filter is not None
+    if (step.learned or step.caught_up) and not len(step.queue):
+        _catch_up(step)
     if not len(step.queue) and step.ctx.hooks.broadcasts is None and not greets:
         # Nothing to say: rather than waking every interval for nothing (a large share of a
         # big simulation's cost), the timer sleeps until something is queued.
@@ -55,6 +58,33 @@ def on_gossip_tick(step: Step) -> None:
         kv.gossip_round(step)
 
 
+def _catch_up(step: Step) -> None:
+    """Our transmit queue just drained after we learned ``step.learned`` new members: if
+    that was a burst, one push/pull now (``catch_up_push_pull``).
+
+    Each broadcast is sent a fixed number of times (util.go retransmitLimit), so in a burst
+    of k joins each node has k chances of missing every copy of one, and would wait for the
+    periodic push/pull, whose interval grows with the cluster (util.go pushPullScale: 150 s
+    at 1,000 nodes). A burst is k * retransmit_limit >= n: spreading it cost this node at
+    least as many messages as the push/pull's n entries, so a lone join in a big cluster
+    costs its members nothing (the newcomer, who learned n, does one). Another catch-up, with
+    another random peer, follows whenever one finds the views differed (either side lacked a
+    live member: others may lack it too); equal views end it.
+    """
+    cfg = step.ctx.config
+    learned, step.learned = step.learned, 0
+    chained, step.caught_up = step.caught_up, False
+    if not cfg.catch_up_push_pull:
+        return
+    n = step.membership.num_nodes
+    if not chained and learned * retransmit_limit(cfg.retransmit_mult, n) < n:
+        return
+    peer = push_pull_peer(step.membership, step.ctx.rng)
+    if peer is not None:
+        step.count(catch_ups=1)
+        step.emit(PushPullWith(peer, catch_up=True))
+
+
 def _schedule_push_pull(step: Step) -> None:
     """The next push/pull, the interval stretched for the cluster's size now (a timer that
     is re-armed each time, as Go's pushPullTrigger re-reads estNumNodes every round)."""
@@ -69,6 +99,7 @@ def on_push_pull_stagger(step: Step) -> None:
 
 def on_push_pull_tick(step: Step) -> None:
     _schedule_push_pull(step)
+    step.learned, step.caught_up = 0, False  # this exchange covers what came before
     peer = push_pull_peer(step.membership, step.ctx.rng)
     if peer is not None:
         step.emit(PushPullWith(peer))

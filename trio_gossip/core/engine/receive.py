@@ -57,6 +57,7 @@ def on_gossip(step: Step, msg: Alive | Suspect | Dead) -> None:
         if alive_filter is None and _stale_alive(membership, msg):
             return
         t = rules.alive(membership, msg, now, cfg, step.ctx.rng, alive_filter=alive_filter)
+        step.note_learned(t)
     elif isinstance(msg, Suspect):
         t = rules.suspect(membership, msg, now, cfg)
     else:

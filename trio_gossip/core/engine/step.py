@@ -69,6 +69,8 @@ class Step:
     counters: Counters
     kv: Replica | None
     failed: FailedMembers
+    learned: int
+    caught_up: bool
 
     def __init__(self, ctx: Context, state: EngineState, now: float, wall: float) -> None:
         self.ctx = ctx
@@ -154,6 +156,15 @@ class Step:
                     self.count(cidr_refusals=1)
                     continue
                 self.emit(effect)
+
+    def note_learned(self, t: Transition) -> int:
+        """Count the members ``t`` taught us (joins), for ``catch_up_push_pull``."""
+        taught = 0
+        for effect in t.effects:
+            if type(effect) is MemberEvent and effect.kind is EventKind.JOINED:
+                taught += 1
+        self.learned += taught
+        return taught
 
     # ---- the transmit queue ------------------------------------------------------------
 

@@ -27,7 +27,8 @@ from trio_gossip.wire.messages import Ack, Err, Ping, PushPull, User
 JoinAddress = str | tuple[str, int]
 
 
-async def push_pull(w: Writer, addr: Address, *, join: bool, node: str = "") -> None:
+async def push_pull(w: Writer, addr: Address, *, join: bool, node: str = "",
+                    catch_up: bool = False) -> None:
     """Send our state to ``addr``, read theirs, merge it. Raises one of STREAM_ERRORS.
     ``node``: the name of the node we mean to reach; when its state does not list that
     name, something else answers at ``addr`` and its state is not merged."""
@@ -52,7 +53,7 @@ async def push_pull(w: Writer, addr: Address, *, join: bool, node: str = "") -> 
         raise GossipError(f"{format_address(addr)} answered without node {node!r} in its"
                           " state: another node holds that address")
     # Go merges a reply with the flag it sent, not the one echoed back.
-    await merge(w, reply, join=join)
+    await merge(w, reply, join=join, catch_up=catch_up)
     w.io.push_pulls += 1
 
 
@@ -62,7 +63,8 @@ async def periodic_push_pull(w: Writer, effect: fx.PushPullWith) -> None:
     peer, name = effect.peer, w.ctx.config.name
     try:
         await push_pull(w, peer.address, join=effect.reconnect,
-                        node=peer.name if effect.reconnect or effect.check else "")  # fmt: skip
+                        node=peer.name if effect.reconnect or effect.check else "",
+                        catch_up=effect.catch_up)  # fmt: skip
     except STREAM_ERRORS as exc:
         if effect.check:
             log.debug("%s: suspect %s did not answer a push/pull: %r", name, peer.name, exc)

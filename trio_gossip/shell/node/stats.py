@@ -47,6 +47,7 @@ class Statistics:
     join_attempts: int = 0  # addresses join() tried a push/pull with
     suspect_checks: int = 0  # last-chance push/pulls with a due suspect (check_before_dead)
     suspect_checks_answered: int = 0  # ... answered: no dead verdict yet
+    catch_ups: int = 0  # push/pulls after a burst of joins gossip brought (catch_up_push_pull)
     join_failures: int = 0  # ... that failed
     sent_by_type: dict[str, int] = attrs.field(factory=dict, hash=False)
     """Messages sent by memberlist type (``"ping"``, ``"alive"``, ...; compound parts each)."""
@@ -131,6 +132,7 @@ def snapshot(io: IOCounters, engine: Counters, *, dropped: int, events_dropped: 
         join_attempts=io.join_attempts,
         suspect_checks=engine.suspect_checks,
         suspect_checks_answered=engine.suspect_checks_answered,
+        catch_ups=engine.catch_ups,
         join_failures=io.join_failures,
         sent_by_type=_by_name(io.sent_by_type),
         received_by_type=_by_name(io.received_by_type),

@@ -96,12 +96,12 @@ def local_push_pull(w: Writer, join: bool) -> PushPull:
     return PushPull(join, states, user_state)
 
 
-async def merge(writer: Writer, msg: PushPull, *, join: bool) -> None:
+async def merge(writer: Writer, msg: PushPull, *, join: bool, catch_up: bool = False) -> None:
     """Hand a peer's push/pull to the writer and wait until it is merged."""
     if writer.kv is not None and msg.user_state:
         writer.kv.state_exchanged(msg.user_state, sent=False)
     with writer.pending() as pending:
-        writer.submit(Merge(pending.token, msg.states, msg.user_state, join))
+        writer.submit(Merge(pending.token, msg.states, msg.user_state, join, catch_up))
         await pending.answer()
 
 

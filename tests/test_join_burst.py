@@ -1,0 +1,223 @@
+"""A burst of joins: ``quiet_join`` (a fresh node does not gossip the state its join brought)
+and ``catch_up_push_pull`` (a node that gossip taught a burst of members does one push/pull
+when its transmit queue drains).
+
+The case they fix: forming a cluster of n nodes through one seed, each alive message is sent
+a fixed number of times by every node that learns it, so a few nodes miss every copy of one
+and wait for the periodic push/pull (300 nodes: 118 simulated seconds instead of 8), while
+each newcomer re-sent the whole state its join brought, a third of the join's messages.
+"""
+
+from __future__ import annotations
+
+import random
+
+import trio
+from node_support import base_config
+
+from trio_gossip.core.config import Config
+from trio_gossip.core.engine import Context, EngineState, handle
+from trio_gossip.core.engine import events as ev
+from trio_gossip.core.engine.effects import PushPullWith
+from trio_gossip.core.engine.queue import retransmit_limit
+from trio_gossip.core.membership.codec import Codec
+from trio_gossip.core.membership.schedule import push_pull_scale
+from trio_gossip.testing import open_cluster, run
+from trio_gossip.wire.messages import Alive, NodeState, PushNodeState
+
+VSN = bytes((1, 5, 2, 0, 0, 0))
+PEER = ("10.0.0.9", 7946)
+
+
+def _node(**overrides: object) -> tuple[Context, EngineState]:
+    config = base_config(name="me", **overrides)
+    ctx = Context(config, Codec(config), random.Random(3))
+    state, _ = handle(ctx, EngineState.initial("me"), 0.0,
+                      ev.Start(bytes((10, 0, 0, 1)), 7946, b""))  # fmt: skip
+    return ctx, state
+
+
+def _entry(name: str, host: int, incarnation: int = 1, state: int = NodeState.ALIVE
+           ) -> PushNodeState:  # fmt: skip
+    return PushNodeState(name, bytes((10, 0, 1, host)), 7946, b"", incarnation, state, VSN)
+
+
+def _queued_names(state: EngineState) -> set[str]:
+    return {item.name for item in state.queue if item.name is not None}
+
+
+def _merge(ctx: Context, state: EngineState, entries: list[PushNodeState]) -> EngineState:
+    state, _ = handle(ctx, state, 1.0, ev.Merge(1, tuple(entries), b"", True))
+    return state
+
+
+def test_a_fresh_node_does_not_gossip_the_state_its_join_brought() -> None:
+    cluster = [_entry(f"n{i}", i) for i in range(1, 6)]
+    ctx, state = _node()
+    before = _queued_names(state)
+    merged = _merge(ctx, state, cluster)
+    assert all(merged.membership.members[e.name].state == NodeState.ALIVE for e in cluster)
+    assert _queued_names(merged) == before  # nothing of theirs: they know it already
+    # memberlist's mergeState would have queued every one of them:
+    ctx, state = _node(quiet_join=False)
+    assert _queued_names(_merge(ctx, state, cluster)) == before | {e.name for e in cluster}
+
+
+def test_a_node_with_peers_gossips_what_a_push_pull_brings() -> None:
+    """Two clusters merging: each side must tell its own what the other side holds."""
+    ctx, state = _node()
+    state, _ = handle(ctx, state, 0.5, ev.Received(
+        Alive(1, "mine", bytes((10, 0, 0, 7)), 7946, b"", VSN), PEER))  # fmt: skip
+    merged = _merge(ctx, state, [_entry("theirs-1", 1), _entry("theirs-2", 2)])
+    assert {"theirs-1", "theirs-2"} <= _queued_names(merged)
+
+
+def test_a_quiet_join_still_refutes_an_old_claim_on_our_name() -> None:
+    ctx, state = _node()
+    me = state.membership.members["me"]
+    claim = PushNodeState("me", bytes((10, 0, 0, 1)), 7946, b"", me.incarnation + 3,
+                          NodeState.SUSPECT, VSN)  # fmt: skip
+    merged = _merge(ctx, state, [claim, _entry("n1", 1)])
+    assert merged.membership.members["me"].incarnation > me.incarnation + 3
+    assert "me" in _queued_names(merged)
+    assert "n1" not in _queued_names(merged)
+
+
+def _taught(ctx: Context, state: EngineState, k: int, start: int = 1) -> EngineState:
+    for i in range(start, start + k):
+        alive = Alive(1, f"g{i}", bytes((10, 0, 2, i)), 7946, b"", VSN)
+        state, _ = handle(ctx, state, 0.5, ev.Received(alive, PEER))
+    return state
+
+
+def _drain(ctx: Context, state: EngineState) -> tuple[EngineState, list[PushPullWith]]:
+    """Gossip ticks until the transmit queue is empty, and the push/pulls they started."""
+    pulls: list[PushPullWith] = []
+    now = 1.0
+    for _ in range(1000):
+        now += ctx.config.gossip_interval
+        state, effects = handle(ctx, state, now, ev.GossipTick())
+        pulls += [e for e in effects if isinstance(e, PushPullWith)]
+        if not len(state.queue):
+            state, effects = handle(ctx, state, now + 1, ev.GossipTick())
+            pulls += [e for e in effects if isinstance(e, PushPullWith)]
+            return state, pulls
+    raise AssertionError("the transmit queue never drained")
+
+
+def test_a_burst_learned_from_gossip_ends_in_one_push_pull() -> None:
+    ctx, state = _node()
+    # A node that knows 20 members and hears of 10 more: 10 * limit(31) >= 31, a burst.
+    state = _taught(ctx, state, 20)
+    state, _ = _drain(ctx, state)
+    state = _taught(ctx, state, 10, start=21)
+    assert state.learned == 10
+    n = state.membership.num_nodes
+    assert 10 * retransmit_limit(ctx.config.retransmit_mult, n) >= n
+    state, pulls = _drain(ctx, state)
+    assert len(pulls) == 1 and pulls[0].peer.name.startswith("g")  # noqa: PT018
+    assert state.counters.catch_ups >= 1
+    assert state.learned == 0
+
+
+def test_one_new_member_in_a_big_cluster_is_no_burst() -> None:
+    """k * retransmit_limit < n: gossiping the news cost less than a push/pull would."""
+    ctx, state = _node()
+    state = _taught(ctx, state, 200)
+    state, _ = _drain(ctx, state)
+    caught_up = state.counters.catch_ups
+    state = _taught(ctx, state, 1, start=201)
+    n = state.membership.num_nodes
+    assert retransmit_limit(ctx.config.retransmit_mult, n) < n
+    state, pulls = _drain(ctx, state)
+    assert pulls == []
+    assert state.counters.catch_ups == caught_up
+    assert state.learned == 0
+
+
+def test_no_catch_up_when_turned_off_or_after_a_periodic_push_pull() -> None:
+    ctx, state = _node(catch_up_push_pull=False)
+    state, pulls = _drain(ctx, _taught(ctx, state, 10))
+    assert pulls == []
+    assert state.counters.catch_ups == 0
+    ctx, state = _node()
+    state = _taught(ctx, state, 10)
+    state, effects = handle(ctx, state, 0.6, ev.PushPullTick())
+    assert [e for e in effects if isinstance(e, PushPullWith)]
+    assert state.learned == 0
+    state, pulls = _drain(ctx, state)
+    assert pulls == []
+
+
+def _straggler_time(catch_up: bool) -> tuple[float, int]:
+    """60 nodes joining through one seed with each broadcast sent only twice (retransmit_mult
+    1): many nodes miss an alive. When every view was complete, and catch-ups started."""
+    config = Config.lan(name="t", enable_compression=False, retransmit_mult=1,
+                        catch_up_push_pull=catch_up)  # fmt: skip
+    out: list[float] = []
+    catch_ups: list[int] = []
+
+    async def main() -> None:
+        async with open_cluster(60, seed=4, config=config) as cluster:
+            start = trio.current_time()
+            deadline = start + push_pull_scale(config.push_pull_interval, 60)
+            while not cluster.is_converged() and trio.current_time() < deadline:
+                await trio.sleep(config.gossip_interval)
+            out.append(trio.current_time() - start)
+            catch_ups.append(sum(h.memberlist.statistics().catch_ups for h in cluster.running()))
+
+    run(main, seed=4)
+    return out[0], catch_ups[0]
+
+
+def test_stragglers_catch_up_long_before_the_periodic_push_pull() -> None:
+    config = Config.lan(name="t")
+    scaled = push_pull_scale(config.push_pull_interval, 60)
+    with_it, catch_ups = _straggler_time(True)
+    without, none = _straggler_time(False)
+    assert none == 0
+    assert catch_ups > 0
+    # Each queue drains within (n alives * limit) / (gossip_nodes per round) rounds at most;
+    # the catch-up is one stream exchange after that.
+    limit = retransmit_limit(1, 60)
+    drain = 60 * limit / config.gossip_nodes * config.gossip_interval
+    assert with_it <= drain + config.probe_interval, (with_it, drain)
+    assert without > with_it + 5 * config.gossip_interval, (without, with_it, scaled)
+
+
+def _catching_up(ctx: Context, state: EngineState) -> tuple[EngineState, PushPullWith]:
+    state = _taught(ctx, state, 10)
+    state, pulls = _drain(ctx, state)
+    assert len(pulls) == 1
+    assert pulls[0].catch_up
+    return state, pulls[0]
+
+
+def _ours(state: EngineState) -> list[PushNodeState]:
+    return [PushNodeState(m.name, m.addr, m.port, m.meta, m.incarnation, m.state, m.vsn)
+            for m in state.membership.members.values()]  # fmt: skip
+
+
+def test_a_catch_up_that_finds_the_views_differ_is_followed_by_another() -> None:
+    ctx, state = _node()
+    state, _ = _catching_up(ctx, state)
+    lacking = [e for e in _ours(state) if e.name != "g3"]  # our peer missed g3
+    state, effects = handle(ctx, state, 9.0, ev.Merge(2, tuple(lacking), b"", False, True))
+    assert state.caught_up
+    assert not len(state.queue)
+    ticks = [e for e in effects if type(e).__name__ == "SetTimer"]
+    assert ticks  # the idle gossip timer is woken for the next catch-up
+    state, pulls = _drain(ctx, state)
+    assert len(pulls) == 1
+    assert pulls[0].catch_up
+    assert not state.caught_up
+
+
+def test_a_catch_up_that_finds_equal_views_ends_it() -> None:
+    ctx, state = _node()
+    state, _ = _catching_up(ctx, state)
+    state, _ = handle(ctx, state, 9.0, ev.Merge(2, tuple(_ours(state)), b"", False, True))
+    assert not state.caught_up
+    assert state.learned == 0
+    state, pulls = _drain(ctx, state)
+    assert pulls == []
