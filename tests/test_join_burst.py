@@ -19,7 +19,7 @@ from trio_gossip.core.config import Config
 from trio_gossip.core.engine import Context, EngineState, handle
 from trio_gossip.core.engine import events as ev
 from trio_gossip.core.engine.effects import PushPullWith
-from trio_gossip.core.engine.queue import retransmit_limit
+from trio_gossip.core.engine.queue import MEMBERLIST, retransmit_limit
 from trio_gossip.core.membership.codec import Codec
 from trio_gossip.core.membership.schedule import push_pull_scale
 from trio_gossip.testing import open_cluster, run
@@ -90,34 +90,93 @@ def _taught(ctx: Context, state: EngineState, k: int, start: int = 1) -> EngineS
     return state
 
 
+def _tick(ctx: Context, state: EngineState, now: float) -> tuple[EngineState, list[PushPullWith]]:
+    state, effects = handle(ctx, state, now, ev.GossipTick())
+    return state, [e for e in effects if isinstance(e, PushPullWith)]
+
+
 def _drain(ctx: Context, state: EngineState) -> tuple[EngineState, list[PushPullWith]]:
-    """Gossip ticks until the transmit queue is empty, and the push/pulls they started."""
+    """Gossip ticks until the membership lane of the transmit queue is empty (one more tick
+    sees it so), and the push/pulls they started."""
     pulls: list[PushPullWith] = []
     now = 1.0
     for _ in range(1000):
         now += ctx.config.gossip_interval
-        state, effects = handle(ctx, state, now, ev.GossipTick())
-        pulls += [e for e in effects if isinstance(e, PushPullWith)]
-        if not len(state.queue):
-            state, effects = handle(ctx, state, now + 1, ev.GossipTick())
-            pulls += [e for e in effects if isinstance(e, PushPullWith)]
+        drained = not state.queue.lane_len(MEMBERLIST)
+        state, started = _tick(ctx, state, now)
+        pulls += started
+        if drained:
             return state, pulls
     raise AssertionError("the transmit queue never drained")
 
 
-def test_a_burst_learned_from_gossip_ends_in_one_push_pull() -> None:
-    ctx, state = _node()
-    # A node that knows 20 members and hears of 10 more: 10 * limit(31) >= 31, a burst.
+def _ours(state: EngineState) -> list[PushNodeState]:
+    return [PushNodeState(m.name, m.addr, m.port, m.meta, m.incarnation, m.state, m.vsn)
+            for m in state.membership.members.values()]  # fmt: skip
+
+
+def _answer(ctx: Context, state: EngineState, entries: list[PushNodeState], now: float = 9.0
+            ) -> EngineState:  # fmt: skip
+    """The peer's answer to our catch-up."""
+    state, _ = handle(ctx, state, now, ev.Merge(2, tuple(entries), b"", False, True))
+    return state
+
+
+def _burst(ctx: Context, state: EngineState) -> EngineState:
+    """A node that knows 20 members hears of 10 more: 10 * limit(31) >= 31, a burst."""
     state = _taught(ctx, state, 20)
     state, _ = _drain(ctx, state)
     state = _taught(ctx, state, 10, start=21)
-    assert state.learned == 10
     n = state.membership.num_nodes
     assert 10 * retransmit_limit(ctx.config.retransmit_mult, n) >= n
+    return state
+
+
+def test_a_burst_is_caught_up_when_its_news_is_out_and_when_the_queue_drains() -> None:
+    ctx, state = _node()
+    state = _burst(ctx, state)
+    assert (state.learned, state.unmerged) == (10, 10)  # the first 20 were a burst of their own
+    before = state.counters.catch_ups
+    limit = retransmit_limit(ctx.config.retransmit_mult, state.membership.num_nodes)
+    now = 1.0
+    while True:
+        fresh = state.queue.sent_fewer_than(limit // 4)
+        now += ctx.config.gossip_interval
+        state, pulls = _tick(ctx, state, now)
+        if pulls:
+            break
+        # no catch-up while more than gossip_nodes are sent fewer than limit/4 times
+        assert fresh > ctx.config.gossip_nodes
+    assert fresh <= ctx.config.gossip_nodes
+    assert len(pulls) == 1
+    assert pulls[0].catch_up
+    assert pulls[0].peer.name.startswith("g")
+    assert state.unmerged == 0
+    assert len(state.queue)  # the rest of the news is still to be sent
+    state = _answer(ctx, state, [])  # a peer that knows nothing of ours: keep sending all
     state, pulls = _drain(ctx, state)
-    assert len(pulls) == 1 and pulls[0].peer.name.startswith("g")  # noqa: PT018
-    assert state.counters.catch_ups >= 1
-    assert state.learned == 0
+    # The views differed: one more at once; and the burst's last one when the queue drained.
+    assert [p.catch_up for p in pulls] == [True, True]
+    state, pulls = _drain(ctx, _answer(ctx, state, _ours(state)))
+    assert pulls == []  # equal views: the burst is over
+    assert (state.learned, state.unmerged, state.caught_up) == (0, 0, False)
+    assert state.counters.catch_ups == before + 3
+
+
+def test_queued_alives_a_catch_up_peer_knows_are_no_longer_sent() -> None:
+    ctx, state = _node()
+    state = _burst(ctx, state)
+    now = 1.0
+    while not state.counters.catch_ups:
+        now += ctx.config.gossip_interval
+        state, _ = _tick(ctx, state, now)
+    queued = _queued_names(state) - {"me"}
+    assert len(queued) > 2
+    lacks = sorted(queued)[:2]
+    state = _answer(ctx, state, [e for e in _ours(state) if e.name not in lacks])
+    assert _queued_names(state) - {"me"} == set(lacks)
+    assert state.counters.broadcasts_known == len(queued) - 2
+    assert state.caught_up  # it lacked two of ours
 
 
 def test_one_new_member_in_a_big_cluster_is_no_burst() -> None:
@@ -135,18 +194,23 @@ def test_one_new_member_in_a_big_cluster_is_no_burst() -> None:
     assert state.learned == 0
 
 
-def test_no_catch_up_when_turned_off_or_after_a_periodic_push_pull() -> None:
+def test_no_catch_up_when_turned_off() -> None:
     ctx, state = _node(catch_up_push_pull=False)
-    state, pulls = _drain(ctx, _taught(ctx, state, 10))
+    state, pulls = _drain(ctx, _burst(ctx, state))
     assert pulls == []
     assert state.counters.catch_ups == 0
+
+
+def test_a_periodic_push_pull_stands_for_the_catch_up_while_the_news_spreads() -> None:
     ctx, state = _node()
-    state = _taught(ctx, state, 10)
+    state = _burst(ctx, state)
     state, effects = handle(ctx, state, 0.6, ev.PushPullTick())
-    assert [e for e in effects if isinstance(e, PushPullWith)]
-    assert state.learned == 0
+    periodic = [e for e in effects if isinstance(e, PushPullWith)]
+    assert len(periodic) == 1
+    assert not periodic[0].catch_up
+    assert state.unmerged == 0
     state, pulls = _drain(ctx, state)
-    assert pulls == []
+    assert [p.catch_up for p in pulls] == [True]  # only the last one, at the drain
 
 
 def _straggler_time(catch_up: bool) -> tuple[float, int]:
@@ -183,41 +247,3 @@ def test_stragglers_catch_up_long_before_the_periodic_push_pull() -> None:
     drain = 60 * limit / config.gossip_nodes * config.gossip_interval
     assert with_it <= drain + config.probe_interval, (with_it, drain)
     assert without > with_it + 5 * config.gossip_interval, (without, with_it, scaled)
-
-
-def _catching_up(ctx: Context, state: EngineState) -> tuple[EngineState, PushPullWith]:
-    state = _taught(ctx, state, 10)
-    state, pulls = _drain(ctx, state)
-    assert len(pulls) == 1
-    assert pulls[0].catch_up
-    return state, pulls[0]
-
-
-def _ours(state: EngineState) -> list[PushNodeState]:
-    return [PushNodeState(m.name, m.addr, m.port, m.meta, m.incarnation, m.state, m.vsn)
-            for m in state.membership.members.values()]  # fmt: skip
-
-
-def test_a_catch_up_that_finds_the_views_differ_is_followed_by_another() -> None:
-    ctx, state = _node()
-    state, _ = _catching_up(ctx, state)
-    lacking = [e for e in _ours(state) if e.name != "g3"]  # our peer missed g3
-    state, effects = handle(ctx, state, 9.0, ev.Merge(2, tuple(lacking), b"", False, True))
-    assert state.caught_up
-    assert not len(state.queue)
-    ticks = [e for e in effects if type(e).__name__ == "SetTimer"]
-    assert ticks  # the idle gossip timer is woken for the next catch-up
-    state, pulls = _drain(ctx, state)
-    assert len(pulls) == 1
-    assert pulls[0].catch_up
-    assert not state.caught_up
-
-
-def test_a_catch_up_that_finds_equal_views_ends_it() -> None:
-    ctx, state = _node()
-    state, _ = _catching_up(ctx, state)
-    state, _ = handle(ctx, state, 9.0, ev.Merge(2, tuple(_ours(state)), b"", False, True))
-    assert not state.caught_up
-    assert state.learned == 0
-    state, pulls = _drain(ctx, state)
-    assert pulls == []

@@ -61,6 +61,7 @@ OWN_COUNTERS = (
     ("suspect_checks", "Push/pulls with a suspect whose suspicion was due (check_before_dead)"),
     ("suspect_checks_answered", "... that the suspect answered: no dead verdict yet"),
     ("catch_ups", "Push/pulls after a burst of joins gossip brought (catch_up_push_pull)"),
+    ("broadcasts_known", "Queued alive messages a catch-up showed a peer knew: no longer sent"),
     ("join_failures", "Join push/pulls that failed"),
 )
 

@@ -97,17 +97,13 @@ def on_merge(step: Step, cmd: Merge) -> None:
             return
     merged = rules.merge_remote_state(
         membership, cmd.states, step.now, step.ctx.config, step.ctx.rng,
-        alive_filter=step.ctx.hooks.alive_filter,
+        alive_filter=step.ctx.hooks.alive_filter, verified=True,
     )  # fmt: skip
     if step.ctx.config.quiet_join and not _has_peers(step):
         merged = _without_alive_broadcasts(merged, membership.local_name)
-    taught = step.note_learned(merged)
-    if cmd.catch_up and (taught or _lacks_some_of_ours(membership, cmd.states)):
-        # The views differed: one of us missed something, and others may have missed it
-        # too; another catch-up, with another peer, at the next gossip tick that finds our
-        # queue empty. Equal views end it.
-        step.caught_up = True
-        step.wake_gossip()
+    taught = step.note_learned(merged, merged=True)
+    if cmd.catch_up:
+        _caught_up(step, cmd.states, taught)
     step.apply(merged)
     user_state = cmd.user_state
     if step.ctx.kv is not None and step.ctx.kv.peer_filter is None and user_state:
@@ -122,6 +118,24 @@ def on_merge(step: Step, cmd: Merge) -> None:
     if user_state:
         step.emit(MergeUserState(user_state, cmd.join))
     step.emit(Answer(cmd.token))
+
+
+def _caught_up(step: Step, states: Sequence[PushNodeState], taught: int) -> None:
+    """The answer to a catch-up of ours (periodic._catch_up). Our queued alive messages about
+    members the peer holds alive at that incarnation or newer are old news to a random
+    peer: we stop sending them (a waiting caller's are kept). If the views differed, one of
+    us missed something and others may have too: another catch-up, with another peer, when
+    our news is out again."""
+    membership = step.membership
+    members, local = membership.members, membership.local_name
+    known = [s.name for s in states if s.state == NodeState.ALIVE and s.name != local
+             and (m := members.get(s.name)) is not None and m.state == NodeState.ALIVE
+             and s.incarnation >= m.incarnation]  # fmt: skip
+    step.queue, dropped = step.queue.forget_alives(known)
+    step.count(broadcasts_known=dropped)
+    if taught or _lacks_some_of_ours(membership, states):
+        step.caught_up = True
+        step.wake_gossip()
 
 
 def _lacks_some_of_ours(membership: MembershipState, states: Sequence[PushNodeState]) -> bool:

@@ -12,7 +12,7 @@ from trio_gossip.core.engine.events import (
     ReconnectTick,
     SuspicionTimeout,
 )
-from trio_gossip.core.engine.queue import retransmit_limit
+from trio_gossip.core.engine.queue import MEMBERLIST, retransmit_limit
 from trio_gossip.core.engine.step import Step
 from trio_gossip.core.membership import rules
 from trio_gossip.core.membership.awareness import scale_timeout
@@ -40,7 +40,7 @@ def on_gossip_tick(step: Step) -> None:
     step.gossip_tick += cfg.gossip_interval
     kv_ctx = step.ctx.kv
     greets = kv_ctx is not None and kv_ctx.peer_filter is not None
-    if (step.learned or step.caught_up) and not len(step.queue):
+    if step.learned or step.caught_up:
         _catch_up(step)
     if not len(step.queue) and step.ctx.hooks.broadcasts is None and not greets:
         # Nothing to say: rather than waking every interval for nothing (a large share of a
@@ -58,27 +58,42 @@ def on_gossip_tick(step: Step) -> None:
         kv.gossip_round(step)
 
 
+def _news_is_out(step: Step) -> bool:
+    """At most ``gossip_nodes`` queued membership broadcasts have been sent fewer than a
+    quarter of their retransmit limit: whatever burst of news we learned is past its first,
+    epidemic, spread (what is left to send is mostly redundancy), or we learn slowly now."""
+    cfg = step.ctx.config
+    early = max(1, retransmit_limit(cfg.retransmit_mult, step.membership.num_nodes) // 4)
+    return step.queue.sent_fewer_than(early) <= cfg.gossip_nodes
+
+
 def _catch_up(step: Step) -> None:
-    """Our transmit queue just drained after we learned ``step.learned`` new members: if
-    that was a burst, one push/pull now (``catch_up_push_pull``).
+    """After a burst of news, push/pulls that fill what gossip missed (``catch_up_push_pull``).
 
     Each broadcast is sent a fixed number of times (util.go retransmitLimit), so in a burst
     of k joins each node has k chances of missing every copy of one, and would wait for the
     periodic push/pull, whose interval grows with the cluster (util.go pushPullScale: 150 s
-    at 1,000 nodes). A burst is k * retransmit_limit >= n: spreading it cost this node at
-    least as many messages as the push/pull's n entries, so a lone join in a big cluster
-    costs its members nothing (the newcomer, who learned n, does one). Another catch-up, with
-    another random peer, follows whenever one finds the views differed (either side lacked a
-    live member: others may lack it too); equal views end it.
+    at 1,000 nodes). A burst is k * retransmit_limit >= n members learned: spreading it cost
+    this node at least as many messages as a push/pull's n entries, so a lone join in a big
+    cluster costs its members nothing.
+
+    In a burst, a catch-up with a random peer starts whenever our news is out
+    (``_news_is_out``) and gossip brought members since our last one, and once more when the
+    queue has drained, which ends the burst. Another follows whenever one found the views
+    differed (either side lacked a live member: others may lack it too); equal views end it.
     """
     cfg = step.ctx.config
-    learned, step.learned = step.learned, 0
-    chained, step.caught_up = step.caught_up, False
-    if not cfg.catch_up_push_pull:
+    drained = not step.queue.lane_len(MEMBERLIST)
+    if not drained and not _news_is_out(step):
         return
     n = step.membership.num_nodes
-    if not chained and learned * retransmit_limit(cfg.retransmit_mult, n) < n:
+    burst = step.learned * retransmit_limit(cfg.retransmit_mult, n) >= n
+    due = step.caught_up or (burst and (drained or step.unmerged > 0))
+    if drained:
+        step.learned = 0
+    if not due or not cfg.catch_up_push_pull:
         return
+    step.caught_up, step.unmerged = False, 0
     peer = push_pull_peer(step.membership, step.ctx.rng)
     if peer is not None:
         step.count(catch_ups=1)
@@ -99,7 +114,7 @@ def on_push_pull_stagger(step: Step) -> None:
 
 def on_push_pull_tick(step: Step) -> None:
     _schedule_push_pull(step)
-    step.learned, step.caught_up = 0, False  # this exchange covers what came before
+    step.unmerged = 0  # this exchange covers what gossip brought before it
     peer = push_pull_peer(step.membership, step.ctx.rng)
     if peer is not None:
         step.emit(PushPullWith(peer))

@@ -27,12 +27,16 @@ from __future__ import annotations
 import math
 import sys
 from bisect import bisect_left, insort
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import attrs
 import immutables
 
+from trio_gossip.wire.messages import MessageType
+
 MEMBERLIST, KV_OWN, KV_FORWARDED, KV_STREAM = 0, 1, 2, 3
+
+_ALIVE = bytes((MessageType.ALIVE,))
 
 Key = tuple[int, int, int, int]
 """(lane, transmits, -len(message), -id): ascending order is the order they are handed out."""
@@ -107,6 +111,29 @@ class TransmitQueue:
         lo, hi = self.lane(lane)
         items = self.items
         return (items[-key[3]] for key in self.order[lo:hi])
+
+    def sent_fewer_than(self, transmits: int, lane: int = MEMBERLIST) -> int:
+        """How many broadcasts of ``lane`` have been sent fewer than ``transmits`` times."""
+        lo, _ = self.lane(lane)
+        return bisect_left(self.order, (lane, transmits)) - lo
+
+    def forget_alives(self, names: Iterable[str]) -> tuple[TransmitQueue, int]:
+        """Drop the queued alive messages about ``names`` that no local caller waits on;
+        returns the new queue and how many it dropped."""
+        items, index = self.items, self.names
+        gone = [item for item in (items[i] for i in
+                                  (index.get(name) for name in names) if i is not None)
+                if item.token is None and item.message[:1] == _ALIVE]  # fmt: skip
+        if not gone:
+            return self, 0
+        mutation, names_mut = items.mutate(), index.mutate()
+        for item in gone:
+            del mutation[item.id]
+            if item.name is not None:
+                del names_mut[item.name]
+        order = _without_ids(self.order, {item.id for item in gone})
+        return TransmitQueue(mutation.finish(), names_mut.finish(), self.kv_keys, order,
+                             self.next_id), len(gone)  # fmt: skip
 
     def transmits_of(self, name: str) -> int | None:
         """Transmit count of the queued broadcast ``name``, or None if none is queued."""

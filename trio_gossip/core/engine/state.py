@@ -99,6 +99,7 @@ class Counters:
     cidr_refusals: int = 0  # alives for addresses outside cidrs_allowed, ignored
     suspect_checks: int = 0  # last-chance push/pulls with a suspect (check_before_dead)
     catch_ups: int = 0  # push/pulls after a burst of joins (catch_up_push_pull)
+    broadcasts_known: int = 0  # ... queued alives they showed a peer knew: no longer sent
     suspect_checks_answered: int = 0  # ... that the suspect answered
 
 
@@ -123,9 +124,11 @@ class EngineState:
     counters: Counters = attrs.field(factory=Counters)
     kv: Replica | None = None  # the KV store's replica, when the node runs one
     failed: FailedMembers = attrs.field(factory=FailedMembers)  # to reconnect, as Serf does
-    # catch_up_push_pull: members learned since the last push/pull we started, and whether
-    # the answer to a catch-up of ours taught us any (then one more follows)
+    # catch_up_push_pull: members learned in this burst (until our queue drains), of them
+    # learned from gossip since our last push/pull, and whether the last catch-up found our
+    # views differ (then one more follows)
     learned: int = 0
+    unmerged: int = 0
     caught_up: bool = False
 
     @classmethod

@@ -70,6 +70,7 @@ class Step:
     kv: Replica | None
     failed: FailedMembers
     learned: int
+    unmerged: int
     caught_up: bool
 
     def __init__(self, ctx: Context, state: EngineState, now: float, wall: float) -> None:
@@ -157,13 +158,16 @@ class Step:
                     continue
                 self.emit(effect)
 
-    def note_learned(self, t: Transition) -> int:
-        """Count the members ``t`` taught us (joins), for ``catch_up_push_pull``."""
+    def note_learned(self, t: Transition, *, merged: bool = False) -> int:
+        """Count the members ``t`` taught us (joins), for ``catch_up_push_pull``; ``merged``:
+        ``t`` is a push/pull's merge, which covers what it taught."""
         taught = 0
         for effect in t.effects:
             if type(effect) is MemberEvent and effect.kind is EventKind.JOINED:
                 taught += 1
         self.learned += taught
+        if not merged:
+            self.unmerged += taught
         return taught
 
     # ---- the transmit queue ------------------------------------------------------------

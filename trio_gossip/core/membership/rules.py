@@ -259,29 +259,42 @@ def merge_remote_state(
     rng: random.Random | None = None,
     *,
     alive_filter: AliveFilter | None = None,
+    verified: bool = False,
 ) -> Transition:
     """Merge a push/pull peer's node list (mergeState). Raises ProtocolVersionError first if
-    versions do not overlap, in which case nothing is merged.
+    versions do not overlap, in which case nothing is merged (``verified``: the caller has
+    checked them already).
 
     A remote dead or suspect entry only becomes a local suspicion from ourselves: we do not
     trust another node's verdict without a chance for the accused to refute.
     """
-    verify_protocol(state, remote)
-    result = Transition(state)
+    if not verified:
+        verify_protocol(state, remote)
+    effects: list[Effect] = []
+    local = state.local_name
+    # An alive entry we already hold at this address and incarnation or newer changes
+    # nothing in aliveNode; most entries of a push/pull are such, so they skip the rule
+    # (not with an alive filter: memberlist calls that delegate for every alive).
+    skip_stale = alive_filter is None
     for entry in remote:
         port = entry.port
         if config.protocol_version < 2 or port == 0:
             port = config.bind_port
-        current = result.state
-        if entry.state == NodeState.ALIVE:
+        kind = entry.state
+        if kind == NodeState.ALIVE:
+            if skip_stale:
+                old = state.members.get(entry.name)
+                if (old is not None and entry.incarnation <= old.incarnation
+                        and old.addr == entry.addr and old.port == port and entry.name != local):
+                    continue
             msg = Alive(entry.incarnation, entry.name, entry.addr, port, entry.meta, entry.vsn)
-            step = alive(current, msg, now, config, rng, alive_filter=alive_filter)
-        elif entry.state == NodeState.LEFT:
-            step = dead(current, Dead(entry.incarnation, entry.name, entry.name), now, config)
-        elif entry.state in (NodeState.DEAD, NodeState.SUSPECT):
-            accusation = Suspect(entry.incarnation, entry.name, state.local_name)
-            step = suspect(current, accusation, now, config)
+            t = alive(state, msg, now, config, rng, alive_filter=alive_filter)
+        elif kind == NodeState.LEFT:
+            t = dead(state, Dead(entry.incarnation, entry.name, entry.name), now, config)
+        elif kind in (NodeState.DEAD, NodeState.SUSPECT):
+            t = suspect(state, Suspect(entry.incarnation, entry.name, local), now, config)
         else:
             continue  # a state from the future: ignore, as Go's switch does
-        result = result.then(step)
-    return result
+        state = t.state
+        effects.extend(t.effects)
+    return Transition(state, tuple(effects))

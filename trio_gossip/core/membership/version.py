@@ -23,29 +23,34 @@ def verify_protocol(state: MembershipState, remote: Sequence[PushNodeState]) -> 
     sides, whatever its state, must then speak a current version inside it. A Vsn shorter than
     6 bytes reads as current versions 0, which fails against any real cluster.
     """
-    vsns = [bytes(r.vsn) for r in remote if r.state == NodeState.ALIVE and len(r.vsn) >= 5]
-    vsns += [m.vsn for m in state.members.values() if m.state == NodeState.ALIVE]
-    max_pmin = max((v[0] for v in vsns), default=0)
-    min_pmax = min((v[1] for v in vsns), default=255)
-    max_dmin = max((v[3] for v in vsns), default=0)
-    min_dmax = min((v[4] for v in vsns), default=255)
+    # Checked once per distinct Vsn (a cluster has a handful; a push/pull lists every node),
+    # and the error names the first node, remote ones first, whose Vsn fails.
+    members = state.members.values()
+    alive = {bytes(r.vsn) for r in remote if r.state == NodeState.ALIVE and len(r.vsn) >= 5}
+    alive.update(m.vsn for m in members if m.state == NodeState.ALIVE)
+    max_pmin = max((v[0] for v in alive), default=0)
+    min_pmax = min((v[1] for v in alive), default=255)
+    max_dmin = max((v[3] for v in alive), default=0)
+    min_dmax = min((v[4] for v in alive), default=255)
 
-    def check(name: str, vsn: bytes) -> None:
+    def problem(name: str, vsn: bytes) -> str | None:
         pcur, dcur = (vsn[2], vsn[5]) if len(vsn) >= 6 else (0, 0)
         if not max_pmin <= pcur <= min_pmax:
-            raise ProtocolVersionError(
-                f"node {name!r} uses protocol version {pcur}, cluster range is"
-                f" [{max_pmin}, {min_pmax}]"
-            )
+            return (f"node {name!r} uses protocol version {pcur}, cluster range is"
+                    f" [{max_pmin}, {min_pmax}]")  # fmt: skip
         if not max_dmin <= dcur <= min_dmax:
-            raise ProtocolVersionError(
-                f"node {name!r} uses delegate protocol version {dcur}, cluster range is"
-                f" [{max_dmin}, {min_dmax}]: set delegate_protocol_min/max/version to fit"
-                " (Config.serf() joins Serf agents; the default [0, 0, 0] joins plain"
-                " memberlist programs)"
-            )
+            return (f"node {name!r} uses delegate protocol version {dcur}, cluster range is"
+                    f" [{max_dmin}, {min_dmax}]: set delegate_protocol_min/max/version to fit"
+                    " (Config.serf() joins Serf agents; the default [0, 0, 0] joins plain"
+                    " memberlist programs)")  # fmt: skip
+        return None
 
-    for r in remote:
-        check(r.name, bytes(r.vsn))
-    for m in state.members.values():
-        check(m.name, m.vsn)
+    every = {bytes(r.vsn) for r in remote}
+    every.update(m.vsn for m in members)
+    bad = {vsn for vsn in every if problem("", vsn) is not None}
+    if not bad:
+        return
+    nodes = [(r.name, bytes(r.vsn)) for r in remote] + [(m.name, m.vsn) for m in members]
+    for name, vsn in nodes:
+        if vsn in bad:
+            raise ProtocolVersionError(problem(name, vsn) or name)

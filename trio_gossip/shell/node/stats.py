@@ -48,6 +48,7 @@ class Statistics:
     suspect_checks: int = 0  # last-chance push/pulls with a due suspect (check_before_dead)
     suspect_checks_answered: int = 0  # ... answered: no dead verdict yet
     catch_ups: int = 0  # push/pulls after a burst of joins gossip brought (catch_up_push_pull)
+    broadcasts_known: int = 0  # queued alives a catch-up showed a peer knew: no longer sent
     join_failures: int = 0  # ... that failed
     sent_by_type: dict[str, int] = attrs.field(factory=dict, hash=False)
     """Messages sent by memberlist type (``"ping"``, ``"alive"``, ...; compound parts each)."""
@@ -133,6 +134,7 @@ def snapshot(io: IOCounters, engine: Counters, *, dropped: int, events_dropped: 
         suspect_checks=engine.suspect_checks,
         suspect_checks_answered=engine.suspect_checks_answered,
         catch_ups=engine.catch_ups,
+        broadcasts_known=engine.broadcasts_known,
         join_failures=io.join_failures,
         sent_by_type=_by_name(io.sent_by_type),
         received_by_type=_by_name(io.received_by_type),
