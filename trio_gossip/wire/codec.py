@@ -436,8 +436,26 @@ def encode_err(m: Err) -> bytes:
     return b"\x0d" + _pack({"Error": m.error})
 
 
+# A node sends its whole table in every push/pull, and an unchanged member is the very same
+# PushNodeState object each time (shell/node/streams.py keeps one per member), so its bytes are
+# kept by identity: the entry holds the object, whose id cannot be reused while it is kept.
+_STATE_MEMO_LIMIT = 1 << 15
+_state_memo: dict[int, tuple[PushNodeState, bytes]] = {}
+
+
 def encode_push_node_state(s: PushNodeState) -> bytes:
     """One pushNodeState map (no type byte: it only appears inside a push/pull)."""
+    known = _state_memo.get(id(s))
+    if known is not None and known[0] is s:
+        return known[1]
+    data = _encode_push_node_state(s)
+    if len(_state_memo) >= _STATE_MEMO_LIMIT:
+        _state_memo.clear()
+    _state_memo[id(s)] = (s, data)
+    return data
+
+
+def _encode_push_node_state(s: PushNodeState) -> bytes:
     d = {
         "Addr": s.addr,
         "Incarnation": _u32(s.incarnation, "PushNodeState.incarnation"),

@@ -26,7 +26,6 @@ from trio_gossip.wire.messages import (
     Err,
     Message,
     Ping,
-    PushNodeState,
     PushPull,
     User,
 )
@@ -73,12 +72,7 @@ def local_push_pull(w: Writer, join: bool) -> PushPull:
     """Our whole member table (dead and left entries too, until reaped) plus the user state:
     the application's, behind the KV store's when the node runs one that every member runs."""
     state = w.state
-    membership = state.membership
-    members = membership.members
-    states = tuple(
-        PushNodeState(m.name, m.addr, m.port, m.meta or None, m.incarnation, int(m.state), m.vsn)
-        for m in (members[name] for name in membership.probe_order)
-    )
+    states = w.push_states.table(state.membership)
     delegate = w.delegates.state
     user_state = delegate.local_state(join) if delegate is not None else b""
     kv = w.ctx.kv

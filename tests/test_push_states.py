@@ -1,0 +1,61 @@
+"""The push/pull table kept per member (shell/node/push_states.py) and the codec's memo of
+entry bytes: an unchanged member is sent as the very same entry and bytes; a change is sent
+as new ones; the bytes are always those of a fresh encoding."""
+
+from __future__ import annotations
+
+import random
+
+import attrs
+
+from trio_gossip.core.membership.member import Member
+from trio_gossip.core.membership.state import MembershipState
+from trio_gossip.shell.node.push_states import PushStates
+from trio_gossip.wire.codec import _encode_push_node_state, encode_push_node_state
+from trio_gossip.wire.messages import NodeState, PushNodeState
+
+VSN = bytes((1, 5, 2, 0, 0, 0))
+
+
+def _table(n: int) -> MembershipState:
+    state = MembershipState("n0")
+    rng = random.Random(1)
+    for i in range(n):
+        m = Member(f"n{i}", bytes((10, 0, 0, i)), 7946, b"", 1, NodeState.ALIVE, 0.0, VSN)
+        state = state.put_member(m, rng)
+    return state
+
+
+def test_an_unchanged_member_is_the_same_entry_and_a_changed_one_a_new_one() -> None:
+    state = _table(5)
+    states = PushStates()
+    first = states.table(state)
+    assert [s.name for s in first] == list(state.probe_order)
+    assert all(type(s) is PushNodeState for s in first)
+    again = states.table(state)
+    assert all(a is b for a, b in zip(first, again, strict=True))
+    changed = attrs.evolve(state.members["n3"], incarnation=2, state=NodeState.SUSPECT)
+    after = states.table(state.put_member(changed))
+    by_name = {s.name: s for s in after}
+    assert by_name["n3"].incarnation == 2
+    assert by_name["n3"].state == NodeState.SUSPECT
+    assert by_name["n3"] is not {s.name: s for s in first}["n3"]
+    assert all(by_name[s.name] is s for s in first if s.name != "n3")
+
+
+def test_reaped_names_are_forgotten() -> None:
+    states = PushStates()
+    states.table(_table(200))
+    small = _table(3)
+    assert len(states.table(small)) == 3
+    assert len(states._by_name) <= 2 * 3 + 64
+
+
+def test_kept_bytes_are_a_fresh_encoding() -> None:
+    entry = PushNodeState("a", bytes((10, 0, 0, 1)), 7946, b"m", 7, NodeState.ALIVE, VSN)
+    assert encode_push_node_state(entry) == _encode_push_node_state(entry)
+    assert encode_push_node_state(entry) is encode_push_node_state(entry)
+    equal = attrs.evolve(entry)  # another object: encoded on its own, to the same bytes
+    assert encode_push_node_state(equal) == encode_push_node_state(entry)
+    other = attrs.evolve(entry, incarnation=8)
+    assert encode_push_node_state(other) != encode_push_node_state(entry)

@@ -1,0 +1,34 @@
+"""Our member table as push/pull entries, one kept per member while it does not change.
+
+Every push/pull sends the whole table, and during a burst of joins a node sends it every few
+seconds; an unchanged ``Member`` (immutable, replaced on every change) maps to the same
+``PushNodeState`` object each time, whose encoding the codec keeps too (wire/codec.py,
+``encode_push_node_state``).
+"""
+
+from __future__ import annotations
+
+from trio_gossip.core.membership.member import Member
+from trio_gossip.core.membership.state import MembershipState
+from trio_gossip.wire.messages import PushNodeState
+
+
+class PushStates:
+    def __init__(self) -> None:
+        self._by_name: dict[str, tuple[Member, PushNodeState]] = {}
+
+    def table(self, membership: MembershipState) -> tuple[PushNodeState, ...]:
+        """Every member in probe order, as memberlist's sendLocalState lists them."""
+        members = membership.members
+        if len(self._by_name) > 2 * len(members) + 64:
+            self._by_name = {}  # names reaped long ago: start over rather than grow without end
+        return tuple(map(self._entry, (members[name] for name in membership.probe_order)))
+
+    def _entry(self, m: Member) -> PushNodeState:
+        known = self._by_name.get(m.name)
+        if known is not None and known[0] is m:
+            return known[1]
+        entry = PushNodeState(m.name, m.addr, m.port, m.meta or None, m.incarnation,
+                              int(m.state), m.vsn)  # fmt: skip
+        self._by_name[m.name] = (m, entry)
+        return entry
