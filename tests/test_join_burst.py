@@ -155,12 +155,49 @@ def test_a_burst_is_caught_up_when_its_news_is_out_and_when_the_queue_drains() -
     assert len(state.queue)  # the rest of the news is still to be sent
     state = _answer(ctx, state, [])  # a peer that knows nothing of ours: keep sending all
     state, pulls = _drain(ctx, state)
-    # The views differed: one more at once; and the burst's last one when the queue drained.
-    assert [p.catch_up for p in pulls] == [True, True]
+    # The burst's last one when the queue drained (the views differed too, which asks for
+    # one more: the same one).
+    assert [p.catch_up for p in pulls] == [True]
     state, pulls = _drain(ctx, _answer(ctx, state, _ours(state)))
     assert pulls == []  # equal views: the burst is over
     assert (state.learned, state.unmerged, state.caught_up) == (0, 0, False)
-    assert state.counters.catch_ups == before + 3
+    assert state.counters.catch_ups == before + 2
+
+
+def test_views_that_differ_after_the_burst_ask_for_one_more_catch_up() -> None:
+    ctx, state = _node()
+    state, _ = _drain(ctx, _burst(ctx, state))
+    caught = state.counters.catch_ups
+    state = _answer(ctx, state, [e for e in _ours(state) if e.name != "g3"])  # it lacked g3
+    assert state.caught_up
+    state, pulls = _tick(ctx, state, 50.0)  # the queue is empty: at the next tick
+    assert [p.catch_up for p in pulls] == [True]
+    state = _answer(ctx, state, _ours(state), now=51.0)
+    state, pulls = _drain(ctx, state)
+    assert pulls == []
+    assert state.counters.catch_ups == caught + 1
+
+
+def test_mid_burst_catch_ups_wait_for_a_burst_worth_of_news() -> None:
+    """Between catch-ups, gossip must bring k members with k * limit >= n: a catch-up costs
+    a push/pull of n entries, no more than spreading that news did."""
+    ctx, state = _node()
+    state = _taught(ctx, state, 200)
+    state, _ = _drain(ctx, state)
+    state = _taught(ctx, state, 3, start=201)  # 3 * 16 < 204: a trickle, no catch-up yet
+    now = 1.0
+    for _ in range(5):
+        now += ctx.config.gossip_interval
+        state, pulls = _tick(ctx, state, now)
+        assert pulls == []
+    state = _taught(ctx, state, 20, start=204)  # 23 * 16 >= 224
+    for _ in range(20):
+        now += ctx.config.gossip_interval
+        state, pulls = _tick(ctx, state, now)
+        if pulls:
+            break
+    assert [p.catch_up for p in pulls] == [True]
+    assert state.queue.lane_len(MEMBERLIST)  # before the drain
 
 
 def test_queued_alives_a_catch_up_peer_knows_are_no_longer_sent() -> None:

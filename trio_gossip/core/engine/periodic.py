@@ -74,23 +74,29 @@ def _catch_up(step: Step) -> None:
     of k joins each node has k chances of missing every copy of one, and would wait for the
     periodic push/pull, whose interval grows with the cluster (util.go pushPullScale: 150 s
     at 1,000 nodes). A burst is k * retransmit_limit >= n members learned: spreading it cost
-    this node at least as many messages as a push/pull's n entries, so a lone join in a big
-    cluster costs its members nothing.
+    this node at least as many messages as a push/pull's n entries, so a catch-up at most
+    doubles the cost of the news, and a lone join in a big cluster costs its members nothing.
 
-    In a burst, a catch-up with a random peer starts whenever our news is out
-    (``_news_is_out``) and gossip brought members since our last one, and once more when the
-    queue has drained, which ends the burst. Another follows whenever one found the views
-    differed (either side lacked a live member: others may lack it too); equal views end it.
+    While the burst lasts, a catch-up with a random peer starts when our news is out
+    (``_news_is_out``) and gossip has brought a burst's worth since our last push/pull; once
+    more when the queue has drained, which ends the burst; and after that, one more at each
+    drained tick while the last found the views differed (either side lacked a live member:
+    others may lack it too). Equal views end it. The answer also tells which of our queued
+    alive messages a random peer already knows: those we stop sending (commands,
+    ``_caught_up``), the feedback rule of rumour mongering (Demers et al., 1987), with these
+    catch-ups and the periodic push/pull as its anti-entropy.
     """
     cfg = step.ctx.config
     drained = not step.queue.lane_len(MEMBERLIST)
     if not drained and not _news_is_out(step):
         return
     n = step.membership.num_nodes
-    burst = step.learned * retransmit_limit(cfg.retransmit_mult, n) >= n
-    due = step.caught_up or (burst and (drained or step.unmerged > 0))
+    limit = retransmit_limit(cfg.retransmit_mult, n)
     if drained:
+        due = step.caught_up or step.learned * limit >= n
         step.learned = 0
+    else:
+        due = step.unmerged * limit >= n
     if not due or not cfg.catch_up_push_pull:
         return
     step.caught_up, step.unmerged = False, 0
