@@ -83,7 +83,14 @@ def test_a_probe_arms_one_timer_and_its_ack_cancels_it() -> None:
 
 
 def _quiet(cluster: Cluster) -> bool:
-    return all(sim.memberlist.statistics().queued_broadcasts == 0 for sim in cluster.running())
+    """No broadcast queued and no catch-up push/pull due (catch_up_push_pull) anywhere."""
+    return all(sim.memberlist.statistics().queued_broadcasts == 0
+               and not sim.memberlist.snapshot.learned and not sim.memberlist.snapshot.caught_up
+               for sim in cluster.running())  # fmt: skip
+
+
+def _catch_ups(cluster: Cluster) -> int:
+    return sum(sim.memberlist.statistics().catch_ups for sim in cluster.running())
 
 
 def test_idle_gossip_loop_picks_no_targets_and_wakes_for_news(
@@ -202,9 +209,12 @@ def test_at_rest_a_probe_costs_the_writer_two_steps_not_three(
             limit = join_timeout(CONFIG, nodes)
             await cluster.wait_converged(timeout=limit)
             await cluster.wait_until(lambda: _quiet(cluster), timeout=limit)
-            start = steps[0]
+            await trio.sleep(CONFIG.probe_interval)  # a last catch-up's answer comes back
+            await cluster.wait_until(lambda: _quiet(cluster), timeout=limit)
+            start, catch_ups = steps[0], _catch_ups(cluster)
             await trio.sleep(rounds * CONFIG.probe_interval)
             counted["steps"] = steps[0] - start
+            assert _catch_ups(cluster) == catch_ups  # at rest: the formation's are over
 
     run_simulation(main, seed=2)
     probes = nodes * rounds

@@ -142,14 +142,16 @@ class Config:
     # cost it at least one push/pull's worth of messages) does one push/pull as soon as its
     # transmit queue drains. Each broadcast is sent a fixed number of times, so in a burst of
     # joins a few nodes miss every copy of one and would wait for the next periodic push/pull
-    # (minutes, in a big cluster); the wire stays memberlist's.
+    # (minutes, in a big cluster); the wire stays memberlist's. Off with push_pull_interval 0.
     catch_up_push_pull: bool = True
     # Ours: a node that knew no live peer when a push/pull brought it a cluster's state (a
     # fresh node's join) does not gossip that state's alive messages on: they are what its
     # peer, and so the cluster, already knows, and memberlist's mergeState would have the
     # newcomer send every one of them retransmit-limit times (16,000 messages joining a
     # 1,000-node cluster). Its own alive, and news about dead or suspected members, go out
-    # as before; a node that knows peers (two clusters merging) gossips what it learns.
+    # as before; a node that knows peers (two clusters merging) gossips what it learns. Only
+    # with catch-ups on (catch_up_push_pull and a push_pull_interval): they repair what the
+    # lost redundancy misses.
     quiet_join: bool = True
     awareness_max_multiplier: int = 8
     gossip_interval: float = 0.2  # 0 disables the gossip loop

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from trio_gossip.core.engine import kv, periodic, probe, receive
 from trio_gossip.core.engine.effects import Answer, MergeUserState
 from trio_gossip.core.engine.events import Leave, Merge, Ping, SendUser, Start, UpdateMeta
+from trio_gossip.core.engine.periodic import catching_up
 from trio_gossip.core.engine.queue import retransmit_limit
 from trio_gossip.core.engine.step import Step
 from trio_gossip.core.kv.format import message_format
@@ -99,7 +100,7 @@ def on_merge(step: Step, cmd: Merge) -> None:
         membership, cmd.states, step.now, step.ctx.config, step.ctx.rng,
         alive_filter=step.ctx.hooks.alive_filter, verified=True,
     )  # fmt: skip
-    if step.ctx.config.quiet_join and not _has_peers(step):
+    if catching_up(step.ctx.config) and step.ctx.config.quiet_join and not _has_peers(step):
         merged = _without_alive_broadcasts(merged, membership.local_name)
     taught = step.note_learned(merged, merged=True)
     if cmd.catch_up:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from trio_gossip.core.config import Config
 from trio_gossip.core.engine import kv
 from trio_gossip.core.engine.effects import PushPullWith, SetTimer
 from trio_gossip.core.engine.events import (
@@ -58,6 +59,13 @@ def on_gossip_tick(step: Step) -> None:
         kv.gossip_round(step)
 
 
+def catching_up(cfg: Config) -> bool:
+    """Whether catch-up push/pulls run: ``catch_up_push_pull``, unless push/pull is off
+    (``push_pull_interval`` 0: the user wants no stream sync, and gossip keeps memberlist's
+    full redundancy, ``quiet_join`` included)."""
+    return cfg.catch_up_push_pull and cfg.push_pull_interval > 0
+
+
 def _news_is_out(step: Step) -> bool:
     """At most ``gossip_nodes`` queued membership broadcasts have been sent fewer than a
     quarter of their retransmit limit: whatever burst of news we learned is past its first,
@@ -97,7 +105,7 @@ def _catch_up(step: Step) -> None:
         step.learned = 0
     else:
         due = step.unmerged * limit >= n
-    if not due or not cfg.catch_up_push_pull:
+    if not due or not catching_up(cfg):
         return
     step.caught_up, step.unmerged = False, 0
     peer = push_pull_peer(step.membership, step.ctx.rng)
