@@ -68,8 +68,8 @@ def main() -> None:
                      max(reach_max), max(reach_max) / spreads[0].bound_rounds, wall))  # fmt: skip
     notes = [
         "Rounds are gossip intervals (0.2 s, fanout 3). join: last join() returned -> every",
-        "view complete (all n alive announcements compete for packet space, and a node missed",
-        "by every copy of one waits for push/pull). reach: a metadata update -> each node knew;",
+        "view complete (the n alive announcements compete for packet space; catch-up push/pulls",
+        "fill what gossip missed). reach: a metadata update -> each node knew;",
         "'median' is the median node, 'last' the last node (median and max over seeds).",
     ]
     command = "python benchmarks/bench_sim_convergence.py " + " ".join(sys.argv[1:])

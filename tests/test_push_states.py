@@ -11,7 +11,12 @@ import attrs
 from trio_gossip.core.membership.member import Member
 from trio_gossip.core.membership.state import MembershipState
 from trio_gossip.shell.node.push_states import PushStates
-from trio_gossip.wire.codec import _encode_push_node_state, encode_push_node_state
+from trio_gossip.wire.codec import (
+    _encode_push_node_state,
+    decode_push_node_state,
+    encode_push_node_state,
+)
+from trio_gossip.wire.errors import DecodeError
 from trio_gossip.wire.messages import NodeState, PushNodeState
 
 VSN = bytes((1, 5, 2, 0, 0, 0))
@@ -55,7 +60,20 @@ def test_kept_bytes_are_a_fresh_encoding() -> None:
     entry = PushNodeState("a", bytes((10, 0, 0, 1)), 7946, b"m", 7, NodeState.ALIVE, VSN)
     assert encode_push_node_state(entry) == _encode_push_node_state(entry)
     assert encode_push_node_state(entry) is encode_push_node_state(entry)
-    equal = attrs.evolve(entry)  # another object: encoded on its own, to the same bytes
-    assert encode_push_node_state(equal) == encode_push_node_state(entry)
+    equal = attrs.evolve(entry)  # another object, equal: the same bytes
+    assert encode_push_node_state(equal) is encode_push_node_state(entry)
     other = attrs.evolve(entry, incarnation=8)
     assert encode_push_node_state(other) != encode_push_node_state(entry)
+
+
+def test_decoded_entries_are_kept_but_never_for_a_type_go_refuses() -> None:
+    body = {b"Name": b"a", b"Addr": bytes((10, 0, 0, 1)), b"Port": 1, b"Meta": None,
+            b"Incarnation": 7, b"State": 0, b"Vsn": VSN}  # fmt: skip
+    first = decode_push_node_state(body)
+    assert decode_push_node_state(dict(body)) is first
+    for field, odd in ((b"Port", True), (b"Incarnation", 7.0), (b"State", False)):
+        try:
+            decoded = decode_push_node_state({**body, field: odd})
+        except DecodeError:
+            continue
+        raise AssertionError(f"{field!r} = {odd!r} decoded to {decoded}")

@@ -246,14 +246,27 @@ def decode_err(d: Body) -> Err:
 _STATE_FIELDS = itemgetter(b"Name", b"Addr", b"Port", b"Meta", b"Incarnation", b"State", b"Vsn")
 
 
+# Push/pulls repeat the same entries (a node's table changes little between two), so a
+# valid entry's decoding is kept under its raw field values; bounded like the encoder's memo.
+_STATE_MEMO_LIMIT = 1 << 14
+_decoded_states: dict[tuple[Any, ...], PushNodeState] = {}
+
+
 def decode_push_node_state(d: Body) -> PushNodeState:
     """One node state of a push/pull; a push/pull holds one per member, so this has a fast path
     for the usual case (every key present with the type Go writes)."""
     try:
-        name, addr, port, meta, inc, state, vsn = _STATE_FIELDS(d)
+        fields = _STATE_FIELDS(d)
     except KeyError:
         pass
     else:
+        try:
+            known = _decoded_states.get(fields)
+        except TypeError:  # a list or map where Go writes a scalar: the checks below refuse it
+            known = None
+        name, addr, port, meta, inc, state, vsn = fields
+        if known is not None and type(port) is int and type(inc) is int and type(state) is int:
+            return known  # (the type checks: True == 1 and 1.0 == 1 as keys, Go takes neither)
         if (
             type(name) is bytes
             and type(addr) is bytes
@@ -267,7 +280,11 @@ def decode_push_node_state(d: Body) -> PushNodeState:
             and type(vsn) is bytes
         ):
             name = name.decode("utf-8", "surrogateescape")
-            return PushNodeState(name, addr, port, meta, inc, state, vsn)
+            decoded = PushNodeState(name, addr, port, meta, inc, state, vsn)
+            if len(_decoded_states) >= _STATE_MEMO_LIMIT:
+                _decoded_states.clear()
+            _decoded_states[fields] = decoded
+            return decoded
     return PushNodeState(  # the field helpers give zero values for nil and name the bad field
         get_str(d, b"Name"),
         get_bytes(d, b"Addr"),
@@ -436,22 +453,24 @@ def encode_err(m: Err) -> bytes:
     return b"\x0d" + _pack({"Error": m.error})
 
 
-# A node sends its whole table in every push/pull, and an unchanged member is the very same
-# PushNodeState object each time (shell/node/streams.py keeps one per member), so its bytes are
-# kept by identity: the entry holds the object, whose id cannot be reused while it is kept.
-_STATE_MEMO_LIMIT = 1 << 15
-_state_memo: dict[int, tuple[PushNodeState, bytes]] = {}
+# A node sends its whole table in every push/pull, mostly unchanged since the last one, so
+# the bytes of each entry are kept by value (hashing the entry costs a fifth of encoding it;
+# in a simulation, nodes that list the same member share them). Bounded as the decoder's:
+# at most 16,384 entries (a few MiB with the longest metadata), cleared when full.
+_state_memo: dict[PushNodeState, bytes] = {}
 
 
 def encode_push_node_state(s: PushNodeState) -> bytes:
     """One pushNodeState map (no type byte: it only appears inside a push/pull)."""
-    known = _state_memo.get(id(s))
-    if known is not None and known[0] is s:
-        return known[1]
-    data = _encode_push_node_state(s)
-    if len(_state_memo) >= _STATE_MEMO_LIMIT:
-        _state_memo.clear()
-    _state_memo[id(s)] = (s, data)
+    try:
+        data = _state_memo.get(s)
+    except TypeError:  # a field of an unhashable type (not one a Member holds): no memo
+        return _encode_push_node_state(s)
+    if data is None:
+        data = _encode_push_node_state(s)
+        if len(_state_memo) >= _STATE_MEMO_LIMIT:
+            _state_memo.clear()
+        _state_memo[s] = data
     return data
 
 
