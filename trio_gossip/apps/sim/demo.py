@@ -80,7 +80,9 @@ class DemoReport:
             f"{statistics.median(times):.2f} s, max {times[-1]:.2f} s",
             f"  formula: probe interval {cfg.probe_interval:g} s + probe timeout "
             f"{cfg.probe_timeout:g} s + suspicion timeout {low:g} s (n={n})",
-            f"    = {formula:.2f} s; {within}/{len(times)} observers within it",
+            f"    = {formula:.2f} s, the soonest a verdict can come (the victim probed at once);",
+            f"    the observers' verdicts came {times[0] - formula:+.2f} to "
+            f"{times[-1] - formula:+.2f} s from it ({within}/{len(times)} at or before it)",
             *self._measured(),
         ]
         per_observer = [f"{name} {t:6.2f}" for name, t in sorted(self.detection.items())]
