@@ -284,3 +284,15 @@ def test_stragglers_catch_up_long_before_the_periodic_push_pull() -> None:
     drain = 60 * limit / config.gossip_nodes * config.gossip_interval
     assert with_it <= drain + config.probe_interval, (with_it, drain)
     assert without > with_it + 5 * config.gossip_interval, (without, with_it, scaled)
+
+
+def test_without_push_pull_there_are_no_catch_ups_and_joins_gossip_as_memberlist() -> None:
+    """push_pull_interval 0: the user wants no stream sync, so no catch-up push/pulls, and a
+    newcomer re-gossips what its join brought, the redundancy memberlist relies on then."""
+    ctx, state = _node(push_pull_interval=0.0)
+    state, pulls = _drain(ctx, _burst(ctx, state))
+    assert pulls == []
+    assert state.counters.catch_ups == 0
+    ctx, state = _node(push_pull_interval=0.0)
+    cluster = [_entry(f"n{i}", i) for i in range(1, 4)]
+    assert {e.name for e in cluster} <= _queued_names(_merge(ctx, state, cluster))
