@@ -125,8 +125,8 @@ def _caught_up(step: Step, states: Sequence[PushNodeState], taught: int) -> None
     """The answer to a catch-up of ours (periodic._catch_up). Our queued alive messages about
     members the peer holds alive at that incarnation or newer are old news to a random
     peer: we stop sending them (a waiting caller's are kept). If the views differed, one of
-    us missed something and others may have too: another catch-up, with another peer, when
-    our news is out again."""
+    us missed something and others may have too: another catch-up, with another peer, at
+    the next gossip tick that finds our queue drained."""
     membership = step.membership
     members, local = membership.members, membership.local_name
     known = [s.name for s in states if s.state == NodeState.ALIVE and s.name != local

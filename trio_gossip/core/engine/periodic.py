@@ -41,7 +41,7 @@ def on_gossip_tick(step: Step) -> None:
     step.gossip_tick += cfg.gossip_interval
     kv_ctx = step.ctx.kv
     greets = kv_ctx is not None and kv_ctx.peer_filter is not None
-    if step.learned or step.caught_up:
+    if (step.learned or step.caught_up) and catching_up(cfg):
         _catch_up(step)
     if not len(step.queue) and step.ctx.hooks.broadcasts is None and not greets:
         # Nothing to say: rather than waking every interval for nothing (a large share of a
@@ -105,7 +105,7 @@ def _catch_up(step: Step) -> None:
         step.learned = 0
     else:
         due = step.unmerged * limit >= n
-    if not due or not catching_up(cfg):
+    if not due:
         return
     step.caught_up, step.unmerged = False, 0
     peer = push_pull_peer(step.membership, step.ctx.rng)
