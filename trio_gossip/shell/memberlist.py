@@ -108,6 +108,15 @@ class Memberlist:
         succeeded and raises JoinError if none did."""
         return await pushpull.join(self._w, addresses)
 
+    async def form(self, members: Iterable[Member]) -> None:
+        """Hold ``members`` (each node's ``local_member``) as if joins had brought them and
+        converged: each enters the table with a join event, nothing is gossiped. For clusters
+        whose every node is formed with the same list (trio_gossip.testing's ``formed``);
+        raises GossipError on a node that already knows someone."""
+        with self._w.pending() as pending:
+            self._w.submit(ev.Form(pending.token, tuple(members)))
+            await pending.answer()
+
     async def send_best_effort(self, to: Member | str, data: bytes) -> None:
         """A user message in one UDP packet: no retries, no size check."""
         self._w.submit(ev.SendUser(self._resolve(to), bytes(data)))

@@ -37,12 +37,13 @@ class Gossip(trio.abc.Clock):
 
     def cluster(self, nodes: int = 5, *, kind: Kind = "plain", config: Config | None = None,
                 delegates: DelegateFactory | None = None, join: bool = True,
+                formed: bool = False,
                 ) -> AbstractAsyncContextManager[GossipCluster]:  # fmt: skip
         """``open_cluster`` with this test's seed."""
         from trio_gossip.testing.cluster import open_cluster  # noqa: PLC0415
 
         return open_cluster(nodes, seed=self.seed, kind=kind, config=config,
-                            delegates=delegates, join=join)  # fmt: skip
+                            delegates=delegates, join=join, formed=formed)  # fmt: skip
 
     def start_clock(self) -> None:
         self._clock.start_clock()

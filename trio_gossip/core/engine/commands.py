@@ -6,12 +6,13 @@ from collections.abc import Sequence
 
 from trio_gossip.core.engine import kv, periodic, probe, receive
 from trio_gossip.core.engine.effects import Answer, MergeUserState
-from trio_gossip.core.engine.events import Leave, Merge, Ping, SendUser, Start, UpdateMeta
+from trio_gossip.core.engine.events import Form, Leave, Merge, Ping, SendUser, Start, UpdateMeta
 from trio_gossip.core.engine.periodic import catching_up
 from trio_gossip.core.engine.queue import retransmit_limit
 from trio_gossip.core.engine.step import Step
 from trio_gossip.core.kv.format import message_format
 from trio_gossip.core.membership import rules
+from trio_gossip.core.membership.form import form
 from trio_gossip.core.membership.member import Member
 from trio_gossip.core.membership.schedule import k_random_members
 from trio_gossip.core.membership.state import Broadcast, MembershipState, Transition
@@ -118,6 +119,19 @@ def on_merge(step: Step, cmd: Merge) -> None:
             kv.on_state(step, kv_state)
     if user_state:
         step.emit(MergeUserState(user_state, cmd.join))
+    step.emit(Answer(cmd.token))
+
+
+def on_form(step: Step, cmd: Form) -> None:
+    """Hold the members of a formed cluster at once (membership/form.py): no broadcasts, as
+    the joins they stand for would be old news by now."""
+    try:
+        formed = form(step.membership, cmd.members, step.ctx.rng,
+                      alive_filter=step.ctx.hooks.alive_filter)  # fmt: skip
+    except (GossipError, ValueError) as exc:
+        step.emit(Answer(cmd.token, error=exc))
+        return
+    step.apply(formed)
     step.emit(Answer(cmd.token))
 
 

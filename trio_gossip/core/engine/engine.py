@@ -15,6 +15,7 @@ from trio_gossip.core.engine.effects import Effect
 from trio_gossip.core.engine.events import (
     AckExpired,
     Event,
+    Form,
     GossipTick,
     KVCas,
     KVDelete,
@@ -60,6 +61,7 @@ _HANDLERS: dict[type[Any], Callable[[Step, Any], None]] = {
     UpdateMeta: commands.on_update_meta,
     Leave: commands.on_leave,
     Merge: commands.on_merge,
+    Form: commands.on_form,
     Ping: commands.on_ping,
     SendUser: commands.on_send_user,
     KVCas: kv.on_cas,

@@ -170,6 +170,14 @@ class Merge:
 
 
 @attrs.frozen(slots=True)
+class Form:
+    """Hold ``members`` as a converged join would have left us (membership/form.py)."""
+
+    token: int
+    members: tuple[Member, ...]
+
+
+@attrs.frozen(slots=True)
 class Ping:
     """The API's one direct ping of ``member``: answered with the round trip or None."""
 
@@ -204,7 +212,7 @@ class KVDelete:
     key: str
 
 
-Command = Start | UpdateMeta | Leave | Merge | Ping | SendUser | KVCas | KVDelete
+Command = Start | UpdateMeta | Leave | Merge | Form | Ping | SendUser | KVCas | KVDelete
 
 Event = (
     Received | StreamUser | Timer | ProbeSendFailed | TcpPingDone | SuspectChecked | Command
