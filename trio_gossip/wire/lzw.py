@@ -4,15 +4,23 @@ Clear code 256, EOF code 257, first free code 258, code width 9 growing to 12. T
 Go 1.19 bit for bit (leading clear code, clear and reset when the table reaches 4095 entries); the
 reader accepts streams with or without a leading clear, like Go's.
 
-The reader is the hot part of every push/pull, so it avoids per-bit Python work: it cuts the code
-stream into chunks of equal width and spreads each chunk's w-bit fields to 16-bit fields with a few
-big-integer operations, leaving only the table walk in a Python loop.
+``lzw_compress`` and ``lzw_decompress`` are the C extension ``trio_gossip.wire._lzw`` when it was
+built (setup.py; optional, so an install without a compiler still works), else the pure-Python
+``lzw_compress_py`` and ``lzw_decompress_py`` below, which stay the reference: the C versions give
+the same bytes and the same DecodeError messages (tests/test_lzw_native.py runs both).
+``NATIVE`` says which one is in use.
+
+The pure reader avoids per-bit Python work: it cuts the code stream into chunks of equal width and
+spreads each chunk's w-bit fields to 16-bit fields with a few big-integer operations, leaving only
+the table walk in a Python loop. The C reader decodes in the same chunks, so that both report the
+same error when a chunk holds both an invalid code and output past the limit.
 """
 
 from __future__ import annotations
 
 import sys
 from array import array
+from collections.abc import Callable
 
 from trio_gossip.wire.errors import DecodeError
 
@@ -20,12 +28,14 @@ _CLEAR = 256
 _EOF = 257
 _MAX_WIDTH = 12
 _RESET_AT = 4095  # Go's writer clears when its next code would be 4095 (maxCode)
-_CHUNK = 256  # codes decoded per chunk; bounds how far output may overshoot max_size
+# Codes decoded per chunk; bounds how far output may overshoot max_size. CHUNK in _lzw.c must be
+# the same: which error a bad stream gets can depend on where the chunks end.
+_CHUNK = 256
 _LITERALS = [bytes((i,)) for i in range(256)]
 _BIG_ENDIAN = sys.byteorder == "big"
 
 
-def lzw_compress(data: bytes) -> bytes:
+def lzw_compress_py(data: bytes) -> bytes:
     """Compress like Go's ``lzw.NewWriter(w, lzw.LSB, 8)``: one Write of ``data``, then Close."""
     out = bytearray()
     bits = _CLEAR  # Go 1.19's writer starts every stream with a clear code
@@ -150,7 +160,7 @@ def _walk(table: list[bytes], codes: list[int], last: bytes) -> bytes:
             return last
 
 
-def lzw_decompress(data: bytes, max_size: int) -> bytes:
+def lzw_decompress_py(data: bytes, max_size: int) -> bytes:
     """Decompress like Go's ``lzw.NewReader(r, lzw.LSB, 8)``; DecodeError on any malformation.
 
     The output must end with an EOF code (Go reports a missing one as unexpected EOF); bytes after
@@ -201,3 +211,23 @@ def lzw_decompress(data: bytes, max_size: int) -> bytes:
             last = b""
         elif len(table) >= 1 << width and width < _MAX_WIDTH:
             width += 1
+
+
+# The names callers import; NATIVE says whether they are the C ones.
+__all__ = ["NATIVE", "lzw_compress", "lzw_compress_py", "lzw_decompress", "lzw_decompress_py"]
+
+lzw_compress: Callable[[bytes], bytes]
+lzw_decompress: Callable[[bytes, int], bytes]
+
+try:
+    # (Imported from the package: import-linter cannot see a compiled module, and would count
+    # "trio_gossip.wire._lzw" as an import of the root package.)
+    from trio_gossip.wire import _lzw
+except ImportError:  # built without a C compiler: the pure versions (same results, slower)
+    lzw_compress = lzw_compress_py
+    lzw_decompress = lzw_decompress_py
+    NATIVE = False
+else:
+    lzw_compress = _lzw.lzw_compress
+    lzw_decompress = _lzw.lzw_decompress
+    NATIVE = True
