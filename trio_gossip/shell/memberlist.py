@@ -276,6 +276,9 @@ async def open_memberlist(
     node = _Node(Writer(ctx, transport, roles, IOCounters(), hub, kv=kv))
     if kv is not None:
         kv.attach(node.writer, hub)
+    waking = roles.waking_broadcasts()
+    if waking is not None:
+        waking.set_gossip_waker(partial(node.writer.submit, ev.WakeGossip()))
     body_error: BaseException | None = None
     try:
         async with trio.open_nursery() as nursery:

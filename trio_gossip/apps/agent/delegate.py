@@ -120,6 +120,9 @@ class AgentDelegate(BaseDelegate):
     def get_broadcasts(self, overhead: int, limit: int) -> list[bytes]:
         return self.relay.get_broadcasts(overhead, limit)
 
+    def set_gossip_waker(self, wake: Callable[[], None]) -> None:
+        self.relay.set_gossip_waker(wake)
+
     def local_state(self, join: bool) -> bytes:
         self.last_state_sent = self.serf_state
         return self.serf_state

@@ -42,6 +42,12 @@ class SerfRelay:
         self._intent_ltimes: collections.OrderedDict[str, int] = collections.OrderedDict()
         self._seen: collections.OrderedDict[bytes, None] = collections.OrderedDict()
         self.relayed = 0
+        self._wake: Callable[[], None] | None = None
+
+    def set_gossip_waker(self, wake: Callable[[], None]) -> None:
+        """The node's gossip timer sleeps while our queue and its own are empty; ``wake`` is
+        called whenever we queue something."""
+        self._wake = wake
 
     def queue_own(self, intent: Intent, on_finish: Callable[[], None] | None = None) -> None:
         self._remember_intent(intent)
@@ -53,6 +59,7 @@ class SerfRelay:
         self.queue, finished = self.queue.push(encode_intent(intent),
                                                name=intent_name(intent.node), token=token)
         self._finish((finished,) if finished is not None else ())
+        self._woken()
 
     def offer_intent(self, message: bytes, intent: Intent) -> bool:
         """Queue someone's intent again if it is newer than any seen about that node."""
@@ -90,6 +97,11 @@ class SerfRelay:
         self.queue, dropped = self.queue.prune(MAX_QUEUED)
         self._finish(dropped)
         self.relayed += 1
+        self._woken()
+
+    def _woken(self) -> None:
+        if self._wake is not None:
+            self._wake()
 
     def _finish(self, tokens: tuple[int, ...]) -> None:
         for token in tokens:

@@ -38,6 +38,7 @@ from trio_gossip.core.engine.events import (
     SuspicionTimeout,
     TcpPingDone,
     UpdateMeta,
+    WakeGossip,
 )
 from trio_gossip.core.engine.state import Context, EngineState
 from trio_gossip.core.engine.step import Step
@@ -62,6 +63,7 @@ _HANDLERS: dict[type[Any], Callable[[Step, Any], None]] = {
     Leave: commands.on_leave,
     Merge: commands.on_merge,
     Form: commands.on_form,
+    WakeGossip: lambda step, e: periodic.on_wake_gossip(step),
     Ping: commands.on_ping,
     SendUser: commands.on_send_user,
     KVCas: kv.on_cas,

@@ -170,6 +170,11 @@ class Merge:
 
 
 @attrs.frozen(slots=True)
+class WakeGossip:
+    """The application queued a broadcast of its own (Hooks.broadcasts_wake)."""
+
+
+@attrs.frozen(slots=True)
 class Form:
     """Hold ``members`` as a converged join would have left us (membership/form.py)."""
 
@@ -212,7 +217,9 @@ class KVDelete:
     key: str
 
 
-Command = Start | UpdateMeta | Leave | Merge | Form | Ping | SendUser | KVCas | KVDelete
+Command = (
+    Start | UpdateMeta | Leave | Merge | Form | WakeGossip | Ping | SendUser | KVCas | KVDelete
+)
 
 Event = (
     Received | StreamUser | Timer | ProbeSendFailed | TcpPingDone | SuspectChecked | Command

@@ -43,20 +43,34 @@ def on_gossip_tick(step: Step) -> None:
     greets = kv_ctx is not None and kv_ctx.peer_filter is not None
     if (step.learned or step.caught_up) and catching_up(cfg):
         _catch_up(step)
-    if not len(step.queue) and step.ctx.hooks.broadcasts is None and not greets:
+    hooks = step.ctx.hooks
+    hook_quiet = hooks.broadcasts is None or (hooks.broadcasts_wake and step.gossip_quiet)
+    if not len(step.queue) and hook_quiet and not greets:
         # Nothing to say: rather than waking every interval for nothing (a large share of a
-        # big simulation's cost), the timer sleeps until something is queued.
+        # big simulation's cost, and of an idle agent's), the timer sleeps until something
+        # is queued. memberlist's gossip ticker never stops, but a tick with nothing to send
+        # sends nothing there either.
         step.gossip_idle = True
         return
     step.emit(SetTimer(GossipTick(), step.gossip_tick))
     codec = step.ctx.codec
+    sent = False
     for peer in gossip_targets(step.membership, step.now, cfg, step.ctx.rng):
         parts = step.take_broadcasts(COMPOUND_OVERHEAD, codec.gossip_budget)
         if not parts:
             break
+        sent = True
         step.send_bare(peer.address, parts, pmax=peer.pmax)
+    if hooks.broadcasts_wake:
+        step.gossip_quiet = not sent  # then the next tick sleeps unless something is queued
     if kv_ctx is not None:
         kv.gossip_round(step)
+
+
+def on_wake_gossip(step: Step) -> None:
+    """The broadcasts role queued something (Hooks.broadcasts_wake)."""
+    step.gossip_quiet = False
+    step.wake_gossip()
 
 
 def catching_up(cfg: Config) -> bool:

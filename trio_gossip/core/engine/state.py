@@ -28,6 +28,9 @@ class Hooks:
     merge_veto: Callable[[Sequence[Member]], bool] | None = None
     ack_payload: Callable[[], bytes | None] | None = None
     broadcasts: Callable[[int, int], list[bytes]] | None = None
+    # The broadcasts role wakes the gossip timer when it queues something (WakeGossip), so
+    # the timer may sleep while neither queue has anything to send.
+    broadcasts_wake: bool = False
 
 
 @attrs.frozen(slots=True)
@@ -130,6 +133,8 @@ class EngineState:
     learned: int = 0
     unmerged: int = 0
     caught_up: bool = False
+    # Hooks.broadcasts_wake: the last gossip tick found nothing to send in either queue
+    gossip_quiet: bool = False
 
     @classmethod
     def initial(cls, name: str, *, kv: bool = False) -> EngineState:

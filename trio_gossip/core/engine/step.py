@@ -72,6 +72,7 @@ class Step:
     learned: int
     unmerged: int
     caught_up: bool
+    gossip_quiet: bool
 
     def __init__(self, ctx: Context, state: EngineState, now: float, wall: float) -> None:
         self.ctx = ctx

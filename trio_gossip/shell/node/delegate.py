@@ -12,8 +12,8 @@ is a bug and ends the node.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import Callable, Sequence
+from typing import Protocol, cast
 
 import attrs
 
@@ -36,6 +36,14 @@ class MessageDelegate(Protocol):
 class BroadcastDelegate(Protocol):
     def get_broadcasts(self, overhead: int, limit: int) -> list[bytes]:
         """User broadcasts to fill the rest of a packet: each costs ``len + overhead`` bytes."""
+        ...
+
+
+class WakingBroadcastDelegate(BroadcastDelegate, Protocol):
+    def set_gossip_waker(self, wake: Callable[[], None]) -> None:
+        """Optional: the node hands over ``wake``, to call whenever a broadcast is queued;
+        then its gossip timer sleeps while neither its queue nor ours holds anything (an
+        idle node wakes once a probe interval instead of every gossip interval)."""
         ...
 
 
@@ -150,6 +158,13 @@ class Delegates:
         d = delegate
         return cls(d, d, d, d, d, d, d, d, d)
 
+    def waking_broadcasts(self) -> WakingBroadcastDelegate | None:
+        """The broadcasts role, if it takes a gossip waker."""
+        role = self.broadcasts
+        if role is not None and callable(getattr(role, "set_gossip_waker", None)):
+            return cast(WakingBroadcastDelegate, role)
+        return None
+
     def hooks(self) -> Hooks:
         """What the engine asks while it decides."""
         return Hooks(
@@ -157,4 +172,5 @@ class Delegates:
             merge_veto=self.merge.notify_merge if self.merge is not None else None,
             ack_payload=self.ping.ack_payload if self.ping is not None else None,
             broadcasts=self.broadcasts.get_broadcasts if self.broadcasts is not None else None,
+            broadcasts_wake=self.waking_broadcasts() is not None,
         )
