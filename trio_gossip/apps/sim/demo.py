@@ -4,13 +4,14 @@ By default 50 nodes run on the simulated network under Trio's mock clock, so the
 (join, convergence, a kill, suspicion, the dead verdict) takes a few seconds of wall time and
 replays exactly from ``--seed``. ``--real`` runs the same story on UDP + TCP sockets on
 127.0.0.1 in real time, with Config.local's fast timers (10 to 25 s of wall time).
+What it shows along the way (a live table, or progress lines) is ``display.py``'s job, the
+closing summary ``demo_report.py``'s.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import statistics
 import sys
 import time
 from functools import partial
@@ -21,104 +22,17 @@ import trio
 
 from trio_gossip.apps.demo_options import DemoOptions
 from trio_gossip.apps.sim.cluster import Cluster, ClusterSpec, open_cluster
+from trio_gossip.apps.sim.demo_report import DemoReport
 from trio_gossip.apps.sim.display import Display
 from trio_gossip.apps.sim.history import FactKind
 from trio_gossip.apps.sim.runner import run_simulation
+from trio_gossip.apps.sim.table import legend
 from trio_gossip.core.config import Config
-from trio_gossip.core.engine.queue import retransmit_limit
-from trio_gossip.core.membership.bounds import (
-    detection_formula,
-    epidemic_rounds,
-    join_timeout,
-    suspicion_window,
-)
+from trio_gossip.core.membership.bounds import join_timeout, suspicion_window
 from trio_gossip.transport.memory import LinkConfig
 from trio_gossip.wire.messages import NodeState
 
 FRAME_PAUSE = 0.04  # wall seconds per frame on a terminal, so simulated time can be watched
-
-
-@attrs.frozen
-class DemoReport:
-    """What the demo measured; ``render`` turns it into the closing summary."""
-
-    options: DemoOptions
-    config: Config
-    joins_done: float  # seconds from start until every join() returned
-    complete: tuple[float, ...]  # per node, seconds from start until it knew all n; sorted
-    victim: str
-    first_suspected: float | None  # seconds after the kill
-    first_dead: float
-    detection: dict[str, float]  # per observer, seconds from the kill to its dead verdict
-
-    def render(self) -> str:
-        cfg, n = self.config, self.options.nodes
-        f, gi = cfg.gossip_nodes, cfg.gossip_interval
-        bound_rounds = epidemic_rounds(n, f)
-        times = sorted(self.detection.values())
-        low, _ = suspicion_window(cfg, n)
-        formula = detection_formula(cfg, n)
-        spread = times[-1] - self.first_dead if times else 0.0
-        within = sum(1 for t in times if t <= formula)
-        lines = [
-            "",
-            f"Join: {n} nodes joined through node 0; every join() returned after "
-            f"{self.joins_done:.2f} s",
-            f"  nodes that knew all {n}: half after {self._complete(0.5):.2f} s, 90% after "
-            f"{self._complete(0.9):.2f} s, all after {self._complete(1.0):.2f} s,",
-            f"    that is {self._rounds(0.5):.1f} / {self._rounds(0.9):.1f} / "
-            f"{self._rounds(1.0):.1f} gossip rounds after the last join",
-            f"  epidemic bound: log_{f + 1}({n}) + ln({n})/{f} = {bound_rounds:.1f} rounds "
-            f"({bound_rounds * gi:.2f} s at {gi:g} s per round)",
-            *self._stragglers(bound_rounds),
-            f"Failure: {self.victim} killed; first suspected after "
-            + (f"{self.first_suspected:.2f} s" if self.first_suspected is not None else "(unseen)")
-            + f", first declared dead after {self.first_dead:.2f} s",
-            f"  the verdict reached all {len(times)} survivors {spread:.2f} s later: "
-            f"{spread / gi:.1f} gossip rounds (epidemic bound {bound_rounds:.1f})",
-            f"  detection per observer: min {times[0]:.2f} s, median "
-            f"{statistics.median(times):.2f} s, max {times[-1]:.2f} s",
-            f"  formula: probe interval {cfg.probe_interval:g} s + probe timeout "
-            f"{cfg.probe_timeout:g} s + suspicion timeout {low:g} s (n={n})",
-            f"    = {formula:.2f} s, the soonest a verdict can come (the victim probed at once);",
-            f"    the observers' verdicts came {times[0] - formula:+.2f} to "
-            f"{times[-1] - formula:+.2f} s from it ({within}/{len(times)} at or before it)",
-            *self._measured(),
-        ]
-        per_observer = [f"{name} {t:6.2f}" for name, t in sorted(self.detection.items())]
-        for i in range(0, len(per_observer), 6):
-            lines.append("    " + "   ".join(per_observer[i : i + 6]))
-        return "\n".join(lines)
-
-    def _measured(self) -> list[str]:
-        if self.first_suspected is None:
-            return []
-        suspicion = self.first_dead - self.first_suspected
-        return [
-            f"  measured: {self.first_suspected:.2f} s to the first suspicion (until someone "
-            f"probed it, plus the probe",
-            f"    round: a probe fails at the end of its {self.config.probe_interval:g} s "
-            f"interval, not at the timeout) + {suspicion:.2f} s of suspicion",
-        ]
-
-    def _complete(self, share: float) -> float:
-        return self.complete[max(0, math.ceil(share * len(self.complete)) - 1)]
-
-    def _rounds(self, share: float) -> float:
-        return (self._complete(share) - self.joins_done) / self.config.gossip_interval
-
-    def _stragglers(self, bound_rounds: float) -> list[str]:
-        cfg = self.config
-        late = self.joins_done + 3 * bound_rounds * cfg.gossip_interval
-        count = sum(1 for t in self.complete if t > late)
-        if not count:
-            return []
-        limit = retransmit_limit(cfg.retransmit_mult, self.options.nodes)
-        return [
-            f"  {count} node(s) missed every copy of some announcement (each node passes one",
-            f"    on {limit} times) and caught up by push/pull anti-entropy (every "
-            f"{cfg.push_pull_interval:g} s, scaled for n)",
-        ]
 
 
 def _complete_times(cluster: Cluster, start: float) -> tuple[float, ...]:
@@ -142,28 +56,31 @@ def _seen(cluster: Cluster, victim: str, states: tuple[NodeState, ...]) -> int:
 
 @attrs.define
 class _Frames:
-    """Redraws the table every ``every`` simulated seconds while the demo goes on."""
+    """Every ``tick`` simulated seconds: a live frame on a terminal, elsewhere a progress line
+    once ``every`` simulated seconds have passed (set per phase)."""
 
     cluster: Cluster
     display: Display
-    header: str
+    tick: float
     every: float
-    pause: float  # wall seconds per frame
+    pause: float  # wall seconds per changed frame
     phase: str = "joining"
 
     async def run(self) -> None:
         while True:
             if self.show() and self.pause:
                 time.sleep(self.pause)  # blocks on purpose: the mock clock stands still
-            await trio.sleep(self.every)
+            self.display.progress(self.cluster.nodes, trio.current_time(), self.phase,
+                                  self.every)  # fmt: skip
+            await trio.sleep(self.tick)
 
     def show(self) -> bool:
-        """Draw a frame; True if anyone's view changed since the last one."""
-        return self.display.frame(self.cluster.nodes, trio.current_time(), self.phase,
-                                  self.header)  # fmt: skip
+        """Draw a live frame; True if anyone's view changed since the last one."""
+        return self.display.frame(self.cluster.nodes, trio.current_time(), self.phase)
 
-    def milestone(self, text: str) -> None:
-        self.display.milestone(self.cluster.nodes, trio.current_time(), self.phase, text)
+    def milestone(self, text: str, *, table: bool = False) -> None:
+        self.display.milestone(self.cluster.nodes, trio.current_time(), self.phase, text,
+                               table=table)  # fmt: skip
 
 
 async def demo(options: DemoOptions, display: Display) -> DemoReport:
@@ -179,29 +96,39 @@ async def demo(options: DemoOptions, display: Display) -> DemoReport:
                        link=LinkConfig(loss=options.loss))  # fmt: skip
     header = f"trio-gossip demo: {options.nodes} nodes ({where})"
     display.text(header)
+    display.text(legend("real" if options.real else "simulated"))
+    display.start()
     n = options.nodes
     poll = config.gossip_interval / 2
     async with open_cluster(spec, real=options.real) as cluster:
         pause = FRAME_PAUSE if display.tty and not options.real else 0.0
-        frames = _Frames(cluster, display, header, max(config.gossip_interval, 0.2), pause)
+        tick = max(config.gossip_interval, 0.2)
+        # Progress lines while the joins spread: about every gossip round (less often for
+        # big clusters, whose rounds take longer to compute).
+        every = config.gossip_interval * max(1, n // 100)
+        frames = _Frames(cluster, display, tick, every, pause)
         start = display.origin = trio.current_time()
         cluster.nursery.start_soon(frames.run)
 
         await cluster.join()
         joins_done = trio.current_time() - start
-        frames.milestone("every join() has returned")
+        frames.milestone("every join() has returned", table=True)
         await cluster.wait_converged(timeout=join_timeout(config, n), poll=poll)
-        frames.phase = "converged"
-        frames.milestone(f"every node sees all {n}")
-        complete = _complete_times(cluster, start)
         # Right after a join every node walks its probe list in about the join order, so the
         # first probe of any one node comes late; one full round reshuffles them (steady
         # state). Real time cannot wait that long.
         calm = 2 if options.real else n
-        await trio.sleep(calm * config.probe_interval)
+        quiet = calm * config.probe_interval
+        frames.phase = "converged"
+        frames.every = max(config.probe_interval, quiet / 10)  # ten lines over the calm
+        frames.milestone(f"every node sees all {n}; {quiet:g} s of calm ({calm} probe rounds) "
+                         "before a node is killed", table=True)  # fmt: skip
+        complete = _complete_times(cluster, start)
+        await trio.sleep(quiet)
 
         victim = cluster.rng.choice(cluster.nodes[1:]).name
         frames.phase = "failure"
+        frames.every = config.probe_interval
         await cluster.kill(victim)
         killed_at = trio.current_time()
         frames.milestone(f"{victim} killed")
@@ -217,8 +144,7 @@ async def demo(options: DemoOptions, display: Display) -> DemoReport:
         frames.milestone(f"{victim} declared dead")
         detection = await cluster.wait_detected(victim, timeout=limit, poll=poll)
         frames.phase = "agreed"
-        frames.milestone(f"every survivor has {victim} dead")
-        frames.show()
+        frames.milestone(f"every survivor has {victim} dead", table=True)
 
         suspected = cluster.history.first_times(victim, FactKind.SUSPECT, since=killed_at)
         return DemoReport(
@@ -246,9 +172,11 @@ def run(options: DemoOptions, out: TextIO | None = None) -> int:
     try:
         report = trio.run(main) if options.real else run_simulation(main, seed=options.seed)
     except trio.TooSlowError:
+        display.close()
         display.text("the cluster did not get there in time (see the last lines above)")
         return 1
     finally:
+        display.close()
         logger.removeHandler(quiet)
     display.text(report.render())
     return 0

@@ -1,125 +1,100 @@
-"""The demo's view of a cluster: who sees whom in which state.
+"""Where the demo's view of the cluster goes: a live table on a terminal, plain lines elsewhere.
 
-On a terminal, a grid (a row per node, a column per member it could know) is redrawn in place;
-elsewhere (a pipe, a log, a test) each snapshot is one plain line of counts.
+On a terminal with rich installed, the member table (``live_table.py``) is redrawn in place and
+milestones stay printed above it. Anywhere else (a pipe, a log, a test, a terminal without
+rich) a progress line is printed every so many simulated seconds, a line per milestone, and
+the member table (``table.py``) at the milestones that ask for it. Only simulated time decides
+what the plain output holds, so one seed always prints the same text.
 """
 
 from __future__ import annotations
 
-import shutil
-import statistics
+import math
+import time
 from collections.abc import Sequence
 from typing import TextIO
 
-from trio_gossip.apps.sim.observe import NodeStatus, SimNode
-from trio_gossip.wire.messages import NodeState
+from trio_gossip.apps.sim.live_table import LiveTable, rich_available
+from trio_gossip.apps.sim.observe import SimNode
+from trio_gossip.apps.sim.table import progress_line, table_lines
+from trio_gossip.apps.sim.views import Survey, survey
 
-MAX_ROWS = 40
-MAX_COLUMNS = 100
-
-_CELL = {
-    None: ".",
-    NodeState.ALIVE: "o",
-    NodeState.SUSPECT: "s",
-    NodeState.DEAD: "X",
-    NodeState.LEFT: "L",
-}
-_COLOUR = {"o": "32", "s": "33;1", "X": "31;1", "L": "34", ".": "2"}
-LEGEND = ". unknown  o alive  s suspect  X dead  L left"
-
-
-def _cell(state: NodeState | None, colour: bool) -> str:
-    char = _CELL[state]
-    return f"\x1b[{_COLOUR[char]}m{char}\x1b[0m" if colour else char
-
-
-def view(sim: SimNode, subjects: Sequence[SimNode]) -> list[NodeState | None]:
-    """How ``sim`` sees each subject (None: never heard of it)."""
-    node = sim.memberlist
-    states: list[NodeState | None] = []
-    for subject in subjects:
-        member = node.member(subject.name)
-        states.append(member.state if member is not None else None)
-    return states
-
-
-def grid(nodes: Sequence[SimNode], *, colour: bool, rows: int = MAX_ROWS,
-         columns: int = MAX_COLUMNS) -> list[str]:  # fmt: skip
-    """One line per node (up to ``rows``): its counts, then its view of the first ``columns``
-    members."""
-    subjects = nodes[:columns]
-    width = max(len(sim.name) for sim in nodes)
-    lines = [f"{'node':<{width}}  alive susp dead | {LEGEND}"]
-    for sim in nodes[:rows]:
-        if sim.status == NodeStatus.KILLED or sim.node is None:
-            gone = "(killed)" if sim.status == NodeStatus.KILLED else "(gone)"
-            lines.append(f"{sim.name:<{width}}  {gone}")
-            continue
-        states = view(sim, subjects)
-        counts = [
-            sum(1 for s in states if s == k)
-            for k in (NodeState.ALIVE, NodeState.SUSPECT, NodeState.DEAD)
-        ]
-        cells = "".join(_cell(s, colour) for s in states)
-        lines.append(f"{sim.name:<{width}}  {counts[0]:5d} {counts[1]:4d} {counts[2]:4d} | {cells}")
-    if len(nodes) > rows:
-        lines.append(f"... and {len(nodes) - rows} more nodes")
-    return lines
-
-
-def summary_line(nodes: Sequence[SimNode], now: float, phase: str) -> str:
-    """Counts over every running node's view, in one line."""
-    running = [sim for sim in nodes if sim.running and sim.node is not None]
-    n = len(running)
-    seen = [sim.memberlist.num_members() for sim in running]
-    full = sum(1 for count in seen if count == n)
-    suspect = dead = 0
-    for sim in running:
-        for state in view(sim, nodes):
-            suspect += state == NodeState.SUSPECT
-            dead += state == NodeState.DEAD
-    median = statistics.median(seen) if seen else 0
-    return (f"t={now:7.2f}s  {phase:<10} complete views {full:3d}/{n}  members seen "
-            f"min {min(seen, default=0)} median {median:g} max {max(seen, default=0)}  "
-            f"suspect {suspect}  dead {dead}")  # fmt: skip
+MIN_FRAME_GAP = 0.03  # wall seconds between two live frames...
+FRAME_SHARE = 0.2  # ...or more, so that drawing them takes at most this share of the time
 
 
 class Display:
-    """Writes frames to ``out``: redrawn in place on a terminal, plain lines otherwise."""
+    """Writes the demo's frames, progress lines and milestones to ``out``."""
 
     def __init__(self, out: TextIO, *, tty: bool) -> None:
         self.out = out
         self.tty = tty
         self.origin = 0.0  # the clock reading shown as t=0 (real time has an arbitrary base)
-        self._drawn = 0
-        self._last_grid: list[str] = []
-        size = shutil.get_terminal_size()
-        # Redrawing in place only works while the whole frame fits on the screen.
-        self.rows = max(5, min(MAX_ROWS, size.lines - 6))
-        self.columns = max(10, min(MAX_COLUMNS, size.columns - 30))
+        self._live: LiveTable | None = None
+        self._last_views: Survey | None = None
+        self._drawn_at = -math.inf  # wall clock of the last live frame
+        self._frame_gap = MIN_FRAME_GAP
+        self._printed_at = -math.inf  # simulated time of the last plain line
 
-    def frame(self, nodes: Sequence[SimNode], now: float, phase: str, header: str) -> bool:
-        """A live frame, only drawn on a terminal; False if it showed nothing new."""
-        if not self.tty:
+    @property
+    def live(self) -> bool:
+        """True while frames are redrawn in place (a terminal, with rich installed)."""
+        return self._live is not None
+
+    def start(self) -> None:
+        """Begin the live table if this is a terminal and rich is installed."""
+        if self.tty and rich_available():
+            self._live = LiveTable(self.out)
+
+    def frame(self, nodes: Sequence[SimNode], now: float, phase: str, *,
+              force: bool = False) -> bool:  # fmt: skip
+        """Redraw the live table (if live); True if some view changed since the last one."""
+        began = time.monotonic()
+        if self._live is None or (not force and began - self._drawn_at < self._frame_gap):
             return False
-        grid_lines = grid(nodes, colour=True, rows=self.rows, columns=self.columns)
-        lines = [header, summary_line(nodes, now - self.origin, phase), *grid_lines]
-        changed = grid_lines != self._last_grid
-        self._last_grid = grid_lines
-        up = f"\x1b[{self._drawn}F" if self._drawn else ""
-        self.out.write(up + "".join(f"{line}\x1b[K\n" for line in lines))
-        self.out.flush()
-        self._drawn = len(lines)
+        views = survey(nodes)
+        changed = views != self._last_views
+        self._last_views = views
+        self._live.update(nodes, views, now - self.origin, phase)
+        self._drawn_at = time.monotonic()
+        self._frame_gap = max(MIN_FRAME_GAP, (self._drawn_at - began) / FRAME_SHARE)
         return changed
 
-    def milestone(self, nodes: Sequence[SimNode], now: float, phase: str, text: str) -> None:
-        """A moment worth a line of its own in a log (ignored on a terminal, whose frames
-        already show it)."""
-        if self.tty:
+    def progress(self, nodes: Sequence[SimNode], now: float, phase: str, every: float) -> None:
+        """A plain progress line if ``every`` simulated seconds passed since the last line."""
+        if self._live is not None or now - self._printed_at < every - 1e-9:
             return
-        self.out.write(f"{summary_line(nodes, now - self.origin, phase)}  | {text}\n")
-        self.out.flush()
+        self._line(progress_line(survey(nodes), now - self.origin, phase), now)
+
+    def milestone(self, nodes: Sequence[SimNode], now: float, phase: str, text: str, *,
+                  table: bool = False) -> None:  # fmt: skip
+        """A moment worth a line of its own (and, in plain output, the table if ``table``)."""
+        note = f"t={now - self.origin:7.2f}s  >> {text}"
+        if self._live is not None:
+            self._live.note(note)
+            self.frame(nodes, now, phase, force=True)
+            return
+        views = survey(nodes)
+        self.out.write(note + "\n")
+        self._line(progress_line(views, now - self.origin, phase), now)
+        if table:
+            self.out.write("".join(f"{line}\n" for line in table_lines(views)))
+            self.out.flush()
 
     def text(self, text: str = "") -> None:
+        if self._live is not None:
+            self._live.note(text)
+            return
         self.out.write(text + "\n")
         self.out.flush()
+
+    def close(self) -> None:
+        """Leave the live table on the screen as it is and go back to plain writing."""
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
+
+    def _line(self, line: str, now: float) -> None:
+        self.out.write(line + "\n")
+        self.out.flush()
+        self._printed_at = now
