@@ -21,11 +21,13 @@ async def main():
         await trio.sleep(0.1)
 
 trio.run(main)
+ours = sorted(m for m in sys.modules if m.startswith("trio_gossip."))
 before = sorted({m.split(".")[0] for m in sys.modules})
 from trio_gossip.wire.crypto import Keyring, decrypt_payload, encrypt_payload
 ring = Keyring([bytes(16)])
 assert decrypt_payload(ring, encrypt_payload(1, ring, b"x", b""), b"") == b"x"
-print(json.dumps({"before": before, "after": sorted({m.split(".")[0] for m in sys.modules})}))
+print(json.dumps({"before": before, "ours": ours,
+                  "after": sorted({m.split(".")[0] for m in sys.modules})}))
 """
 
 
@@ -35,3 +37,7 @@ def test_a_node_without_keys_loads_no_crypto_nor_extras() -> None:
     loaded = json.loads(done.stdout.splitlines()[-1])
     assert not set(HEAVY) & set(loaded["before"]), set(HEAVY) & set(loaded["before"])
     assert "cryptography" in loaded["after"]  # a key in use loads it
+    # Nor the simulated network, the packet tracer (dissect) or the ring package: a node on
+    # sockets without a ring has no use for them.
+    unused = ("trio_gossip.transport.memory", "trio_gossip.wire.trace", "trio_gossip.core.ring")
+    assert not [m for m in loaded["ours"] if m.startswith(unused)]

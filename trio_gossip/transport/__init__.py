@@ -1,12 +1,44 @@
-"""transport: the only layer that touches sockets; a simulated network and real UDP + TCP."""
+"""transport: the only layer that touches sockets; a simulated network and real UDP + TCP.
 
-from .base import Address, PacketHandler, StreamHandler, Transport, TransportError
-from .link import LinkConfig
-from .memory import MemoryNetwork
-from .memory_stream import MemoryStream
-from .memory_transport import MemoryTransport
-from .net import NetTransport, create_net_transport
-from .stats import NetworkStatistics, TransportStatistics
+The names load on first use (PEP 562): a node on real sockets never loads the simulated
+network.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from trio_gossip.transport.base import (
+        Address,
+        PacketHandler,
+        StreamHandler,
+        Transport,
+        TransportError,
+    )
+    from trio_gossip.transport.link import LinkConfig
+    from trio_gossip.transport.memory import MemoryNetwork
+    from trio_gossip.transport.memory_stream import MemoryStream
+    from trio_gossip.transport.memory_transport import MemoryTransport
+    from trio_gossip.transport.net import NetTransport, create_net_transport
+    from trio_gossip.transport.stats import NetworkStatistics, TransportStatistics
+
+_EXPORTS = {
+    "Address": "trio_gossip.transport.base",
+    "PacketHandler": "trio_gossip.transport.base",
+    "StreamHandler": "trio_gossip.transport.base",
+    "Transport": "trio_gossip.transport.base",
+    "TransportError": "trio_gossip.transport.base",
+    "LinkConfig": "trio_gossip.transport.link",
+    "MemoryNetwork": "trio_gossip.transport.memory",
+    "MemoryStream": "trio_gossip.transport.memory_stream",
+    "MemoryTransport": "trio_gossip.transport.memory_transport",
+    "NetTransport": "trio_gossip.transport.net",
+    "create_net_transport": "trio_gossip.transport.net",
+    "NetworkStatistics": "trio_gossip.transport.stats",
+    "TransportStatistics": "trio_gossip.transport.stats",
+}
 
 __all__ = [
     "Address",
@@ -23,3 +55,16 @@ __all__ = [
     "TransportStatistics",
     "create_net_transport",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -12,8 +12,6 @@ import json
 import sys
 import urllib.parse
 
-from trio_gossip.core.ring.view import render_table
-
 
 def _host_port(text: str) -> tuple[str, int]:
     from trio_gossip.apps.agent.options import parse_host_port  # noqa: PLC0415
@@ -63,5 +61,9 @@ def run_ring_command(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(json.dumps(page, indent=2, sort_keys=True) + "\n")
     else:
+        # Here, not at the top: the CLI builds this subcommand's parser for every command,
+        # and an agent without a ring should not load the ring package.
+        from trio_gossip.core.ring.view import render_table  # noqa: PLC0415
+
         sys.stdout.write(render_table(page) + "\n")
     return 0
