@@ -20,10 +20,11 @@ def _snippets() -> list[str]:
 
 def test_the_readme_has_the_snippets_this_file_runs() -> None:
     snippets = _snippets()
-    assert len(snippets) == 3
+    assert len(snippets) == 4
     assert "open_memberlist" in snippets[0]
     assert "lifecycler" in snippets[1]
     assert "trio_gossip.testing" in snippets[2]
+    assert "formed=True" in snippets[3]
 
 
 class _Inbox(BaseDelegate):
@@ -73,3 +74,12 @@ def test_testing_snippet_replays_one_seed() -> None:
                           text=True, timeout=120)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert re.fullmatch(r"replayed [0-9a-f]{12}\n", done.stdout), done.stdout
+
+
+def test_formed_snippet_detects_a_kill_in_a_formed_cluster() -> None:
+    """The formed-cluster snippet: 300 nodes converged at the start, a kill detected."""
+    done = subprocess.run([sys.executable, "-c", _snippets()[3]], capture_output=True, check=False,
+                          text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    expected = r"every node of 300 held node-123 dead \d+\.\d simulated s after the kill\n"
+    assert re.fullmatch(expected, done.stdout), done.stdout
