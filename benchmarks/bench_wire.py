@@ -119,11 +119,13 @@ def first_copy(decode: Callable[[], object]) -> object:
 
 def without_state_memos(run: Callable[[], object]) -> Callable[[], object]:
     """``run`` with the push/pull entry memos emptied first (decoded entries are kept under their
-    raw fields, encoded ones by value), as when every entry of the table is new to this node."""
+    raw fields, encoded ones by value and by identity), as when every entry of the table is new
+    to this node."""
 
     def cold() -> object:
         wire_codec._decoded_states.clear()
         wire_codec._state_memo.clear()
+        wire_codec._state_by_id.clear()
         return run()
 
     return cold

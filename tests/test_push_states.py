@@ -11,6 +11,7 @@ import attrs
 from trio_gossip.core.membership.member import Member
 from trio_gossip.core.membership.state import MembershipState
 from trio_gossip.shell.node.push_states import PushStates
+from trio_gossip.wire import codec as wire_codec
 from trio_gossip.wire.codec import (
     _encode_push_node_state,
     decode_push_node_state,
@@ -77,3 +78,16 @@ def test_decoded_entries_are_kept_but_never_for_a_type_go_refuses() -> None:
         except DecodeError:
             continue
         raise AssertionError(f"{field!r} = {odd!r} decoded to {decoded}")
+
+
+def test_the_identity_memo_keeps_each_entry_alive_and_stays_bounded() -> None:
+    """An entry's bytes are kept under its id together with the entry itself (so the id
+    cannot be reused for another entry while kept); the memo never outgrows its bound."""
+    limit = wire_codec._STATE_MEMO_LIMIT
+    entries = [PushNodeState(f"n{i}", bytes((10, 0, 0, 1)), 7946, b"", i + 1, NodeState.ALIVE,
+                             VSN) for i in range(limit + 5)]  # fmt: skip
+    for entry in entries:
+        encode_push_node_state(entry)
+    assert 0 < len(wire_codec._state_by_id) <= limit
+    last = entries[-1]
+    assert wire_codec._state_by_id[id(last)] == (last, _encode_push_node_state(last))

@@ -458,10 +458,18 @@ def encode_err(m: Err) -> bytes:
 # in a simulation, nodes that list the same member share them). Bounded as the decoder's:
 # at most 16,384 entries (a few MiB with the longest metadata), cleared when full.
 _state_memo: dict[PushNodeState, bytes] = {}
+# ... and first under the entry's identity: a node hands the same entry object for a member
+# that did not change (shell/node/push_states.py), and an id is hashed at C speed where the
+# value's hash and equality run attrs' Python methods. The entry is kept with its bytes, so
+# its id cannot be reused while the memo holds it.
+_state_by_id: dict[int, tuple[PushNodeState, bytes]] = {}
 
 
 def encode_push_node_state(s: PushNodeState) -> bytes:
     """One pushNodeState map (no type byte: it only appears inside a push/pull)."""
+    known = _state_by_id.get(id(s))
+    if known is not None and known[0] is s:
+        return known[1]
     try:
         data = _state_memo.get(s)
     except TypeError:  # a field of an unhashable type (not one a Member holds): no memo
@@ -471,6 +479,9 @@ def encode_push_node_state(s: PushNodeState) -> bytes:
         if len(_state_memo) >= _STATE_MEMO_LIMIT:
             _state_memo.clear()
         _state_memo[s] = data
+    if len(_state_by_id) >= _STATE_MEMO_LIMIT:
+        _state_by_id.clear()
+    _state_by_id[id(s)] = (s, data)
     return data
 
 

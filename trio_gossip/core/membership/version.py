@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 from trio_gossip.wire.errors import GossipError
@@ -10,6 +11,10 @@ from trio_gossip.wire.messages import NodeState, PushNodeState
 
 if TYPE_CHECKING:
     from trio_gossip.core.membership.state import MembershipState
+
+
+_VSN = attrgetter("vsn")
+_STATE = attrgetter("state")
 
 
 class ProtocolVersionError(GossipError):
@@ -26,8 +31,12 @@ def verify_protocol(state: MembershipState, remote: Sequence[PushNodeState]) -> 
     # Checked once per distinct Vsn (a cluster has a handful; a push/pull lists every node),
     # and the error names the first node, remote ones first, whose Vsn fails.
     members = state.members.values()
-    alive = {bytes(r.vsn) for r in remote if r.state == NodeState.ALIVE and len(r.vsn) >= 5}
-    alive.update(m.vsn for m in members if m.state == NodeState.ALIVE)
+    # The distinct (Vsn, state) pairs, gathered at C speed: a push/pull lists every member
+    # and a cluster has a handful of pairs (this runs on every push/pull).
+    remote_pairs = set(zip(map(_VSN, remote), map(_STATE, remote), strict=True))
+    local_pairs = set(zip(map(_VSN, members), map(_STATE, members), strict=True))
+    alive = {bytes(v) for v, s in remote_pairs if s == NodeState.ALIVE and len(v) >= 5}
+    alive.update(v for v, s in local_pairs if s == NodeState.ALIVE)
     max_pmin = max((v[0] for v in alive), default=0)
     min_pmax = min((v[1] for v in alive), default=255)
     max_dmin = max((v[3] for v in alive), default=0)
@@ -45,8 +54,8 @@ def verify_protocol(state: MembershipState, remote: Sequence[PushNodeState]) -> 
                     " memberlist programs)")  # fmt: skip
         return None
 
-    every = {bytes(r.vsn) for r in remote}
-    every.update(m.vsn for m in members)
+    every = {bytes(v) for v, _ in remote_pairs}
+    every.update(v for v, _ in local_pairs)
     bad = {vsn for vsn in every if problem("", vsn) is not None}
     if not bad:
         return
