@@ -11,6 +11,7 @@ benchmarks, ring/model_test.go).
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import platform
 import random
@@ -39,6 +40,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 NOW = 1_700_000_000.0
 ZONES = ("zone-a", "zone-b", "zone-c")
 SCALE = 1.0  # of every measure's minimum time; --quick makes it 0.1
+GOAL = ">= 500,000"  # lookups/s
 
 
 def build_ring(instances: int, tokens: int, seed: int) -> Ring:
@@ -176,6 +178,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     rows.append(("encoded full ring 1000 x 512", len(full) / 1024, "KiB", "dskit ~2600"))
 
+    # 4096 random keys per pass. A ring keeps each token position's answer, so after the
+    # first pass these measure cached answers (heartbeats still checked per lookup).
     key_rng = random.Random(5)
     keys = [key_rng.getrandbits(32) for _ in range(4096)]
     for label, zone_awareness, op in (
@@ -185,7 +189,13 @@ def main(argv: list[str] | None = None) -> None:
     ):
         lookups = partial(_lookups, ring128, keys, op, zone_awareness)
         t = per_call(lookups, min_seconds=1.0) / len(keys)
-        rows.append((f"lookups/s, RF 3, {label}, {op.name}, 1000 x 128", 1 / t, "/s", ">= 200,000"))
+        rows.append((f"lookups/s, RF 3, {label}, {op.name}, 1000 x 128", 1 / t, "/s", GOAL))
+    # Uncached: two rings that differ in one address (same token index, other records)
+    # take turns, so every pass starts with no cached answers: each lookup walks the ring.
+    readdressed = attrs.evolve(ring128.instances["ingester-17"], addr="10.0.0.17:9096")
+    turns = itertools.cycle((ring128, ring128.put(readdressed, now=NOW)))
+    t = per_call(lambda: _lookups(next(turns), keys, WRITE, True), min_seconds=1.0) / len(keys)
+    rows.append(("lookups/s, RF 3, zone-aware, write, 1000 x 128, uncached", 1 / t, "/s", ""))
 
     table = ["| measure | value | unit | goal / dskit |", "|---|---:|---|---|"]
     for name, value, unit, goal in rows:
@@ -217,7 +227,7 @@ def main(argv: list[str] | None = None) -> None:
         {"lookups/s": [value for _, value in rates]},
         title="Ring lookups per CPU second (1000 instances x 128 tokens)",
         value_label="lookups/s",
-        refs={"goal": 200_000},
+        refs={"goal": 500_000},
     )
 
 
