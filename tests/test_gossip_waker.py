@@ -14,9 +14,10 @@ from trio_gossip.apps.agent.serf import Intent
 from trio_gossip.core.engine import Context, EngineState, Hooks, handle
 from trio_gossip.core.engine import events as ev
 from trio_gossip.core.engine.effects import Effect, Send, SetTimer
+from trio_gossip.core.engine.receive import answer_ping_now
 from trio_gossip.core.membership.codec import Codec
 from trio_gossip.shell.node.delegate import Delegates
-from trio_gossip.wire.messages import Alive
+from trio_gossip.wire.messages import Alive, Ping
 
 VSN = bytes((1, 5, 2, 0, 0, 0))
 
@@ -85,3 +86,23 @@ def test_the_agent_relay_wakes_the_node_whenever_it_queues() -> None:
     relay.queue_own(Intent("me", 3, leave=False))
     assert len(woken) == 1
     assert not Delegates(broadcasts=None).hooks().broadcasts_wake
+
+
+def test_pings_are_answered_on_the_receive_path_while_the_waking_role_is_quiet() -> None:
+    """An agent's probes at rest cost its writer no wake-up: while the last gossip tick found
+    nothing in the role's queue, acks carry nothing of it and need no state change."""
+    outbox: list[bytes] = []
+    ctx, state, now = _node(outbox, wake=True)
+    ping = Ping(7, "me", bytes((10, 0, 0, 2)), 7946, "peer")
+    assert not state.gossip_quiet
+    assert answer_ping_now(ctx, state, ping, ("10.0.0.2", 7946)) is None  # the writer answers
+    state, _ = handle(ctx, state, now, ev.GossipTick())  # found nothing: quiet
+    answer = answer_ping_now(ctx, state, ping, ("10.0.0.2", 7946))
+    assert answer is not None
+    assert answer.to == ("10.0.0.2", 7946)
+    assert len(answer.datagrams) == 1
+    state, _ = handle(ctx, state, now + 0.05, ev.WakeGossip())  # the role queued something
+    assert answer_ping_now(ctx, state, ping, ("10.0.0.2", 7946)) is None
+    ctx, state, now = _node(outbox, wake=False)
+    state, _ = handle(ctx, state, now, ev.GossipTick())
+    assert answer_ping_now(ctx, state, ping, ("10.0.0.2", 7946)) is None  # no waker: never

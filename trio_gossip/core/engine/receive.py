@@ -120,9 +120,14 @@ def answer_ping_now(ctx: Context, state: EngineState, ping: Ping, source: Addres
     at once (memberlist answers on the packet path too, net.go handlePing); None when the
     writer must answer. Every packet carries what the transmit queue holds (memberlist
     sendMsg piggybacks on acks as well), and taking from the queue changes it: so only with
-    nothing queued and no application broadcasts is the answer free of state. A ping for
-    another name gets a ``Send`` with no datagrams: dropped, as the writer would."""
-    if len(state.queue) or ctx.hooks.broadcasts is not None:
+    nothing queued and no application broadcasts is the answer free of state. Application
+    broadcasts that wake the gossip timer (Hooks.broadcasts_wake) count as none while the
+    last gossip tick found nothing in them: one queued since then has woken the writer and
+    goes out on its next tick, it only misses this ack. A ping for another name gets a
+    ``Send`` with no datagrams: dropped, as the writer would."""
+    hooks = ctx.hooks
+    if len(state.queue) or (hooks.broadcasts is not None
+                            and not (hooks.broadcasts_wake and state.gossip_quiet)):  # fmt: skip
         return None
     to = reply_address(ping.source_addr, ping.source_port, source)
     ack = _ack_for(ctx, ping)
