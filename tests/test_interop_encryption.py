@@ -15,6 +15,7 @@ from interop.lab import Lab, Watch, alive, open_lab
 from interop.procs import wait_until
 from interop.serf import SerfRPCError
 
+from trio_gossip.apps.agent.runner import REJECTION_CHECK_INTERVAL
 from trio_gossip.wire import Keyring, encode_packet
 from trio_gossip.wire.messages import Ping
 
@@ -96,7 +97,9 @@ def test_different_keys_form_nothing_and_both_sides_reject(lab: Lab) -> None:
     with pytest.raises(SerfRPCError):
         x.rpc().join(y.gossip_address)
     wait_until(lambda: y.stats()["node"]["bad_streams"] >= 1, 5.0, what="py-y to count it")
-    wait_until(lambda: "rejected" in y.process.log(), 5.0, what="py-y to log it")
+    # The agent sums up rejections every REJECTION_CHECK_INTERVAL (5 s): within two of them.
+    wait_until(lambda: "rejected" in y.process.log(), 2 * REJECTION_CHECK_INTERVAL + 1.0,
+               what="py-y to log it")  # fmt: skip
 
     # We join Serf: Serf cannot decrypt ours and logs it; our agent reports a failed join.
     z = lab.trio("py-z", keys=[K1], join=[x.gossip_address], wait=False)
