@@ -16,6 +16,7 @@ import msgpack
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from lzw_support import never_clearing, pack
 from vectors_support import CAPTURED, VECTORS, synthetic_vectors
 
 from trio_gossip.wire import lzw
@@ -171,40 +172,6 @@ def test_long_inputs_cross_many_table_resets(alphabet: int) -> None:
     assert same_outcome(stream, len(data) - 1) == (
         f"DecodeError: LZW output exceeds the limit of {len(data) - 1} bytes"
     )
-
-
-def pack(codes: list[tuple[int, int]]) -> bytes:
-    """(code, width) pairs packed LSB first, as Go's writer does."""
-    bits = nbits = 0
-    for code, width in codes:
-        bits |= code << nbits
-        nbits += width
-    return bits.to_bytes((nbits + 7) // 8, "little")
-
-
-def never_clearing(data: bytes) -> bytes:
-    """A writer that never clears: once 4096 codes exist it defines no more (Go's reader still
-    reads such streams), to exercise the decoders' full-table path."""
-    table = {bytes((i,)): i for i in range(256)}
-    codes, width, hi = [(256, 9)], 9, 257
-    match = data[:1]
-    for x in data[1:]:
-        if match + bytes((x,)) in table:
-            match += bytes((x,))
-            continue
-        codes.append((table[match], width))
-        hi += 1
-        if hi < 4096:
-            table[match + bytes((x,))] = hi
-            if hi == 1 << width:
-                width += 1  # as Go's writer (incHi): one code ahead of the reader
-        match = bytes((x,))
-    codes.append((table[match], width))
-    hi += 1
-    if hi < 4096 and hi == 1 << width:
-        width += 1
-    codes.append((257, width))
-    return pack(codes)
 
 
 @needs_native

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from lzw_support import never_clearing
 
 from trio_gossip.wire import (
     Ack,
@@ -171,36 +172,6 @@ def test_encryption_roundtrip(key: bytes, plain: bytes, aad: bytes, version: int
     assert decrypt_payload(Keyring([bytes(32), key]), sealed, aad) == plain
 
 
-def lzw_without_reset(data: bytes) -> bytes:
-    """An LZW writer that, unlike Go's, never clears: once 4096 codes exist it stops adding any.
-    Go's reader accepts such streams; this exercises the full-table path of ours."""
-    table = {bytes((i,)): i for i in range(256)}
-    bits, nbits, width, hi = 256, 9, 9, 257
-    match = data[:1]
-    codes = []
-    for x in data[1:]:
-        longer = match + bytes((x,))
-        if longer in table:
-            match = longer
-            continue
-        codes.append((table[match], width))
-        hi += 1
-        if hi < 4096:
-            table[longer] = hi
-            if hi == 1 << width:
-                width += 1
-        match = bytes((x,))
-    codes.append((table[match], width))
-    hi += 1
-    if hi < 4096 and hi == 1 << width:
-        width += 1
-    codes.append((257, width))
-    for code, size in codes:
-        bits |= code << nbits
-        nbits += size
-    return bits.to_bytes((nbits + 7) // 8, "little")
-
-
 @settings(max_examples=20)
 @given(st.integers(0, 2**32 - 1), st.integers(20_000, 40_000))
 def test_lzw_decodes_a_full_table_without_clear(seed: int, size: int) -> None:
@@ -208,7 +179,7 @@ def test_lzw_decodes_a_full_table_without_clear(seed: int, size: int) -> None:
     for _ in range(size):
         x = (x * 1103515245 + 12345) % 2**32
         data.append((x >> 16) % 16)
-    stream = lzw_without_reset(bytes(data))
+    stream = never_clearing(bytes(data), leading_clear=False)
     assert lzw_decompress(stream, size) == data
 
 

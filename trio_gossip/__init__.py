@@ -8,8 +8,9 @@ does not pay for Trio, the KV store and the ring.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from trio_gossip._exports import lazy_exports
 
 if TYPE_CHECKING:
     from trio_gossip.core.config import Config
@@ -137,15 +138,4 @@ __all__ = [
     "open_memberlist",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'trio_gossip' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, __all__)

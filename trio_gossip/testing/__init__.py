@@ -18,9 +18,10 @@ plugin in every run, and a run that builds no cluster should not pay for one.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
+
+from trio_gossip._exports import lazy_exports
 
 if TYPE_CHECKING:
     from trio_gossip.apps.sim.history import Fact, FactKind
@@ -65,14 +66,6 @@ def run(main: Callable[[], Awaitable[T]], *, seed: int) -> T:
     return run_simulation(main, seed=seed)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'trio_gossip.testing' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
 
 __all__ = [
     "Drift",
@@ -95,3 +88,5 @@ __all__ = [
     "open_cluster",
     "run",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, __all__)

@@ -11,8 +11,9 @@ not the tracer ``trio-gossip dissect`` needs.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from trio_gossip._exports import lazy_exports
 
 if TYPE_CHECKING:
     from trio_gossip.wire.codec import decode_message, encode_message, message_name
@@ -115,15 +116,4 @@ __all__ = [
     "trace_stream",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, __all__)
