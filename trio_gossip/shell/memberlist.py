@@ -111,8 +111,9 @@ class Memberlist:
     async def form(self, members: Iterable[Member]) -> None:
         """Hold ``members`` (each node's ``local_member``) as if joins had brought them and
         converged: each enters the table with a join event, nothing is gossiped. For clusters
-        whose every node is formed with the same list (trio_gossip.testing's ``formed``);
-        raises GossipError on a node that already knows someone."""
+        whose every node is formed with the same list (trio_gossip.testing's ``formed``).
+        Raises GossipError on a node that already knows someone, ValueError for a member
+        listed twice or not alive (core/membership/form.py)."""
         with self._w.pending() as pending:
             self._w.submit(ev.Form(pending.token, tuple(members)))
             await pending.answer()
