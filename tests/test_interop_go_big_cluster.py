@@ -249,19 +249,21 @@ async def test_gossip_of_more_than_255_messages_is_split(tmp_path: Path) -> None
     than a compound's 255 parts: Go splits it into compounds of 255 and the rest (util.go,
     makeCompoundMessages), and so must we; each side reads the other's. Compression is off on
     both sides so that the capture shows the compounds as they are. Each broadcast goes out
-    in 6 rounds on both sides (Go's retransmit limit: retransmit_mult x ceil(log10(n + 1))),
-    and probes wait 500 ms, as in the big cluster: CI once saw py-1 miss all of Go's rounds
-    (local profile: 2 rounds, 200 ms probes) while its probes of go-0 timed out."""
+    in 20 rounds on both sides (Go's retransmit limit: retransmit_mult x ceil(log10(n + 1))),
+    and probes wait 500 ms, as in the big cluster. CI saw py-1 miss every round of one of
+    Go's broadcasts twice: at 2 rounds (local profile, 200 ms probes) while its probes of
+    go-0 timed out, and once at 6 rounds (0.6 s of 60 KB datagrams, two per round, on two
+    loaded cores); 20 rounds cover 2 s of a stalled receiver."""
     budget = 60_000  # UDPBufferSize; memberlist's default 1400 never holds 255 messages
     capture = tmp_path / "split.capture.jsonl"
-    timing = Timing(profile="local", probe_timeout=0.5, retransmit_mult=6)
+    timing = Timing(profile="local", probe_timeout=0.5, retransmit_mult=20)
     with go_peers(tmp_path) as peers:
         go = await run(
             lambda: peers.start(
                 udp_buffer_size=budget, compression=False, capture=capture, timing=timing
             )
         )
-        inbox = Broadcaster(rounds=6)
+        inbox = Broadcaster(rounds=20)
         config = timing.config(
             name="py-1",
             bind_addr="127.0.0.1",
