@@ -11,7 +11,8 @@ from contextlib import asynccontextmanager
 import pytest
 import trio
 
-from trio_gossip.apps.agent.guard import TOKEN_ENV, Guard, read_token
+from trio_gossip.apps.agent.control_token import TOKEN_ENV, read_token
+from trio_gossip.apps.agent.guard import Guard
 from trio_gossip.apps.agent.http import Request, Response, error, serve_http
 from trio_gossip.apps.agent.members import EndpointError, fetch_json, format_table, print_members
 

@@ -160,7 +160,10 @@ class _PrintVersion(argparse.Action):
         parser.exit()
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line; with ``only``, the arguments of that subcommand alone (the
+    others keep their name and help): an agent then does not load the modules that define
+    the other subcommands' options, memory it would hold for as long as it runs."""
     parser = argparse.ArgumentParser(
         prog="trio-gossip", description="memberlist-compatible gossip for Trio"
     )
@@ -169,16 +172,24 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for command in SUBCOMMANDS:
         p = sub.add_parser(command.name, help=command.help, description=command.help)
-        command.configure(p)
+        if only is None or command.name == only:
+            command.configure(p)
         p.set_defaults(run=command.run, parser=p)
     return parser
 
 
+def _chosen(argv: Sequence[str]) -> str | None:
+    """The subcommand ``argv`` names, if its first word that is not an option names one."""
+    word = next((a for a in argv if not a.startswith("-")), None)
+    return word if any(c.name == word for c in SUBCOMMANDS) else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status instead of exiting."""
-    parser = build_parser()
+    args_given = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(_chosen(args_given))
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(args_given)
     except SystemExit as exc:  # argparse exits on --help and on usage errors
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     try:

@@ -8,11 +8,12 @@ from collections.abc import Awaitable, Callable, Sequence
 
 import attrs
 
+from trio_gossip.apps.agent.book import MemberBook
 from trio_gossip.apps.agent.delegate import AgentDelegate
 from trio_gossip.apps.agent.http import BadRequestError, Request, Response, error
 from trio_gossip.apps.agent.nameprobe import NameConflictError
 from trio_gossip.apps.agent.options import parse_join_target, parse_key
-from trio_gossip.core.membership.member import EventKind, Member, MemberEvent
+from trio_gossip.core.membership.member import Member
 from trio_gossip.shell.memberlist import Memberlist
 from trio_gossip.wire import Keyring
 from trio_gossip.wire.errors import JoinError
@@ -28,23 +29,6 @@ STATE_NAMES = {
 
 Action = Callable[[Request], Awaitable[Response]]
 Joiner = Callable[[Sequence[str]], Awaitable[int]]
-
-
-class MemberBook:
-    """Members that failed or left, remembered from events until they come back.
-
-    ``members()`` lists only live members; like ``serf members`` the endpoint also shows the
-    departed ones, which the node forgets once it reaps them.
-    """
-
-    def __init__(self) -> None:
-        self.departed: dict[str, Member] = {}
-
-    def on_event(self, event: MemberEvent) -> None:
-        if event.kind in (EventKind.FAILED, EventKind.LEFT):
-            self.departed[event.member.name] = event.member
-        else:
-            self.departed.pop(event.member.name, None)
 
 
 def member_json(member: Member, delegate: AgentDelegate) -> dict[str, object]:

@@ -268,13 +268,15 @@ class FileFlagError(ValueError):
 def agent_options(args: argparse.Namespace) -> AgentOptions:
     """Cross-checks argparse cannot do, and the files the flags name; ValueError says what is
     wrong."""
-    from trio_gossip.apps.agent.guard import read_token  # noqa: PLC0415
-    from trio_gossip.apps.agent.keyring_file import load_keyring_file  # noqa: PLC0415
+    from trio_gossip.apps.agent.control_token import read_token  # noqa: PLC0415
     from trio_gossip.core.join_policy import JoinPolicy  # noqa: PLC0415
 
     keys = tuple(dict.fromkeys(args.encrypt))
     keyring_file = getattr(args, "keyring_file", None)
     if keyring_file is not None:
+        # Only with the flag: its JSON reader is memory an agent would hold for nothing.
+        from trio_gossip.apps.agent.keyring_file import load_keyring_file  # noqa: PLC0415
+
         if keys:
             raise ValueError("--keyring-file and --encrypt exclude each other: put the key in"
                              " the file")  # fmt: skip

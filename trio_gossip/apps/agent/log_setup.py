@@ -8,10 +8,8 @@ lines, and the agent's container image then needs no dependency beyond its extra
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
-from datetime import UTC, datetime
 from typing import Any
 
 LOG_FORMATS = ("text", "json")
@@ -25,6 +23,10 @@ class JsonFormatter(logging.Formatter):
     """One JSON object per record, on one line."""
 
     def format(self, record: logging.LogRecord) -> str:
+        # Imported here: an agent logging text never loads them (memory it would hold).
+        import json  # noqa: PLC0415
+        from datetime import UTC, datetime  # noqa: PLC0415
+
         entry: dict[str, Any] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),

@@ -29,10 +29,8 @@ from typing import TYPE_CHECKING
 
 import trio
 
-from trio_gossip.apps.agent.api import MemberBook
+from trio_gossip.apps.agent.book import MemberBook
 from trio_gossip.apps.agent.delegate import AgentDelegate, Outbox
-from trio_gossip.apps.agent.endpoint import endpoint
-from trio_gossip.apps.agent.http import Handler, serve_http
 from trio_gossip.apps.agent.nameprobe import NameConflictError, answers_to
 from trio_gossip.apps.agent.options import AgentOptions
 from trio_gossip.core.config import Config
@@ -44,6 +42,7 @@ from trio_gossip.transport.base import Transport
 from trio_gossip.wire.errors import GossipError, JoinError
 
 if TYPE_CHECKING:
+    from trio_gossip.apps.agent.http import Handler
     from trio_gossip.shell.kv.history import MessageHistory
     from trio_gossip.shell.kv.store import KVStore
     from trio_gossip.shell.ring.lifecycler import Lifecycler
@@ -265,6 +264,8 @@ async def _start_http(
 ) -> tuple[str, int]:
     """serve_http on ``address``; a bind failure names the flag and the address (an OSError
     alone says only "[Errno 98] Address already in use", not which one)."""
+    from trio_gossip.apps.agent.http import serve_http  # noqa: PLC0415 - only with --http
+
     try:
         bound: tuple[str, int] = await nursery.start(serve_http, *address, handler)
     except (OSError, BaseExceptionGroup) as exc:
@@ -342,6 +343,9 @@ async def open_agent(
                 nursery.start_soon(send_replies, node, replies_out)
                 nursery.start_soon(watch_own_conflict, node, delegate, agent)
                 if opts.http is not None:
+                    # The endpoint's modules load only with --http (Hypercorn's the most).
+                    from trio_gossip.apps.agent.endpoint import endpoint  # noqa: PLC0415
+
                     handler = endpoint(opts, agent)
                     agent.http_address = await _start_http(nursery, opts.http, handler)
                     log.info("HTTP endpoint on %s:%d", *agent.http_address)

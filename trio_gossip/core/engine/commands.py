@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from trio_gossip.core.engine import kv, periodic, probe, receive
+from trio_gossip.core.engine import periodic, probe, receive
 from trio_gossip.core.engine.effects import Answer, MergeUserState
 from trio_gossip.core.engine.events import Form, Leave, Merge, Ping, SendUser, Start, UpdateMeta
 from trio_gossip.core.engine.periodic import catching_up
 from trio_gossip.core.engine.queue import retransmit_limit
 from trio_gossip.core.engine.step import Step
-from trio_gossip.core.kv.format import message_format
 from trio_gossip.core.membership import rules
 from trio_gossip.core.membership.form import form
 from trio_gossip.core.membership.member import Member
@@ -37,6 +36,8 @@ def on_start(step: Step, cmd: Start) -> None:
     probe.start_ticker(step)
     periodic.start_timers(step)
     if step.ctx.kv is not None:
+        from trio_gossip.core.engine import kv  # noqa: PLC0415 - a node without a KV store never loads it
+
         kv.start(step)
 
 
@@ -109,6 +110,9 @@ def on_merge(step: Step, cmd: Merge) -> None:
     step.apply(merged)
     user_state = cmd.user_state
     if step.ctx.kv is not None and step.ctx.kv.peer_filter is None and user_state:
+        from trio_gossip.core.engine import kv  # noqa: PLC0415 - a node without a KV store never loads it
+        from trio_gossip.core.kv.format import message_format  # noqa: PLC0415 - a node without a KV store never loads it
+
         try:
             kv_state, user_state = message_format(step.ctx.kv).split(user_state)
         except DecodeError as exc:

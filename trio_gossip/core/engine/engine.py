@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from trio_gossip.core.engine import commands, kv, periodic, probe, receive
+from trio_gossip.core.engine import commands, periodic, probe, receive
 from trio_gossip.core.engine.effects import Effect
 from trio_gossip.core.engine.events import (
     AckExpired,
@@ -43,6 +43,28 @@ from trio_gossip.core.engine.events import (
 from trio_gossip.core.engine.state import Context, EngineState
 from trio_gossip.core.engine.step import Step
 
+# The KV store's handlers (core/engine/kv.py and core/kv) load with the first KV command:
+# an agent without a store never needs them, half a MiB of its memory.
+
+
+def _on_cas(step: Step, cmd: KVCas) -> None:
+    from trio_gossip.core.engine import kv  # noqa: PLC0415 - a node without a KV store never loads it
+
+    kv.on_cas(step, cmd)
+
+
+def _on_delete(step: Step, cmd: KVDelete) -> None:
+    from trio_gossip.core.engine import kv  # noqa: PLC0415 - a node without a KV store never loads it
+
+    kv.on_delete(step, cmd)
+
+
+def _on_sweep(step: Step, cmd: KVSweep) -> None:
+    from trio_gossip.core.engine import kv  # noqa: PLC0415 - a node without a KV store never loads it
+
+    kv.on_sweep(step, cmd)
+
+
 _HANDLERS: dict[type[Any], Callable[[Step, Any], None]] = {
     Received: receive.on_received,
     StreamUser: lambda step, e: receive.deliver_user(step, e.payload),
@@ -66,9 +88,9 @@ _HANDLERS: dict[type[Any], Callable[[Step, Any], None]] = {
     WakeGossip: lambda step, e: periodic.on_wake_gossip(step),
     Ping: commands.on_ping,
     SendUser: commands.on_send_user,
-    KVCas: kv.on_cas,
-    KVDelete: kv.on_delete,
-    KVSweep: kv.on_sweep,
+    KVCas: _on_cas,
+    KVDelete: _on_delete,
+    KVSweep: _on_sweep,
 }
 
 

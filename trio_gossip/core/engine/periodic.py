@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from trio_gossip.core.config import Config
-from trio_gossip.core.engine import kv
 from trio_gossip.core.engine.effects import PushPullWith, SetTimer
 from trio_gossip.core.engine.events import (
     GossipTick,
@@ -64,6 +63,8 @@ def on_gossip_tick(step: Step) -> None:
     if hooks.broadcasts_wake:
         step.gossip_quiet = not sent  # then the next tick sleeps unless something is queued
     if kv_ctx is not None:
+        from trio_gossip.core.engine import kv  # noqa: PLC0415 - a node without a KV store never loads it
+
         kv.gossip_round(step)
 
 

@@ -12,12 +12,11 @@ from typing import Any
 
 import attrs
 
-from trio_gossip.core.engine import kv, probe
+from trio_gossip.core.engine import probe
 from trio_gossip.core.engine.effects import Answer, CancelTimer, DeliverUser, Send, SetTimer
 from trio_gossip.core.engine.events import AckExpired, Address, Received
 from trio_gossip.core.engine.state import Context, EngineState, PingWaiter, Relay
 from trio_gossip.core.engine.step import Step
-from trio_gossip.core.kv.format import message_format
 from trio_gossip.core.membership import rules
 from trio_gossip.core.membership.member import ip_string
 from trio_gossip.core.membership.state import MembershipState
@@ -92,7 +91,13 @@ def deliver_user(step: Step, payload: bytes) -> None:
     step.count(user_messages_received=1)
     if not payload:
         return
-    if step.ctx.kv is not None and message_format(step.ctx.kv).is_message(payload):
+    if step.ctx.kv is None:
+        step.emit(DeliverUser(payload))
+        return
+    from trio_gossip.core.engine import kv  # noqa: PLC0415 - a node without a KV store never loads it
+    from trio_gossip.core.kv.format import message_format  # noqa: PLC0415 - a node without a KV store never loads it
+
+    if message_format(step.ctx.kv).is_message(payload):
         kv.on_message(step, payload)
     else:
         step.emit(DeliverUser(payload))

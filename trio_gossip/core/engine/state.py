@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import attrs
 import immutables
@@ -11,11 +12,15 @@ import immutables
 from trio_gossip.core.config import Config
 from trio_gossip.core.engine.events import Address
 from trio_gossip.core.engine.queue import TransmitQueue
-from trio_gossip.core.kv.replica import KVContext, Replica
 from trio_gossip.core.membership.codec import Codec
 from trio_gossip.core.membership.member import Member
 from trio_gossip.core.membership.reconnect import FailedMembers
 from trio_gossip.core.membership.state import MembershipState
+
+if TYPE_CHECKING:
+    # The KV store's modules load only in a node that runs one: an agent without a ring never
+    # needs them (half a MiB of a process's memory).
+    from trio_gossip.core.kv.replica import KVContext, Replica
 
 
 @attrs.frozen(slots=True)
@@ -138,4 +143,8 @@ class EngineState:
 
     @classmethod
     def initial(cls, name: str, *, kv: bool = False) -> EngineState:
-        return cls(MembershipState(name), kv=Replica() if kv else None)
+        if not kv:
+            return cls(MembershipState(name))
+        from trio_gossip.core.kv.replica import Replica  # noqa: PLC0415 - only a node with a KV store loads it
+
+        return cls(MembershipState(name), kv=Replica())

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import operator
+from typing import TYPE_CHECKING
 
 import attrs
 import immutables
@@ -25,7 +26,6 @@ from trio_gossip.core.engine.queue import (
     retransmit_limit,
 )
 from trio_gossip.core.engine.state import Context, Counters, EngineState, ProbeRound, Waiter
-from trio_gossip.core.kv.replica import Replica
 from trio_gossip.core.membership.codec import COMPOUND_OVERHEAD, USER_MSG_OVERHEAD
 from trio_gossip.core.membership.member import EventKind, MemberEvent
 from trio_gossip.core.membership.reconnect import FailedMembers
@@ -40,6 +40,9 @@ from trio_gossip.core.membership.state import (
 )
 from trio_gossip.wire import encode_message
 from trio_gossip.wire.messages import MessageType
+
+if TYPE_CHECKING:
+    from trio_gossip.core.kv.replica import Replica
 
 _USER = bytes((MessageType.USER,))
 

@@ -12,8 +12,6 @@ import logging
 import trio
 
 from trio_gossip.core.engine.events import Address, Merge, StreamUser
-from trio_gossip.core.kv.format import message_format
-from trio_gossip.core.kv.replica import encode_replica
 from trio_gossip.shell.node.log_limit import LogLimiter
 from trio_gossip.shell.node.stats import count_bad_input
 from trio_gossip.shell.node.writer import Writer
@@ -77,6 +75,9 @@ def local_push_pull(w: Writer, join: bool) -> PushPull:
     user_state = delegate.local_state(join) if delegate is not None else b""
     kv = w.ctx.kv
     if kv is not None and kv.peer_filter is None and state.kv is not None:
+        from trio_gossip.core.kv.format import message_format  # noqa: PLC0415 - a node without a KV store never loads it
+        from trio_gossip.core.kv.replica import encode_replica  # noqa: PLC0415 - a node without a KV store never loads it
+
         try:
             kv_state = encode_replica(state.kv, kv)
         except ValueError as exc:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import trio
 
@@ -21,7 +21,6 @@ from trio_gossip.core.engine.engine import handle_all
 from trio_gossip.core.engine.events import Command, Event, ProbeSendFailed
 from trio_gossip.core.engine.receive import answer_ping_now, is_stale_gossip
 from trio_gossip.core.engine.state import Context, EngineState
-from trio_gossip.core.kv.replica import KVContext
 from trio_gossip.core.membership.member import MemberEvent
 from trio_gossip.core.membership.state import Conflict, Refuted, SuspectTimedOut
 from trio_gossip.shell.node.delegate import Delegates
@@ -34,6 +33,9 @@ from trio_gossip.shell.node.timers import Timers
 from trio_gossip.transport.base import Address, SendsWithoutWaiting, Transport, TransportError
 from trio_gossip.wire.errors import DecodeError, GossipError
 from trio_gossip.wire.messages import Alive, PacketMessage, Ping
+
+if TYPE_CHECKING:
+    from trio_gossip.core.kv.replica import KVContext
 
 log = logging.getLogger("trio_gossip")
 
