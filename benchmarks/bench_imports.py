@@ -7,13 +7,14 @@ Each row runs its snippet in a new ``python -c`` --runs times and reports the me
 RSS (VmHWM, which includes the interpreter itself) and the median wall time of the
 snippet's imports. The rows build on each other (the agent on the core, the extras on the
 agent), so the cost of an extra is its row minus the agent's. Writes results/<name>.{json,md}
-and results/<name>.png, and prints the table. About a minute.
+and results/<name>.png, and prints the table. About two minutes.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -24,12 +25,29 @@ from sim_results import RESULTS, write
 # Each snippet's imports are timed; RSS is read after it (with whatever it then ran).
 BASE = "import trio"
 CORE = "import trio; from trio_gossip import Config, open_memberlist"
-AGENT = "import trio; from trio_gossip.apps.agent import runner"
+AGENT = (
+    "import trio; from trio_gossip.apps import cli;"
+    " from trio_gossip.apps.agent import command, log_setup, runner"
+)
+# The agent as `trio-gossip agent --name a --bind 127.0.0.1:0` runs it, for two seconds: its
+# options parsed, its log set up, its node on sockets (run after the imports are timed).
+RUNNING = """
+argv = ["agent", "--name", "a", "--bind", "127.0.0.1:0"]
+opts = command.agent_options(cli.build_parser(cli._chosen(argv)).parse_args(argv))
+log_setup.setup_logging("warning")
+
+async def main():
+    async with runner.open_agent(opts):
+        await trio.sleep(2.0)
+
+trio.run(main)
+"""
 ROWS: list[tuple[str, str, str]] = [
     ("python", "", "the interpreter alone"),
     ("trio", BASE, "Trio, every node's floor"),
     ("core: a node, no keys", CORE, "trio_gossip's core (msgpack, attrs, immutables)"),
     ("agent, no --http", AGENT, "`trio-gossip agent` as it starts"),
+    ("agent, running", AGENT, "the same agent after 2 s on sockets"),
     ("+ keys", AGENT + "; from cryptography.hazmat.primitives.ciphers.aead import AESGCM",
      "cryptography, loaded by the first key in use"),
     ("+ http extra", AGENT + "; import hypercorn.trio, hypercorn.config, jinja2",
@@ -49,6 +67,7 @@ import time
 t0 = time.perf_counter()
 {snippet}
 took = time.perf_counter() - t0
+{after}
 import json
 hwm = next(int(line.split()[1]) for line in open("/proc/self/status")
            if line.startswith("VmHWM:"))
@@ -56,9 +75,13 @@ print(json.dumps({{"rss_kib": hwm, "import_s": took}}))
 """
 
 
-def measure(snippet: str) -> dict[str, float]:
-    done = subprocess.run([sys.executable, "-c", PROBE.format(snippet=snippet)],
-                          capture_output=True, text=True, timeout=120, check=True)  # fmt: skip
+def measure(snippet: str, after: str = "") -> dict[str, float]:
+    # As an installed package runs: with its compiled bytecode (compiling source instead, as
+    # PYTHONDONTWRITEBYTECODE makes every start do, costs about 0.7 MiB more at the peak).
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    done = subprocess.run([sys.executable, "-c", PROBE.format(snippet=snippet, after=after)],
+                          capture_output=True, text=True, timeout=120, check=True,
+                          env=env)  # fmt: skip
     result: dict[str, float] = json.loads(done.stdout.splitlines()[-1])
     return result
 
@@ -76,8 +99,10 @@ def main() -> int:
     figures: dict[str, dict[str, float]] = {}
     work = [(label, snippet) for label, snippet, _ in ROWS for _ in range(args.runs)]
     samples: dict[str, list[dict[str, float]]] = {label: [] for label, _, _ in ROWS}
+    for _, snippet, _ in ROWS:
+        measure(snippet)  # writes any bytecode not yet compiled, so no row pays for it
     for label, snippet in progress(work, "fresh interpreters"):
-        samples[label].append(measure(snippet))
+        samples[label].append(measure(snippet, RUNNING if label == "agent, running" else ""))
     for label, runs in samples.items():
         figures[label] = {
             "rss_mib": statistics.median(r["rss_kib"] for r in runs) / 1024,
