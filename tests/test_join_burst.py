@@ -155,13 +155,13 @@ def test_a_burst_is_caught_up_when_its_news_is_out_and_when_the_queue_drains() -
     assert len(state.queue)  # the rest of the news is still to be sent
     state = _answer(ctx, state, [])  # a peer that knows nothing of ours: keep sending all
     state, pulls = _drain(ctx, state)
-    # The burst's last one when the queue drained (the views differed too, which asks for
-    # one more: the same one).
-    assert [p.catch_up for p in pulls] == [True]
+    # The views differed: one more once every queued alive had its early sends, and the
+    # burst's last one when the queue drained.
+    assert [p.catch_up for p in pulls] == [True, True]
     state, pulls = _drain(ctx, _answer(ctx, state, _ours(state)))
     assert pulls == []  # equal views: the burst is over
     assert (state.learned, state.unmerged, state.caught_up) == (0, 0, False)
-    assert state.counters.catch_ups == before + 2
+    assert state.counters.catch_ups == before + 3
 
 
 def test_views_that_differ_after_the_burst_ask_for_one_more_catch_up() -> None:
@@ -176,6 +176,31 @@ def test_views_that_differ_after_the_burst_ask_for_one_more_catch_up() -> None:
     state, pulls = _drain(ctx, state)
     assert pulls == []
     assert state.counters.catch_ups == caught + 1
+
+
+def test_views_that_differ_ask_for_one_more_once_the_news_is_out_not_at_the_drain() -> None:
+    """In a big cluster a queue holds thousands of alives still owed their redundant sends
+    (16 each at 5,000 nodes): a node one member short must not wait for all of them. The
+    follow-up waits only until every queued alive had a quarter of its sends, so that what
+    it forgets (the alives the peer knows) has had its epidemic spread."""
+    ctx, state = _node()
+    state, _ = _drain(ctx, _taught(ctx, state, 200))
+    state = _taught(ctx, state, 3, start=201)  # 3 * 16 < 204: a trickle, no burst
+    limit = retransmit_limit(ctx.config.retransmit_mult, state.membership.num_nodes)
+    early = max(1, limit // 4)
+    new = {"g201", "g202", "g203"}
+    state = _answer(ctx, state, [e for e in _ours(state) if e.name not in new])  # it lacked them
+    assert state.caught_up
+    assert _queued_names(state) >= new
+    now, follow_up = 1.0, []
+    while not follow_up:
+        assert state.queue.lane_len(MEMBERLIST), "no follow-up before the drain"
+        out = not state.queue.sent_fewer_than(early)
+        now += ctx.config.gossip_interval
+        state, follow_up = _tick(ctx, state, now)
+        assert out or not follow_up  # never while an alive lacks its early sends
+    assert [p.catch_up for p in follow_up] == [True]
+    assert not state.caught_up
 
 
 def test_mid_burst_catch_ups_wait_for_a_burst_worth_of_news() -> None:

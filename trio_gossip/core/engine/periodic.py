@@ -81,13 +81,23 @@ def catching_up(cfg: Config) -> bool:
     return cfg.catch_up_push_pull and cfg.push_pull_interval > 0
 
 
-def _news_is_out(step: Step) -> bool:
-    """At most ``gossip_nodes`` queued membership broadcasts have been sent fewer than a
-    quarter of their retransmit limit: whatever burst of news we learned is past its first,
-    epidemic, spread (what is left to send is mostly redundancy), or we learn slowly now."""
+def _early_sends(step: Step) -> int:
+    """A quarter of a membership broadcast's retransmit limit: the sends of its epidemic
+    spread; the rest are redundancy."""
     cfg = step.ctx.config
-    early = max(1, retransmit_limit(cfg.retransmit_mult, step.membership.num_nodes) // 4)
-    return step.queue.sent_fewer_than(early) <= cfg.gossip_nodes
+    return max(1, retransmit_limit(cfg.retransmit_mult, step.membership.num_nodes) // 4)
+
+
+def _news_is_out(step: Step) -> bool:
+    """At most ``gossip_nodes`` queued membership broadcasts have had fewer than their early
+    sends: whatever burst of news we learned is past its first, epidemic, spread (what is
+    left to send is mostly redundancy), or we learn slowly now."""
+    return step.queue.sent_fewer_than(_early_sends(step)) <= step.ctx.config.gossip_nodes
+
+
+def _all_out(step: Step) -> bool:
+    """Every queued membership broadcast has had its early sends."""
+    return not step.queue.sent_fewer_than(_early_sends(step))
 
 
 def _catch_up(step: Step) -> None:
@@ -102,9 +112,14 @@ def _catch_up(step: Step) -> None:
 
     While the burst lasts, a catch-up with a random peer starts when our news is out
     (``_news_is_out``) and gossip has brought a burst's worth since our last push/pull; once
-    more when the queue has drained, which ends the burst; and after that, one more at each
-    drained tick while the last found the views differed (either side lacked a live member:
-    others may lack it too). Equal views end it. The answer also tells which of our queued
+    more when the queue has drained, which ends the burst; and one more at each tick that
+    finds every queued alive past its early sends (``_all_out``) or the queue drained, while
+    the last catch-up found the views differed (either side lacked a live member: others may
+    lack it too). Equal views end it. That follow-up does not wait for the drain: at 5,000
+    nodes a queue holds thousands of alives owed their redundant sends (16 each), and a node
+    one member short waited for all of them. It does wait until every alive had its early
+    sends, as the answer makes us forget those the peer knows: forgotten sooner, a node that
+    missed them would have to wait for a push/pull too. The answer also tells which of our queued
     alive messages a random peer already knows: those we stop sending (commands,
     ``_caught_up``), the feedback rule of rumour mongering (Demers et al., 1987), with these
     catch-ups and the periodic push/pull as its anti-entropy.
@@ -119,7 +134,7 @@ def _catch_up(step: Step) -> None:
         due = step.caught_up or step.learned * limit >= n
         step.learned = 0
     else:
-        due = step.unmerged * limit >= n
+        due = (step.caught_up and _all_out(step)) or step.unmerged * limit >= n
     if not due:
         return
     step.caught_up, step.unmerged = False, 0
