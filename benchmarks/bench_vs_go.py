@@ -20,8 +20,8 @@ Each cluster runs alone in a network namespace made for it, every node on 127.0.
 own gossip port (7000 + i), so that an nftables counter in that namespace sees exactly the
 cluster's gossip traffic and nothing else. Nodes start in batches of ten (each batch up
 before the next starts, so that a hundred starting Python processes do not starve each
-other). The method is bench_vs_serf.py's, whose helpers this script reuses, except that the
-joins follow a fixed schedule rather than each waiting for the previous one: a
+other; netns_traffic.py has the counters). The joins follow a fixed schedule rather than
+each waiting for the previous one: a
 ``trio-gossip agent`` join first pings its own name at the join address and waits a probe
 timeout (0.5 s) for an ack that would mean a name conflict, so a hundred joins in a row
 would take 50 s; and all joins at once race (see JOIN_SPACING), making the figure a coin
@@ -72,7 +72,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 import pytest  # noqa: E402  (go_binary reports a missing Go through pytest's outcomes)
-from bench_vs_serf import (  # noqa: E402
+from interop.go_peer import GoOptions, GoPeer, Timing, go_binary  # noqa: E402
+from interop.procs import cpu_seconds, network_namespace, rss_kib  # noqa: E402
+from interop.serf import SerfAgent  # noqa: E402
+from interop.trio_agent import TrioAgent, http_post  # noqa: E402
+from netns_traffic import (  # noqa: E402
     CONTROL_BASE,
     GOSSIP_BASE,
     HOST,
@@ -80,10 +84,6 @@ from bench_vs_serf import (  # noqa: E402
     read_counters,
     setup_counters,
 )
-from interop.go_peer import GoOptions, GoPeer, Timing, go_binary  # noqa: E402
-from interop.procs import cpu_seconds, network_namespace, rss_kib  # noqa: E402
-from interop.serf import SerfAgent  # noqa: E402
-from interop.trio_agent import TrioAgent, http_post  # noqa: E402
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -278,7 +278,7 @@ def first_seen(
 ) -> list[float]:
     """Poll the nodes' views concurrently (one thread each, so a slow node does not delay the
     others) until ``check`` holds for every one; for each, the monotonic time at which the
-    request that first saw it was sent (bench_vs_serf.first_seen, for any kind of node)."""
+    request that first saw it was sent."""
     seen: dict[int, float] = {}
     deadline = time.monotonic() + timeout
 
