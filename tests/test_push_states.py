@@ -7,9 +7,11 @@ from __future__ import annotations
 import random
 
 import attrs
+import pytest
 
 from trio_gossip.core.membership.member import Member
 from trio_gossip.core.membership.state import MembershipState
+from trio_gossip.shell.node import push_states
 from trio_gossip.shell.node.push_states import PushStates
 from trio_gossip.wire import codec as wire_codec
 from trio_gossip.wire.codec import (
@@ -91,3 +93,24 @@ def test_the_identity_memo_keeps_each_entry_alive_and_stays_bounded() -> None:
     assert 0 < len(wire_codec._state_by_id) <= limit
     last = entries[-1]
     assert wire_codec._state_by_id[id(last)] == (last, _encode_push_node_state(last))
+
+
+def test_nodes_listing_the_same_member_share_one_entry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two nodes' tables (their own Member objects, state_change differing) hand the same
+    entry object for an equal member, so the codec finds its bytes by identity; a member at
+    another incarnation gets an entry of its own; the shared table stays bounded."""
+    ours, theirs = _table(4), _table(4)
+    theirs = theirs.put_member(attrs.evolve(theirs.members["n2"], state_change=9.0))
+    assert ours.members["n2"] is not theirs.members["n2"]
+    mine = {s.name: s for s in PushStates().table(ours)}
+    other = {s.name: s for s in PushStates().table(theirs)}
+    assert all(mine[name] is other[name] for name in mine)
+    newer = theirs.put_member(attrs.evolve(theirs.members["n2"], incarnation=5))
+    fresh = {s.name: s for s in PushStates().table(newer)}
+    assert fresh["n2"] is not mine["n2"]
+    assert fresh["n2"] == PushNodeState("n2", bytes((10, 0, 0, 2)), 7946, None, 5,
+                                        NodeState.ALIVE, VSN)  # fmt: skip
+    monkeypatch.setattr(push_states, "_SHARED_LIMIT", 8)
+    big = PushStates().table(_table(20))
+    assert 0 < len(push_states._shared) <= 8
+    assert [s.name for s in big] == list(_table(20).probe_order)

@@ -12,6 +12,14 @@ from trio_gossip.core.membership.member import Member
 from trio_gossip.core.membership.state import MembershipState
 from trio_gossip.wire.messages import PushNodeState
 
+# Entries are shared by value across the nodes of a process: in a simulation every node lists
+# the same members, and one entry object per (member, incarnation, state) lets the codec find
+# its bytes by identity (its value memo hashes through attrs' Python methods, and its
+# identity memo holds 16,384 entries: fewer than the n^2 a 400-node simulation would make).
+# The key is a tuple, hashed at C speed. Cleared when full, as the codec's memos are.
+_SHARED_LIMIT = 16_384
+_shared: dict[tuple[str, bytes, int, bytes | None, int, int, bytes], PushNodeState] = {}
+
 
 class PushStates:
     def __init__(self) -> None:
@@ -28,7 +36,11 @@ class PushStates:
         known = self._by_name.get(m.name)
         if known is not None and known[0] is m:
             return known[1]
-        entry = PushNodeState(m.name, m.addr, m.port, m.meta or None, m.incarnation,
-                              int(m.state), m.vsn)  # fmt: skip
+        key = (m.name, m.addr, m.port, m.meta or None, m.incarnation, int(m.state), m.vsn)
+        entry = _shared.get(key)
+        if entry is None:
+            if len(_shared) >= _SHARED_LIMIT:
+                _shared.clear()
+            entry = _shared[key] = PushNodeState(*key)
         self._by_name[m.name] = (m, entry)
         return entry
