@@ -111,6 +111,9 @@ def test_nodes_listing_the_same_member_share_one_entry(monkeypatch: pytest.Monke
     assert fresh["n2"] == PushNodeState("n2", bytes((10, 0, 0, 2)), 7946, None, 5,
                                         NodeState.ALIVE, VSN)  # fmt: skip
     monkeypatch.setattr(push_states, "_SHARED_LIMIT", 8)
-    big = PushStates().table(_table(20))
+    unseen = _table(20)
+    for name in unseen.probe_order:  # entries no earlier table made
+        unseen = unseen.put_member(attrs.evolve(unseen.members[name], incarnation=77))
+    big = PushStates().table(unseen)
     assert 0 < len(push_states._shared) <= 8
-    assert [s.name for s in big] == list(_table(20).probe_order)
+    assert [s.name for s in big] == list(unseen.probe_order)
