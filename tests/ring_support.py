@@ -1,4 +1,4 @@
-"""Hypothesis strategies for rings and a brute-force reference for ring lookups.
+"""Hypothesis strategies for rings, and the reference ring lookup both lookup tests use.
 
 The merge strategies draw from tiny pools on purpose: few ids, versions, tokens and
 times, so equal versions with different content, token conflicts and tombstones meeting
@@ -7,8 +7,8 @@ live records all happen often.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import Counter
-from collections.abc import Sequence
 
 from hypothesis import strategies as st
 
@@ -18,6 +18,7 @@ from trio_gossip.core.ring import (
     InstanceDesc,
     InstanceState,
     Operation,
+    ReplicationSet,
     Ring,
     TooManyUnhealthyError,
 )
@@ -78,20 +79,27 @@ def lookup_rings(draw: st.DrawFn) -> Ring:
     return Ring.of(descs, beats)
 
 
-def brute_owner(ring: Ring) -> dict[int, InstanceDesc]:
-    """Token -> owner, straight from the stated rule."""
-    claims: dict[int, list[InstanceDesc]] = {}
+def reference_owner(ring: Ring) -> dict[int, InstanceDesc]:
+    """Token -> owner, straight from the rule `TokenIndex` states: of the records claiming
+    a token, a LEAVING one loses to any other, then the earliest registered, then the
+    smallest id."""
+    owner: dict[int, InstanceDesc] = {}
     for desc in ring.instances.values():
-        if desc.state is not InstanceState.LEFT:
-            for token in desc.tokens:
-                claims.setdefault(token, []).append(desc)
-    return {
-        t: min(ds, key=lambda d: (d.state is InstanceState.LEAVING, d.registered_at, d.id))
-        for t, ds in claims.items()
-    }
+        if desc.state is InstanceState.LEFT:  # a tombstone owns nothing
+            continue
+        for token in desc.tokens:
+            rival = owner.get(token)
+            if rival is None or _rank(desc) < _rank(rival):
+                owner[token] = desc
+    return owner
 
 
-def brute_get(
+def _rank(desc: InstanceDesc) -> tuple[bool, float, str]:
+    """Who keeps a token several instances claim: the smallest."""
+    return (desc.state is InstanceState.LEAVING, desc.registered_at, desc.id)
+
+
+def reference_get(
     ring: Ring,
     key: int,
     op: Operation,
@@ -100,42 +108,61 @@ def brute_get(
     replication_factor: int,
     zone_awareness: bool,
     heartbeat_timeout: float,
-) -> tuple[tuple[str, ...], int]:
-    """The replication set by walking the whole lap with no shortcuts: (ids, max_errors)."""
-    owner = brute_owner(ring)
+) -> ReplicationSet:
+    """A lookup from scratch, walking the whole lap with no index, cache or shortcut.
+
+    Token owners come from `reference_owner`. The walk is dskit's (ring/ring.go,
+    Ring.Get / Ring.findInstancesForKey): from the first token strictly greater than the
+    key, wrapping, each distinct instance once; one more replica wanted for each whose
+    state the op extends on (Operation.ShouldExtendReplicaSetOnState), taken but not
+    counted; zone-aware, each zone gives at most this package's ``max(1,
+    replication_factor // zones)``. Then dskit's quorum filter (ring/replication_strategy.go,
+    defaultReplicationStrategy.Filter), with the heartbeat test of InstanceDesc.IsHealthy
+    (ring/model.go): raises EmptyRingError or TooManyUnhealthyError with the library's
+    messages.
+    """
+    owner = reference_owner(ring)
     if not owner:
-        raise EmptyRingError
+        raise EmptyRingError("empty ring")
     order = sorted(owner)
-    start = next((i for i, t in enumerate(order) if t > key), 0)
-    walk: Sequence[int] = order[start:] + order[:start]
-    owning = {d.id: d for d in owner.values()}
-    zones = {d.zone for d in owning.values()} if zone_awareness else {""}
+    start = bisect_right(order, key) % len(order)  # first token strictly greater, wrapping
+    owning = {d.id for d in owner.values()}
+    zones = {d.zone for d in owner.values()} if zone_awareness else {""}
     quota = max(1, replication_factor // len(zones)) if zone_awareness else replication_factor
-    per_zone: Counter[str] = Counter()
+    wanted = replication_factor
+    taken: Counter[str] = Counter()
     met: set[str] = set()
     picked: list[InstanceDesc] = []
-    wanted = replication_factor
-    for token in walk:
+    for token in order[start:] + order[:start]:  # one lap
         desc = owner[token]
         if desc.id in met:
             continue
         met.add(desc.id)
         zone = desc.zone if zone_awareness else ""
-        if per_zone[zone] >= quota:
+        if taken[zone] >= quota:
             continue
         picked.append(desc)
-        if op.extends_on(desc.state):
+        if op.extends_on(desc.state):  # Operation.ShouldExtendReplicaSetOnState
             wanted += 1
         else:
-            per_zone[zone] += 1
-        if len(picked) >= min(wanted, len(owning)):
+            taken[zone] += 1
+        if len(picked) >= wanted or len(picked) == len(owning):
             break
+    # defaultReplicationStrategy.Filter, with InstanceDesc.IsHealthy
+    beats = ring.heartbeats
     healthy = [
         d
         for d in picked
-        if op.is_healthy_state(d.state) and now - ring.heartbeat_at(d.id) <= heartbeat_timeout
+        if op.is_healthy_state(d.state) and now - beats.get(d.id, 0.0) <= heartbeat_timeout
     ]
+    unhealthy = [d for d in picked if d not in healthy]
     min_success = max(replication_factor, len(picked)) // 2 + 1
     if len(healthy) < min_success:
-        raise TooManyUnhealthyError
-    return tuple(d.id for d in healthy), len(healthy) - min_success
+        where = " across different availability zones" if zone_awareness else ""
+        message = (
+            f"at least {min_success} live replicas required{where}, could only find {len(healthy)}"
+        )
+        if unhealthy:
+            message += " - unhealthy instances: " + ",".join(d.addr or d.id for d in unhealthy)
+        raise TooManyUnhealthyError(message)
+    return ReplicationSet(tuple(healthy), len(healthy) - min_success)

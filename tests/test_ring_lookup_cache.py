@@ -1,12 +1,12 @@
 """Cached ring lookups against a plain reference walk, while the ring and `now` change.
 
 `Ring.get` keeps each token position's walk and verdict in the token index's cache and
-re-checks only heartbeats per call. The reference here recomputes everything from the
-records on every call: token owners (conflicts settled as in `TokenIndex`), then dskit's
-walk (ring/ring.go, Ring.findInstancesForKey) with this package's per-zone quota
-(``max(1, replication_factor // zones)``, `lookup.get`), then dskit's quorum filter
-(ring/replication_strategy.go, defaultReplicationStrategy.Filter) with
-InstanceDesc.IsHealthy's heartbeat test (ring/model.go). Both must agree on every key at
+re-checks only heartbeats per call. The reference (`ring_support.reference_get`)
+recomputes everything from the records on every call: token owners (conflicts settled as
+in `TokenIndex`), then dskit's walk (ring/ring.go, Ring.findInstancesForKey) with this
+package's per-zone quota (``max(1, replication_factor // zones)``, `lookup.get`), then
+dskit's quorum filter (ring/replication_strategy.go, defaultReplicationStrategy.Filter)
+with InstanceDesc.IsHealthy's heartbeat test (ring/model.go). Both must agree on every key at
 every `now` (including exactly at heartbeat deadlines and one float step either side),
 for every ring version, in any order of lookups: a cached answer must never outlive the
 records or heartbeats it was computed from.
@@ -16,21 +16,19 @@ from __future__ import annotations
 
 import math
 import random
-from bisect import bisect_right
-from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from ring_support import reference_get
 
 from trio_gossip.core.ring import (
     READ,
     REPORTING,
     WRITE,
     WRITE_NO_EXTEND,
-    EmptyRingError,
     InstanceDesc,
     InstanceState,
     Operation,
@@ -47,76 +45,6 @@ IDS = tuple(f"i{n}" for n in range(8))
 SHARED = (0, 5, 1 << 31, MAX)  # tokens several instances claim, and the two ends
 BEATS = (1000.0, 970.5, 940.0, 939.999, 900.0, 0.0)  # fresh at NOW first: it shrinks there
 TIMEOUTS = (60.0, 60.0, 60, 30.5, 1e-3)
-
-# -- the reference -----------------------------------------------------------------------
-
-
-def reference_get(
-    ring: Ring,
-    key: int,
-    op: Operation,
-    *,
-    now: float,
-    replication_factor: int,
-    zone_awareness: bool,
-    heartbeat_timeout: float,
-) -> ReplicationSet:
-    """A lookup from scratch, with no index and no cache."""
-    owner: dict[int, InstanceDesc] = {}
-    for desc in ring.instances.values():  # LEFT records hold no tokens
-        for token in desc.tokens:
-            rival = owner.get(token)
-            if rival is None or rank(desc) < rank(rival):
-                owner[token] = desc
-    if not owner:
-        raise EmptyRingError("empty ring")
-    order = sorted(owner)
-    start = bisect_right(order, key) % len(order)  # first token strictly greater, wrapping
-    owning = {d.id for d in owner.values()}
-    zones = {d.zone for d in owner.values()} if zone_awareness else {""}
-    quota = max(1, replication_factor // len(zones)) if zone_awareness else replication_factor
-    wanted = replication_factor
-    taken: Counter[str] = Counter()
-    met: set[str] = set()
-    picked: list[InstanceDesc] = []
-    for token in order[start:] + order[:start]:  # one lap
-        desc = owner[token]
-        if desc.id in met:
-            continue
-        met.add(desc.id)
-        zone = desc.zone if zone_awareness else ""
-        if taken[zone] >= quota:
-            continue
-        picked.append(desc)
-        if op.extends_on(desc.state):  # Operation.ShouldExtendReplicaSetOnState
-            wanted += 1
-        else:
-            taken[zone] += 1
-        if len(picked) >= wanted or len(picked) == len(owning):
-            break
-    # defaultReplicationStrategy.Filter
-    beats = ring.heartbeats
-    healthy = [
-        d
-        for d in picked
-        if op.is_healthy_state(d.state) and now - beats.get(d.id, 0.0) <= heartbeat_timeout
-    ]
-    unhealthy = [d for d in picked if d not in healthy]
-    min_success = max(replication_factor, len(picked)) // 2 + 1
-    if len(healthy) < min_success:
-        where = " across different availability zones" if zone_awareness else ""
-        message = (
-            f"at least {min_success} live replicas required{where}, could only find {len(healthy)}"
-        )
-        if unhealthy:
-            message += " - unhealthy instances: " + ",".join(d.addr or d.id for d in unhealthy)
-        raise TooManyUnhealthyError(message)
-    return ReplicationSet(tuple(healthy), len(healthy) - min_success)
-
-
-def rank(desc: InstanceDesc) -> tuple[bool, float, str]:
-    """Who keeps a token several instances claim: the smallest."""
-    return (desc.state is InstanceState.LEAVING, desc.registered_at, desc.id)
 
 
 def outcome(lookup_call: Callable[[], ReplicationSet]) -> object:
