@@ -33,7 +33,12 @@ def test_demo_prints_snapshots_and_a_summary(capsys: pytest.CaptureFixture[str])
     assert "the last node took 1.4, within the bound" in out
     # Detection is compared with 1 s + 0.5 s + the minimum suspicion for n = 12 (4.316 s).
     assert "= 5.82 s, when the formula expects a verdict" in out
-    assert re.search(r"every verdict came (after|at or before) it, \d+\.\d\d to \d+\.\d\d s", out)
+    # Verdicts may fall on either side of the formula: each case has its own wording.
+    assert re.search(
+        r"every verdict came (after|at or before) it, \d+\.\d\d to \d+\.\d\d s"
+        r"|the verdicts came from \d+\.\d\d s before to \d+\.\d\d s after it",
+        out,
+    )
     observers = re.findall(r"node-\d\d +\d+\.\d\d", out)
     assert len(observers) == 11  # every survivor's detection time
 
