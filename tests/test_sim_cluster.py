@@ -261,3 +261,22 @@ def test_nodes_own_delegates_still_get_everything() -> None:
             assert len(cluster.history.facts) == n * n  # and recorded all the same
 
     run_simulation(main, seed=spec.seed)
+
+
+def test_a_cluster_formed_at_once_detects_a_kill_like_a_joined_one() -> None:
+    n = 40
+    spec = ClusterSpec(nodes=n, seed=8, config=CONFIG)
+
+    async def main() -> None:
+        async with open_cluster(spec) as cluster:
+            await cluster.form_at_once()
+            assert cluster.converged(all_alive=True)  # at once, with no traffic
+            assert cluster.net.statistics().packets_sent == 0
+            assert cluster.history.count(FactKind.ALIVE) == n  # own starts only: no n^2 joins
+            await cluster.run_scenario([Kill(at=1.0, node="node-07")])
+            times = await cluster.wait_detected("node-07", timeout=kill_timeout(n))
+            assert len(times) == n - 1
+            low, _ = suspicion_window(CONFIG, n)
+            assert min(times.values()) >= CONFIG.probe_timeout + low
+
+    run_simulation(main, seed=spec.seed)

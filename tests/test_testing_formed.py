@@ -8,7 +8,7 @@ import random
 import pytest
 import trio
 
-from trio_gossip.core.membership.form import form
+from trio_gossip.core.membership.form import Formation, form
 from trio_gossip.core.membership.member import EventKind, Member, MemberEvent
 from trio_gossip.core.membership.state import MembershipState
 from trio_gossip.testing import FactKind, GossipCluster, open_cluster, run
@@ -116,3 +116,37 @@ def test_forming_a_node_that_has_joined_is_refused() -> None:
                 await node.form([cluster["node-02"].memberlist.local_member])
 
     run(main, seed=1)
+
+
+def test_one_formation_serves_every_node_with_its_own_entry_and_walk() -> None:
+    members = [_member(f"n{i}") for i in range(12)]
+    formation = Formation.of(members, random.Random(3))
+    assert sorted(formation.order) == sorted(m.name for m in members)
+    starts = set()
+    for i in range(12):
+        t = form(_started(f"n{i}"), formation, random.Random(i), events=False)
+        assert dict(t.state.members) == {m.name: m for m in members}
+        assert t.state.live_count == 12
+        assert t.effects == ()  # events=False: no n^2 join events
+        order = t.state.probe_order
+        assert len(order) == 12
+        # A rotation of the one shuffle: the walk is the shared order from its own start.
+        start = formation.order.index(order[0])
+        assert order == formation.order[start:] + formation.order[:start]
+        starts.add(start)
+    assert len(starts) > 1  # the nodes do not all start their walk at the same member
+
+
+def test_a_formation_names_the_member_it_cannot_hold() -> None:
+    with pytest.raises(ValueError, match="member 'b' is SUSPECT, not ALIVE"):
+        Formation.of([_member("a"), _member("b", NodeState.SUSPECT)], random.Random(1))
+    with pytest.raises(ValueError, match="member 'a' is listed twice"):
+        Formation.of([_member("a"), _member("a")], random.Random(1))
+
+
+def test_a_node_missing_from_the_formation_still_holds_itself() -> None:
+    formation = Formation.of([_member("b"), _member("c")], random.Random(1))
+    t = form(_started("a"), formation, random.Random(2), alive_filter=lambda m: m.name != "c")
+    assert set(t.state.members) == {"a", "b"}
+    assert sorted(t.state.probe_order) == ["a", "b"]
+    assert t.effects == (MemberEvent(EventKind.JOINED, _member("b")),)

@@ -20,6 +20,7 @@ from trio_gossip.core.config import META_MAX_SIZE, Config
 from trio_gossip.core.engine import events as ev
 from trio_gossip.core.engine.state import Context, EngineState
 from trio_gossip.core.membership.codec import Codec
+from trio_gossip.core.membership.form import Formation
 from trio_gossip.core.membership.member import EventKind, Member, MemberEvent, ip_bytes
 from trio_gossip.shell.node import pushpull
 from trio_gossip.shell.node.delegate import Delegate, Delegates
@@ -108,14 +109,17 @@ class Memberlist:
         succeeded and raises JoinError if none did."""
         return await pushpull.join(self._w, addresses)
 
-    async def form(self, members: Iterable[Member]) -> None:
+    async def form(self, members: Iterable[Member] | Formation, *, events: bool = True) -> None:
         """Hold ``members`` (each node's ``local_member``) as if joins had brought them and
-        converged: each enters the table with a join event, nothing is gossiped. For clusters
-        whose every node is formed with the same list (trio_gossip.testing's ``formed``).
-        Raises GossipError on a node that already knows someone, ValueError for a member
-        listed twice or not alive (core/membership/form.py)."""
+        converged: each enters the table with a join event (none with ``events`` False),
+        nothing is gossiped. For clusters whose every node is formed with the same list
+        (trio_gossip.testing's ``formed``): pass them all one ``Formation`` to share its
+        table. Raises GossipError on a node that already knows someone, ValueError for a
+        member listed twice or not alive (core/membership/form.py)."""
+        if not isinstance(members, Formation):
+            members = tuple(members)
         with self._w.pending() as pending:
-            self._w.submit(ev.Form(pending.token, tuple(members)))
+            self._w.submit(ev.Form(pending.token, members, events))
             await pending.answer()
 
     async def send_best_effort(self, to: Member | str, data: bytes) -> None:

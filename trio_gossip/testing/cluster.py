@@ -21,6 +21,7 @@ from trio_gossip.core.membership.bounds import (
     detection_formula,
     join_timeout,
 )
+from trio_gossip.core.membership.form import Formation
 from trio_gossip.core.membership.member import Member
 from trio_gossip.core.ring import InstanceState
 from trio_gossip.shell.kv.clock import sim_clock
@@ -118,8 +119,10 @@ class GossipCluster:
         """Every node holds every node, as converged joins leave them (Memberlist.form)."""
         members = [self[name].memberlist.local_member for name in self.names]
         self._note(f"formed {len(members)} nodes at once")
+        # One table and one shuffle for all (O(n) per node, not n insertions and n draws).
+        formation = Formation.of(members, random.Random(f"trio-gossip-testing/{self.seed}/form"))
         for name in self.names:
-            await self[name].memberlist.form(members)
+            await self[name].memberlist.form(formation)
 
     async def _form(self) -> None:
         first = self.names[0]

@@ -32,6 +32,7 @@ from trio_gossip.apps.sim.observe import (
 )
 from trio_gossip.core.config import Config
 from trio_gossip.core.membership.bounds import join_timeout
+from trio_gossip.core.membership.form import Formation
 from trio_gossip.shell.memberlist import open_memberlist
 from trio_gossip.shell.node.delegate import Delegate
 from trio_gossip.transport.base import Transport
@@ -129,6 +130,17 @@ class Cluster:
         if timeout is None:
             timeout = join_timeout(self.config, len(self.nodes))
         return await self.wait_converged(timeout=timeout, poll=poll)
+
+    async def form_at_once(self, *, events: bool = False) -> None:
+        """Every node holds every node at once, as converged joins leave them, without the
+        joins' traffic (Memberlist.form): for studies of a cluster at rest, at sizes whose
+        joins would take too long. No join events unless ``events`` (n^2 of them)."""
+        local = [sim.memberlist.local_member for sim in self.nodes]
+        formation = Formation.of(local, random.Random(f"trio-gossip-sim/{self.spec.seed}/form"))
+        for sim in self.nodes:
+            await sim.memberlist.form(formation, events=events)
+            sim.joined_at = trio.current_time()
+        self._joins_done.set()
 
     async def _join_all(self) -> None:
         spacing = self.spec.join_spacing

@@ -131,7 +131,7 @@ def on_form(step: Step, cmd: Form) -> None:
     the joins they stand for would be old news by now."""
     try:
         formed = form(step.membership, cmd.members, step.ctx.rng,
-                      alive_filter=step.ctx.hooks.alive_filter)  # fmt: skip
+                      alive_filter=step.ctx.hooks.alive_filter, events=cmd.events)  # fmt: skip
     except (GossipError, ValueError) as exc:
         step.emit(Answer(cmd.token, error=exc))
         return

@@ -11,6 +11,7 @@ from typing import Any
 
 import attrs
 
+from trio_gossip.core.membership.form import Formation
 from trio_gossip.core.membership.member import Member
 from trio_gossip.wire.messages import PacketMessage, PushNodeState
 
@@ -176,10 +177,12 @@ class WakeGossip:
 
 @attrs.frozen(slots=True)
 class Form:
-    """Hold ``members`` as a converged join would have left us (membership/form.py)."""
+    """Hold ``members`` as a converged join would have left us (membership/form.py), with a
+    join event each unless ``events`` is False."""
 
     token: int
-    members: tuple[Member, ...]
+    members: tuple[Member, ...] | Formation
+    events: bool = True
 
 
 @attrs.frozen(slots=True)
