@@ -18,13 +18,12 @@ from __future__ import annotations
 import argparse
 import logging
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import attrs
 from report import plot_lines, progress
-from sim_results import RESULTS, write
+from sim_results import RESULTS, recorded_command, write
 
 from trio_gossip.apps.sim.studies import Spread, spread_study
 from trio_gossip.core.config import Config
@@ -72,12 +71,12 @@ def main() -> None:
         "fill what gossip missed). reach: a metadata update -> each node knew;",
         "'median' is the median node, 'last' the last node (median and max over seeds).",
     ]
-    command = "python benchmarks/bench_sim_convergence.py " + " ".join(sys.argv[1:])
+    command = recorded_command()
     write("sim_convergence", "Convergence and broadcast reach vs the epidemic bound",
           ["nodes", "seeds", "bound rounds", "join rounds (median)", "join rounds (max)",
            "reach median node", "reach last node (median)", "reach last node (max)",
            "last / bound", "wall s per run"],
-          rows, command=command.strip(), notes=notes,
+          rows, command=command, notes=notes,
           extra={"runs": [attrs.asdict(r) for r in runs]},
           results=args.results)  # fmt: skip
     ns = [row[0] for row in rows]

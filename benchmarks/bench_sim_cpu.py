@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 import time
 from pathlib import Path
 
 import trio
 from report import plot_bars
-from sim_results import RESULTS, write
+from sim_results import RESULTS, recorded_command, write
 
 from trio_gossip.apps.sim import ClusterSpec, open_cluster
 from trio_gossip.core.config import Config
@@ -69,11 +68,11 @@ def main() -> None:
     r = trio.run(measure, args.nodes, args.seconds, config)
     rows = [(args.nodes, args.profile, r["wall"], r["cpu"], r["per_node_ms"],
              r["per_node_ms"] / 10, r["packets"], r["bytes"])]  # fmt: skip
-    command = "python benchmarks/bench_sim_cpu.py " + " ".join(sys.argv[1:])
+    command = recorded_command()
     write("sim_cpu", "CPU per node at rest, real sockets on loopback, one process",
           ["nodes", "config", "wall s", "cpu s", "cpu ms per node-s", "% of a core per node",
            "packets sent per node-s", "bytes received per node-s"],
-          rows, command=command.strip(),
+          rows, command=command,
           notes=["At rest: converged, nothing queued; CPU of the whole process."],
           results=args.results)  # fmt: skip
     plot_bars(args.results / "sim_cpu.png",

@@ -15,12 +15,11 @@ from __future__ import annotations
 import argparse
 import logging
 import statistics
-import sys
 from pathlib import Path
 
 import attrs
 from report import plot_lines, progress
-from sim_results import RESULTS, write
+from sim_results import RESULTS, recorded_command, write
 
 from trio_gossip.apps.sim.studies import Detection, detection_study
 from trio_gossip.core.config import Config
@@ -75,11 +74,11 @@ def main() -> None:
         "first probe of the victim (geometric, about e^-t after t probe intervals) plus the",
         "probe round running to the end of the interval, plus the dead verdict's spread.",
     ]
-    command = "python benchmarks/bench_sim_detection.py " + " ".join(sys.argv[1:])
+    command = recorded_command()
     write("sim_detection", "Failure detection time vs the formula",
           ["nodes", "kills", "formula s", "min susp s", "max susp s", "first suspect s",
            "min s", "median s", "p90 s", "max s", "last within formula", "last - formula s"],
-          rows, command=command.strip(), notes=notes,
+          rows, command=command, notes=notes,
           extra={"runs": [attrs.asdict(r) for r in runs]},
           results=args.results)  # fmt: skip
     plot_lines(args.results / "sim_detection.png", curves, marks=formulas, steps=True,

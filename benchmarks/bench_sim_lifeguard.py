@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 from pathlib import Path
 
 import attrs
 from report import plot_bars, progress
-from sim_results import RESULTS, write
+from sim_results import RESULTS, recorded_command, write
 
 from trio_gossip.apps.sim.studies import FalsePositives, false_positive_study
 
@@ -60,11 +59,11 @@ def main() -> None:
         "healthy/slow nodes: distinct nodes some survivor declared dead; verdicts: distinct",
         "(observer, node) pairs; suspicions: suspicions started, all nodes together.",
     ]
-    command = "python benchmarks/bench_sim_lifeguard.py " + " ".join(sys.argv[1:])
+    command = recorded_command()
     write("sim_lifeguard", "False positives with and without Lifeguard",
           ["seed", "lifeguard", "healthy nodes", "healthy verdicts", "slow nodes",
            "slow verdicts", "suspicions"],
-          rows, command=command.strip(), notes=notes,
+          rows, command=command, notes=notes,
           extra={"runs": [attrs.asdict(r) for r in runs]},
           results=args.results)  # fmt: skip
     fields = ("healthy_nodes", "healthy_verdicts", "slow_nodes", "slow_verdicts", "suspicions")

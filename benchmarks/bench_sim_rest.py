@@ -26,7 +26,7 @@ from pathlib import Path
 
 import trio
 from report import plot_bars, progress
-from sim_results import RESULTS, write
+from sim_results import RESULTS, recorded_command, write
 
 from trio_gossip.apps.sim import Cluster, ClusterSpec, open_cluster, run_simulation
 from trio_gossip.core.config import Config
@@ -52,21 +52,7 @@ def measure(nodes: int, seconds: float) -> dict[str, float]:
     gc.collect()
     before = resident_mib()
 
-    async def _without_results(argv: list[str]) -> list[str]:
-    """The command line as recorded: where the files went is this machine's business."""
-    kept: list[str] = []
-    skip = False
-    for arg in argv:
-        if skip:
-            skip = False
-        elif arg == "--results":
-            skip = True
-        elif not arg.startswith("--results="):
-            kept.append(arg)
-    return kept
-
-
-def main() -> None:
+    async def main() -> None:
         cpu = time.process_time()
         async with open_cluster(spec) as cluster:
             cluster.history.enabled = False
@@ -89,20 +75,6 @@ def main() -> None:
 
     run_simulation(main, seed=1)
     return out
-
-
-def _without_results(argv: list[str]) -> list[str]:
-    """The command line as recorded: where the files went is this machine's business."""
-    kept: list[str] = []
-    skip = False
-    for arg in argv:
-        if skip:
-            skip = False
-        elif arg == "--results":
-            skip = True
-        elif not arg.startswith("--results="):
-            kept.append(arg)
-    return kept
 
 
 def main() -> None:
@@ -132,12 +104,12 @@ def main() -> None:
              "measured run; KiB per node is resident-set growth over the nodes.",
              f"Goal: {GOAL_NODES:,} nodes x {GOAL_SECONDS:g} simulated s in <= "
              f"{GOAL_SECONDS:g} wall s."]  # fmt: skip
-    command = "python benchmarks/bench_sim_rest.py " + " ".join(_without_results(sys.argv[1:]))
+    command = recorded_command()
     title = "A formed simulated cluster at rest (memory network, SimClock, LAN config)"
     write(args.name, title,
           ["nodes", "form cpu s", "sim s", "cpu s", "wall s", "sim s / cpu s",
            "node-s / cpu s", "wall s per 60 sim s", "KiB per node", "packets / sim s"],
-          rows, command=command.strip(), notes=notes, results=args.results)  # fmt: skip
+          rows, command=command, notes=notes, results=args.results)  # fmt: skip
     plot_bars(args.results / f"{args.name}.png", [f"{row[0]:,} nodes" for row in rows],
               {"wall s per 60 simulated s": [row[7] for row in rows]},
               title=title, value_label="wall seconds", horizontal=False,

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import trio
 from report import plot_bars, progress
-from sim_results import RESULTS, write
+from sim_results import RESULTS, recorded_command, write
 
 from trio_gossip.apps.sim import Cluster, ClusterSpec, open_cluster, run_simulation
 from trio_gossip.core.config import Config
@@ -130,12 +130,12 @@ def main() -> None:
             notes += ["", f"Hot spots, {phase} phase at n = {max(sizes)} (cProfile, by own time;",
                       "the profiler slows everything several times):", "",
                       *hot_spots(profile)]  # fmt: skip
-    command = "python benchmarks/bench_sim_speed.py " + " ".join(sys.argv[1:])
+    command = recorded_command()
     write(args.name, "Simulation speed (memory network, mock clock, LAN config)",
           ["nodes", "compression", "converged at sim s", "settled at sim s", "join cpu s",
            "join wall s", "steady sim s", "steady cpu s", "steady wall s", "sim s / cpu s",
            "node-s / cpu s", "packets / sim s"],
-          rows, command=command.strip(), notes=notes, results=args.results)  # fmt: skip
+          rows, command=command, notes=notes, results=args.results)  # fmt: skip
     plot_bars(args.results / f"{args.name}.png", [f"{row[0]:,} nodes" for row in rows],
               {"steady phase": [row[9] for row in rows],
                "join phase": [row[3] / row[4] for row in rows]},

@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 import time
 from pathlib import Path
 
 import trio
 from report import plot_bars, progress
-from sim_results import RESULTS, write
+from sim_results import RESULTS, recorded_command, write
 
 from trio_gossip.testing import open_cluster, run
 
@@ -74,7 +73,7 @@ def main() -> None:
         goal = GOALS.get(n)
         rows.append((n, start, r["wall"], r["cpu"], r["sim"], r["bound"], r["after"],
                      "-" if goal is None else f"< {goal:g}"))  # fmt: skip
-    command = "python benchmarks/bench_testing.py " + " ".join(sys.argv[1:])
+    command = recorded_command()
     notes = ["Start to converged: starting the nodes, then joining each to node-00 (10 ms apart,",
              "as open_cluster does: 'joined') or forming them at once (open_cluster(formed=True):",
              "'formed'), until every node lists every node as alive. 'converged at sim s' is the",
@@ -84,7 +83,7 @@ def main() -> None:
     write(args.name, "trio_gossip.testing: start to converged",
           ["nodes", "start", "wall s", "cpu s", "converged at sim s", "bound sim s",
            "next 10 sim s, wall s", "goal wall s"],
-          rows, command=command.strip(), notes=notes, results=args.results)  # fmt: skip
+          rows, command=command, notes=notes, results=args.results)  # fmt: skip
     plot_bars(args.results / f"{args.name}.png",
               [f"{row[0]:,} nodes, {row[1]}" for row in rows],
               {"wall s": [row[2] for row in rows], "cpu s": [row[3] for row in rows]},

@@ -13,6 +13,21 @@ from typing import Any
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
+def recorded_command() -> str:
+    """This script's command line as the results record it, without ``--results DIR``:
+    where the files went is this machine's business, not the figures'."""
+    kept: list[str] = []
+    skip = False
+    for arg in sys.argv[1:]:
+        if skip:
+            skip = False
+        elif arg == "--results":
+            skip = True
+        elif not arg.startswith("--results="):
+            kept.append(arg)
+    return " ".join(["python", f"benchmarks/{Path(sys.argv[0]).name}", *kept])
+
+
 def _cell(value: object) -> str:
     if isinstance(value, float):
         return f"{value:,.3g}" if abs(value) < 100 else f"{value:,.0f}"

@@ -41,3 +41,23 @@ def test_quick_run_writes_a_png(tmp_path: pathlib.Path) -> None:
     png = tmp_path / "wire.png"
     assert png.read_bytes().startswith(b"\x89PNG")
     assert (tmp_path / "wire.json").exists()
+
+
+def test_quick_rest_run_records_its_command_without_the_results_directory(
+    tmp_path: pathlib.Path,
+) -> None:
+    """bench_sim_rest --quick: a formed cluster at rest; the figures name the command that
+    made them, not this machine's directory."""
+    pytest.importorskip("matplotlib")
+    done = subprocess.run([sys.executable, "bench_sim_rest.py", "--quick", "--results",
+                           str(tmp_path)], cwd=BENCHMARKS, check=False, capture_output=True,
+                          text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(BENCHMARKS.parent)})  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    markdown = (tmp_path / "sim_rest.md").read_text()
+    assert "`python benchmarks/bench_sim_rest.py --quick`" in markdown
+    assert str(tmp_path) not in markdown
+    assert str(tmp_path) not in (tmp_path / "sim_rest.json").read_text()
+    rows = [line for line in markdown.splitlines() if line.startswith(("| 100 |", "| 300 |"))]
+    assert len(rows) == 2
+    assert (tmp_path / "sim_rest.png").read_bytes().startswith(b"\x89PNG")
