@@ -25,7 +25,7 @@ from trio_gossip.core.engine.effects import (
     TcpPing,
 )
 from trio_gossip.core.engine.events import ProbeDeadline, ProbeTick, ProbeTimeout
-from trio_gossip.core.engine.state import ProbeRound
+from trio_gossip.core.engine.state import EngineState, ProbeRound
 from trio_gossip.core.engine.step import Step
 from trio_gossip.core.membership import rules
 from trio_gossip.core.membership.awareness import scale_timeout
@@ -120,6 +120,19 @@ def on_ack(step: Step, seq: int, payload: bytes | None) -> bool:
         step.emit(CancelTimer(ProbeDeadline(seq)))
     _succeeded(step, probe)
     return True
+
+
+def ack_can_wait(state: EngineState, seq: int) -> tuple[float, ProbeTimeout] | None:
+    """For the receive path: an ack that answers our direct probe in flight (before its
+    timeout) changes nothing anyone needs before the probe grid's next tick, where the next
+    round starts. It may be handled then (at its arrival time, so the round trip is exact),
+    the timeout it makes moot cancelled: one wake-up of the writer per probe instead of
+    two. Returns (the latest time to handle it, the timer to cancel), or None when it must
+    be handled now (another probe's, a relayed one, or the round went indirect)."""
+    probe = state.probe
+    if probe is None or probe.seq != seq or probe.indirect or not probe.sent:
+        return None
+    return state.probe_tick, ProbeTimeout(seq)
 
 
 def on_nack(step: Step, seq: int) -> None:

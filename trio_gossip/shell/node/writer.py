@@ -9,6 +9,7 @@ results come back through the inbox, events to watchers, answers to waiting call
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Protocol
@@ -18,7 +19,8 @@ import trio
 from trio_gossip.core.config import Config
 from trio_gossip.core.engine import effects as fx
 from trio_gossip.core.engine.engine import handle_all
-from trio_gossip.core.engine.events import Command, Event, ProbeSendFailed
+from trio_gossip.core.engine.events import Command, Event, ProbeSendFailed, Received
+from trio_gossip.core.engine.probe import ack_can_wait
 from trio_gossip.core.engine.receive import answer_ping_now, is_stale_gossip
 from trio_gossip.core.engine.state import Context, EngineState
 from trio_gossip.core.membership.member import MemberEvent
@@ -32,7 +34,7 @@ from trio_gossip.shell.node.stats import IOCounters
 from trio_gossip.shell.node.timers import Timers
 from trio_gossip.transport.base import Address, SendsWithoutWaiting, Transport, TransportError
 from trio_gossip.wire.errors import DecodeError, GossipError
-from trio_gossip.wire.messages import Alive, PacketMessage, Ping
+from trio_gossip.wire.messages import Ack, Alive, PacketMessage, Ping
 
 if TYPE_CHECKING:
     from trio_gossip.core.kv.replica import KVContext
@@ -113,6 +115,13 @@ class Writer:
         self._pending: dict[int, Pending] = {}
         self._next_token = 0
         self._io_tasks: IOTasks | None = None
+        # An ack the receive path set aside for the next probe tick (ack_can_wait): the
+        # event, when it arrived, when it must be handled by; and the scope of the writer's
+        # current wait, whose deadline the set-aside ack moves.
+        self._acked: Received | None = None
+        self._acked_at = 0.0
+        self._acked_by = math.inf
+        self._wait: trio.CancelScope | None = None
 
     # ---- for the API ---------------------------------------------------------------------
 
@@ -139,7 +148,8 @@ class Writer:
         for i, msg in enumerate(messages):
             kind = type(msg)
             handled = ((kind is Ping and self.answer_now(msg, source))  # type: ignore[arg-type]
-                       or (kind is Alive and is_stale_gossip(ctx, state, msg)))  # fmt: skip
+                       or (kind is Alive and is_stale_gossip(ctx, state, msg))
+                       or (kind is Ack and i == 0 and self.set_aside(msg, source)))  # type: ignore[arg-type]  # fmt: skip
             if handled:
                 if kept is None:
                     kept = list(messages[:i])
@@ -171,6 +181,23 @@ class Writer:
         io.count_sent(send.kinds)
         return True
 
+    def set_aside(self, ack: Ack, source: Address) -> bool:
+        """Keep ``ack`` for the writer's next wake-up when it answers our direct probe and
+        nothing else waits (the engine's ``ack_can_wait``): the probe timeout it makes moot
+        is cancelled and a sleeping writer's deadline moved, so at rest a probe costs the
+        writer one wake-up (the tick), not two. False: the inbox takes it."""
+        if self._acked is not None or len(self.inbox):
+            return False
+        plan = ack_can_wait(self.state, ack.seq_no)
+        if plan is None:
+            return False
+        by, moot = plan
+        self.timers.cancel(moot)
+        self._acked, self._acked_at, self._acked_by = Received(ack, source), trio.current_time(), by
+        if self._wait is not None:
+            self._wait.deadline = min(self.timers.next_deadline(), by)
+        return True
+
     def close(self) -> None:
         """The node stopped: wake every caller still waiting for an answer."""
         for pending in self._pending.values():
@@ -199,12 +226,18 @@ class Writer:
             if len(inbox):
                 await trio.lowlevel.checkpoint()
             else:
-                deadline = timers.next_deadline()
+                deadline = min(timers.next_deadline(), self._acked_by)
                 if deadline > clock():
-                    with trio.CancelScope(deadline=deadline):
+                    with trio.CancelScope(deadline=deadline) as self._wait:
                         await inbox.wait()
+                    self._wait = None
                 else:
                     await trio.lowlevel.checkpoint()
+            if self._acked is not None:
+                # Before anything else, at the time it came: it arrived before them.
+                acked, at = self._acked, self._acked_at
+                self._acked, self._acked_by = None, math.inf
+                await self._carry_out(self._handle((acked,), at))
             now = clock()
             batch: list[Event] = list(timers.pop_due(now))
             batch.extend(inbox.take(BATCH))
