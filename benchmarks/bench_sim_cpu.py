@@ -33,7 +33,7 @@ async def measure(nodes: int, seconds: float, config: Config) -> dict[str, float
         limit = join_timeout(config, nodes)
         await cluster.wait_converged(timeout=limit)
         await cluster.wait_until(
-            lambda: all(s.memberlist.statistics().queued_broadcasts == 0 for s in cluster.nodes),
+            cluster.quiet,
             timeout=limit,
         )
         before = [s.memberlist.statistics() for s in cluster.nodes]

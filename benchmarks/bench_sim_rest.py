@@ -28,7 +28,7 @@ import trio
 from report import plot_bars, progress
 from sim_results import RESULTS, recorded_command, write
 
-from trio_gossip.apps.sim import Cluster, ClusterSpec, open_cluster, run_simulation
+from trio_gossip.apps.sim import ClusterSpec, open_cluster, run_simulation
 from trio_gossip.core.config import Config
 
 GOAL_NODES, GOAL_SECONDS = 10_000, 60.0
@@ -39,10 +39,6 @@ def resident_mib() -> float:
     with open("/proc/self/statm") as statm:
         pages = int(statm.read().split()[1])
     return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
-def quiet(cluster: Cluster) -> bool:
-    return all(sim.memberlist.statistics().queued_broadcasts == 0 for sim in cluster.running())
 
 
 def measure(nodes: int, seconds: float) -> dict[str, float]:
@@ -60,7 +56,7 @@ def measure(nodes: int, seconds: float) -> dict[str, float]:
             out["form_cpu"] = time.process_time() - cpu
             # Each node queued its own alive when it started: once those have had their
             # sends (to peers that know them already), nothing is queued anywhere.
-            await cluster.wait_until(lambda: quiet(cluster), timeout=60.0, poll=1.0)
+            await cluster.wait_until(cluster.quiet, timeout=60.0, poll=1.0)
             sent = cluster.net.statistics().packets_sent
             wall, cpu = time.perf_counter(), time.process_time()
             for _ in progress(range(int(seconds)), f"{nodes:,} nodes, simulated s"):

@@ -30,14 +30,9 @@ import trio
 from report import plot_bars, progress
 from sim_results import RESULTS, recorded_command, write
 
-from trio_gossip.apps.sim import Cluster, ClusterSpec, open_cluster, run_simulation
+from trio_gossip.apps.sim import ClusterSpec, open_cluster, run_simulation
 from trio_gossip.core.config import Config
 from trio_gossip.core.membership.bounds import join_timeout
-
-
-def quiet(cluster: Cluster) -> bool:
-    return all(sim.memberlist.statistics().queued_broadcasts == 0 for sim in cluster.running())
-
 
 Profiles = tuple[cProfile.Profile, cProfile.Profile] | None  # (join, steady)
 
@@ -58,7 +53,7 @@ def measure(nodes: int, seconds: float, compress: bool, profiles: Profiles) -> d
                                                      poll=1.0)  # fmt: skip
             # The join's announcements are still being retransmitted: let the queues drain.
             limit = join_timeout(config, nodes)
-            settled = await cluster.wait_until(lambda: quiet(cluster), timeout=limit, poll=1.0)
+            settled = await cluster.wait_until(cluster.quiet, timeout=limit, poll=1.0)
             if profiles is not None:
                 profiles[0].disable()
             out["join_wall"] = time.perf_counter() - wall

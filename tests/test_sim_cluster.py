@@ -273,6 +273,8 @@ def test_a_cluster_formed_at_once_detects_a_kill_like_a_joined_one() -> None:
             assert cluster.converged(all_alive=True)  # at once, with no traffic
             assert cluster.net.statistics().packets_sent == 0
             assert cluster.history.count(FactKind.ALIVE) == n  # own starts only: no n^2 joins
+            assert not cluster.quiet()  # each node's start-up alive is still to be sent
+            await cluster.wait_until(cluster.quiet, timeout=10.0)
             await cluster.run_scenario([Kill(at=1.0, node="node-07")])
             times = await cluster.wait_detected("node-07", timeout=kill_timeout(n))
             assert len(times) == n - 1

@@ -174,6 +174,11 @@ class Cluster:
 
     # ---- what the nodes know ---------------------------------------------------------------
 
+    def quiet(self) -> bool:
+        """No running node has a broadcast queued: a join's or a start's news has had all
+        its sends."""
+        return all(sim.memberlist.statistics().queued_broadcasts == 0 for sim in self.running())
+
     def converged(self, *, all_alive: bool = False) -> bool:
         """Every running node lists exactly the running nodes as members (alive or suspect;
         only alive with ``all_alive``)."""

@@ -83,7 +83,7 @@ def form(
     order = order[start:] + order[:start]
     formed = MembershipState(state.local_name, table, order, 0, state.suspicions,
                              state.awareness, state.left, len(table))  # fmt: skip
-    effects: tuple[Effect, ...] = tuple(MemberEvent(EventKind.JOINED, m) for m in joined)
-    if not events:
-        effects = ()
+    effects: tuple[Effect, ...] = ()
+    if events:
+        effects = tuple(MemberEvent(EventKind.JOINED, m) for m in joined)
     return Transition(formed, effects)
