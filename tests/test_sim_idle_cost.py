@@ -24,7 +24,8 @@ from trio_gossip.apps.sim.observe import SimNode, recording_delegates
 from trio_gossip.core.config import Config
 from trio_gossip.core.engine import Context, EngineState, handle
 from trio_gossip.core.engine import events as ev
-from trio_gossip.core.engine.effects import CancelTimer, Send, SetTimer
+from trio_gossip.core.engine.effects import CancelTimer, PingComplete, Send, SetTimer
+from trio_gossip.core.engine.engine import handle_all
 from trio_gossip.core.engine.queue import TransmitQueue
 from trio_gossip.core.engine.receive import answer_ping_now, is_stale_gossip
 from trio_gossip.core.membership.bounds import join_timeout, suspicion_window
@@ -187,11 +188,12 @@ def test_a_ping_at_rest_is_answered_on_the_receive_path_with_the_writers_bytes()
     assert other == Send(source, ())
 
 
-def test_at_rest_a_probe_costs_the_writer_two_steps_not_three(
+def test_at_rest_a_probe_costs_the_writer_one_step(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """A probe round at rest is the prober's tick and its ack: the target answers the ping
-    on its receive path, so the writer does not wake for it."""
+    """A probe round at rest is one step of the prober's writer: the target answers the ping
+    on its receive path, the ack is set aside for the next tick (probe.ack_can_wait), and
+    the engine handles it in the tick's step, where the tick it arms fires."""
     steps = [0]
     real = writer_module.handle_all
 
@@ -218,8 +220,8 @@ def test_at_rest_a_probe_costs_the_writer_two_steps_not_three(
 
     run_simulation(main, seed=2)
     probes = nodes * rounds
-    assert probes <= counted["steps"] // 2 + nodes  # every node kept probing
-    assert counted["steps"] <= 2 * probes + 2 * nodes  # three per probe would be ~3 * probes
+    assert probes <= counted["steps"] + nodes  # every node kept probing
+    assert counted["steps"] <= probes + 2 * nodes  # two per probe would be ~2 * probes
 
 
 def test_alive_repeats_stay_out_of_the_writer_unless_an_alive_filter_must_see_them() -> None:
@@ -262,3 +264,30 @@ async def test_an_empty_datagram_does_not_wake_the_writer(
         inbox.put_packet([Ack(1)], ("10.0.0.2", 7946))
         await trio.sleep(1.0)
         assert woke == [2.0]
+
+
+def test_a_set_aside_ack_and_the_tick_it_arms_are_one_step() -> None:
+    """handle_all's ``earlier`` event runs at its own time; a timer it arms for a time
+    already past fires in the same step, once, and the round trip stays the ack's."""
+    ctx, state = _engine()
+    third = Alive(1, "c", b"\x0a\x00\x00\x03", 7946, None, ctx.config.build_vsn())
+    state, _ = handle(ctx, state, 0.0, ev.Received(third, ("10.0.0.3", 7946)))
+    state, _ = handle(ctx, state, 1.0, ev.ProbeTick())
+    assert state.probe is not None
+    seq, tick = state.probe.seq, state.probe_tick
+    target = state.probe.target.address
+    ack = ev.Received(Ack(seq), target)
+    # Woken at the tick: the ack is handled at 1.01 and the tick it arms fires now.
+    after, effects = handle_all(ctx, state, tick, [ev.ProbeTick()], earlier=(1.01, ack))
+    complete = [e for e in effects if isinstance(e, PingComplete)]
+    assert [round(e.rtt, 9) for e in complete] == [0.01]
+    assert not [e for e in effects if isinstance(e, SetTimer) and e.at <= tick]
+    assert after.probe is not None  # the next round, started once
+    assert after.probe.start == tick
+    assert after.probe.seq == seq + 1
+    assert after.probe_tick == tick + ctx.config.probe_interval
+    # Woken before the tick (by a packet): the tick stays armed for later.
+    assert tick > 1.02
+    early, effects = handle_all(ctx, state, 1.02, [], earlier=(1.01, ack))
+    assert early.probe is None
+    assert SetTimer(ev.ProbeTick(), tick) in effects

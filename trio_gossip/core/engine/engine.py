@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from trio_gossip.core.engine import commands, periodic, probe, receive
-from trio_gossip.core.engine.effects import Effect
+from trio_gossip.core.engine.effects import Effect, SetTimer
 from trio_gossip.core.engine.events import (
     AckExpired,
     Event,
@@ -101,10 +101,34 @@ def handle(ctx: Context, state: EngineState, now: float, event: Event, *,
 
 
 def handle_all(ctx: Context, state: EngineState, now: float, events: Sequence[Event], *,
-               wall: float | None = None) -> tuple[EngineState, list[Effect]]:  # fmt: skip
+               wall: float | None = None, earlier: tuple[float, Event] | None = None
+               ) -> tuple[EngineState, list[Effect]]:  # fmt: skip
     """Several events at one instant (a batch from the node's channel), effects in order.
-    ``wall`` is wall-clock time for the KV store's stamps (``now`` when not given)."""
+    ``wall`` is wall-clock time for the KV store's stamps (``now`` when not given).
+
+    ``earlier``: one event that happened at an earlier time, handled first, at that time
+    (an ack set aside for this wake-up, probe.ack_can_wait). A timer it arms for a time
+    already past fires right after it, in this same step, rather than costing the caller
+    another wake-up: the probe tick that ending the round arms is the usual one."""
     step = Step(ctx, state, now, now if wall is None else wall)
+    if earlier is not None:
+        at, event = earlier
+        step.now = at
+        _HANDLERS[type(event)](step, event)
+        step.now = now
+        due = [e for e in step.effects if type(e) is SetTimer and e.at <= now]
+        if due:
+            step.effects = [e for e in step.effects if not (type(e) is SetTimer and e.at <= now)]
+            fired = [effect.timer for effect in sorted(due, key=_due_time)]
+            for timer in fired:
+                _HANDLERS[type(timer)](step, timer)
+            # The same timer, armed before and due too, has just fired: not twice.
+            kinds = {type(timer) for timer in fired}
+            events = [e for e in events if type(e) not in kinds or e not in fired]
     for event in events:
         _HANDLERS[type(event)](step, event)
     return step.finish(), step.effects
+
+
+def _due_time(effect: SetTimer) -> float:
+    return effect.at

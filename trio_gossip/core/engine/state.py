@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import operator
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import attrs
@@ -109,6 +110,19 @@ class Counters:
     catch_ups: int = 0  # push/pulls after a burst of joins (catch_up_push_pull)
     broadcasts_known: int = 0  # ... queued alives they showed a peer knew: no longer sent
     suspect_checks_answered: int = 0  # ... that the suspect answered
+
+    def plus(self, deltas: Mapping[str, int]) -> Counters:
+        """These counters with ``deltas`` added (a step's counts, once per handled batch):
+        by position, as attrs.evolve would by keyword at twice the cost, for 21 fields."""
+        values = list(_COUNTER_VALUES(self))
+        for name, n in deltas.items():
+            values[_COUNTER_INDEX[name]] += n
+        return Counters(*values)
+
+
+_COUNTER_NAMES = tuple(a.name for a in attrs.fields(Counters))
+_COUNTER_VALUES = operator.attrgetter(*_COUNTER_NAMES)
+_COUNTER_INDEX = {name: i for i, name in enumerate(_COUNTER_NAMES)}
 
 
 _NO_WAITERS: immutables.Map[int, Waiter] = immutables.Map()

@@ -91,10 +91,7 @@ class Step:
     def finish(self) -> EngineState:
         """The new state (the old one itself if nothing changed)."""
         if self._counts:
-            counters = self.counters
-            self.counters = attrs.evolve(counters, **{
-                name: getattr(counters, name) + n for name, n in self._counts.items()
-            })  # fmt: skip
+            self.counters = self.counters.plus(self._counts)
             self._counts = {}
         if self._kv_counts and self.kv is not None:
             kv_counters = self.kv.counters

@@ -203,10 +203,12 @@ class Writer:
         for pending in self._pending.values():
             pending.set_answer(None, GossipError("the node stopped"))
 
-    def _handle(self, events: Sequence[Event], now: float | None = None) -> list[fx.Effect]:
+    def _handle(self, events: Sequence[Event], now: float | None = None,
+                earlier: tuple[float, Event] | None = None) -> list[fx.Effect]:  # fmt: skip
         wall = self._wall() if self._wall is not None else None
         now = trio.current_time() if now is None else now
-        self.state, effects = handle_all(self.ctx, self.state, now, events, wall=wall)
+        self.state, effects = handle_all(self.ctx, self.state, now, events, wall=wall,
+                                         earlier=earlier)  # fmt: skip
         return effects
 
     # ---- the task ------------------------------------------------------------------------
@@ -233,16 +235,17 @@ class Writer:
                     self._wait = None
                 else:
                     await trio.lowlevel.checkpoint()
+            earlier: tuple[float, Event] | None = None
             if self._acked is not None:
-                # Before anything else, at the time it came: it arrived before them.
-                acked, at = self._acked, self._acked_at
+                # Before anything else, at the time it came: it arrived before them. In the
+                # same step as the batch (the engine fires the probe tick it arms).
+                earlier = (self._acked_at, self._acked)
                 self._acked, self._acked_by = None, math.inf
-                await self._carry_out(self._handle((acked,), at))
             now = clock()
             batch: list[Event] = list(timers.pop_due(now))
             batch.extend(inbox.take(BATCH))
-            if batch:
-                await self._carry_out(self._handle(batch, now))
+            if batch or earlier is not None:
+                await self._carry_out(self._handle(batch, now, earlier))
 
     async def _carry_out(self, effects: Sequence[fx.Effect]) -> None:
         for effect in effects:
