@@ -20,6 +20,7 @@ from trio_gossip.core.engine import Context, EngineState, handle
 from trio_gossip.core.engine import events as ev
 from trio_gossip.core.engine.effects import PushPullWith
 from trio_gossip.core.engine.queue import MEMBERLIST, retransmit_limit
+from trio_gossip.core.membership.bounds import epidemic_time
 from trio_gossip.core.membership.codec import Codec
 from trio_gossip.core.membership.schedule import push_pull_scale
 from trio_gossip.testing import open_cluster, run
@@ -223,6 +224,32 @@ def test_mid_burst_catch_ups_wait_for_a_burst_worth_of_news() -> None:
             break
     assert [p.catch_up for p in pulls] == [True]
     assert state.queue.lane_len(MEMBERLIST)  # before the drain
+
+
+def test_an_epidemic_time_after_the_last_news_a_catch_up_does_not_wait_for_the_queue() -> None:
+    """A big burst leaves a queue that takes longer to get its early sends out than the news
+    takes to reach everyone (at 2,000 nodes a node holds ~1,900 alives owed sends, and the
+    ones who missed the last joiners waited for all of them). Once an epidemic's time has
+    passed since a member was last new to us, a random peer has the burst's news: one
+    catch-up then, whatever the queue holds; not again until there is newer news."""
+    ctx, state = _node()
+    state = _taught(ctx, state, 200)  # at 0.5 s
+    n = state.membership.num_nodes
+    settle = epidemic_time(ctx.config, n)
+    early = max(1, retransmit_limit(ctx.config.retransmit_mult, n) // 4)
+    assert state.news_at == 0.5
+    now, pulls = 0.5, []
+    while not pulls:
+        now += ctx.config.gossip_interval
+        news_out = state.queue.sent_fewer_than(early) <= ctx.config.gossip_nodes
+        state, pulls = _tick(ctx, state, now)
+        assert not pulls or now >= 0.5 + settle  # never before the news has settled
+    assert not news_out  # the queue's early sends were not out: the old rule would wait
+    assert [p.catch_up for p in pulls] == [True]
+    assert state.caught_up_at == now
+    state = _answer(ctx, state, _ours(state), now=now)  # equal views
+    state, later = _drain(ctx, state)
+    assert [p.catch_up for p in later] == [True]  # only the burst's last, at the drain
 
 
 def test_queued_alives_a_catch_up_peer_knows_are_no_longer_sent() -> None:

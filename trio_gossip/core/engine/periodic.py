@@ -16,6 +16,7 @@ from trio_gossip.core.engine.queue import MEMBERLIST, retransmit_limit
 from trio_gossip.core.engine.step import Step
 from trio_gossip.core.membership import rules
 from trio_gossip.core.membership.awareness import scale_timeout
+from trio_gossip.core.membership.bounds import epidemic_time
 from trio_gossip.core.membership.codec import COMPOUND_OVERHEAD
 from trio_gossip.core.membership.schedule import gossip_targets, push_pull_peer, push_pull_scale
 from trio_gossip.wire.messages import NodeState
@@ -100,6 +101,14 @@ def _all_out(step: Step) -> bool:
     return not step.queue.sent_fewer_than(_early_sends(step))
 
 
+def _news_settled(step: Step) -> bool:
+    """An epidemic's time (bounds.epidemic_time) has passed since a member was last new to
+    us, and no catch-up of ours started after that: whatever the burst's last news was, a
+    random peer has it by now, unless we are the one who missed it."""
+    settle = epidemic_time(step.ctx.config, step.membership.num_nodes)
+    return step.now - step.news_at >= settle and step.caught_up_at < step.news_at + settle
+
+
 def _catch_up(step: Step) -> None:
     """After a burst of news, push/pulls that fill what gossip missed (``catch_up_push_pull``).
 
@@ -112,6 +121,10 @@ def _catch_up(step: Step) -> None:
 
     While the burst lasts, a catch-up with a random peer starts when our news is out
     (``_news_is_out``) and gossip has brought a burst's worth since our last push/pull; once
+    an epidemic's time after the last member new to us (``_news_settled``), whatever our queue
+    holds: by then a random peer has the burst's last news, and a node that missed some of
+    it would otherwise wait for its whole queue (at 2,000 nodes, ~1,900 alives owed their
+    redundant sends kept the last nodes short for 20 rounds); once
     more when the queue has drained, which ends the burst; and one more at each tick that
     finds every queued alive past its early sends (``_all_out``) or the queue drained, while
     the last catch-up found the views differed (either side lacked a live member: others may
@@ -126,18 +139,19 @@ def _catch_up(step: Step) -> None:
     """
     cfg = step.ctx.config
     drained = not step.queue.lane_len(MEMBERLIST)
-    if not drained and not _news_is_out(step):
-        return
     n = step.membership.num_nodes
     limit = retransmit_limit(cfg.retransmit_mult, n)
+    settled = step.learned * limit >= n and _news_settled(step)
+    if not drained and not settled and not _news_is_out(step):
+        return
     if drained:
         due = step.caught_up or step.learned * limit >= n
         step.learned = 0
     else:
-        due = (step.caught_up and _all_out(step)) or step.unmerged * limit >= n
+        due = settled or (step.caught_up and _all_out(step)) or step.unmerged * limit >= n
     if not due:
         return
-    step.caught_up, step.unmerged = False, 0
+    step.caught_up, step.unmerged, step.caught_up_at = False, 0, step.now
     peer = push_pull_peer(step.membership, step.ctx.rng)
     if peer is not None:
         step.count(catch_ups=1)

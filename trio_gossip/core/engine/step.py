@@ -75,6 +75,8 @@ class Step:
     learned: int
     unmerged: int
     caught_up: bool
+    news_at: float
+    caught_up_at: float
     gossip_quiet: bool
 
     def __init__(self, ctx: Context, state: EngineState, now: float, wall: float) -> None:
@@ -166,9 +168,11 @@ class Step:
         for effect in t.effects:
             if type(effect) is MemberEvent and effect.kind is EventKind.JOINED:
                 taught += 1
-        self.learned += taught
-        if not merged:
-            self.unmerged += taught
+        if taught:
+            self.learned += taught
+            self.news_at = self.now
+            if not merged:
+                self.unmerged += taught
         return taught
 
     # ---- the transmit queue ------------------------------------------------------------
