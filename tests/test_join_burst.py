@@ -252,6 +252,51 @@ def test_an_epidemic_time_after_the_last_news_a_catch_up_does_not_wait_for_the_q
     assert [p.catch_up for p in later] == [True]  # only the burst's last, at the drain
 
 
+def _heard(ctx: Context, state: EngineState, now: float, first: int, k: int) -> EngineState:
+    """Gossip teaches us members h{first}..h{first+k-1} at ``now``."""
+    for i in range(first, first + k):
+        alive = Alive(1, f"h{i}", bytes((10, 1, i // 256, i % 256)), 7946, b"", VSN)
+        state, _ = handle(ctx, state, now, ev.Received(alive, PEER))
+    return state
+
+
+def test_a_long_burst_is_caught_up_every_two_epidemic_times_though_its_news_is_never_out(
+) -> None:  # fmt: skip
+    """A node that learns most of a big burst from gossip holds an alive per member owed its
+    sends; with news trickling in, neither 'news out' nor 'news settled' comes. Once a
+    burst's worth of news has gone unmerged for two epidemic times, a catch-up anyway."""
+    ctx, state = _node()
+    state = _heard(ctx, state, 0.5, 0, 600)
+    n = state.membership.num_nodes
+    limit = retransmit_limit(ctx.config.retransmit_mult, n)
+    early = max(1, limit // 4)
+    wait = 2 * epidemic_time(ctx.config, n)
+    assert state.unmerged_at == 0.5
+    now, pulls, member = 0.5, [], 600
+    while not pulls:
+        now += ctx.config.gossip_interval
+        state = _heard(ctx, state, now, member, 1)  # a member a round: the news never settles
+        member += 1
+        news_out = state.queue.sent_fewer_than(early) <= ctx.config.gossip_nodes
+        state, pulls = _tick(ctx, state, now)
+        assert not pulls or now >= 0.5 + wait
+    assert now < 0.5 + wait + ctx.config.gossip_interval + 1e-9  # at the first round due
+    assert not news_out  # the old rules would still be waiting
+    assert [p.catch_up for p in pulls] == [True]
+    assert state.unmerged == 0
+    # The next one needs another burst's worth, unmerged for two epidemic times again.
+    state = _answer(ctx, state, _ours(state), now=now)
+    start, later = now, []
+    for _ in range(5):
+        now += ctx.config.gossip_interval
+        state = _heard(ctx, state, now, member, 1)
+        member += 1
+        state, started = _tick(ctx, state, now)
+        later += started
+    assert later == []
+    assert state.unmerged_at == start + ctx.config.gossip_interval
+
+
 def test_queued_alives_a_catch_up_peer_knows_are_no_longer_sent() -> None:
     ctx, state = _node()
     state = _burst(ctx, state)

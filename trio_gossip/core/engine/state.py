@@ -149,13 +149,14 @@ class EngineState:
     failed: FailedMembers = attrs.field(factory=FailedMembers)  # to reconnect, as Serf does
     # catch_up_push_pull: members learned in this burst (until our queue drains), of them
     # learned from gossip since our last push/pull, and whether the last catch-up found our
-    # views differ (then one more follows); when a member was last new to us, and when our
-    # last catch-up started
+    # views differ (then one more follows); when a member was last new to us, when our last
+    # catch-up started, and when gossip taught us the first member ``unmerged`` counts
     learned: int = 0
     unmerged: int = 0
     caught_up: bool = False
     news_at: float = -math.inf
     caught_up_at: float = -math.inf
+    unmerged_at: float = math.inf
     # Hooks.broadcasts_wake: the last gossip tick found nothing to send in either queue
     gossip_quiet: bool = False
 

@@ -77,6 +77,7 @@ class Step:
     caught_up: bool
     news_at: float
     caught_up_at: float
+    unmerged_at: float
     gossip_quiet: bool
 
     def __init__(self, ctx: Context, state: EngineState, now: float, wall: float) -> None:
@@ -172,6 +173,8 @@ class Step:
             self.learned += taught
             self.news_at = self.now
             if not merged:
+                if not self.unmerged:
+                    self.unmerged_at = self.now
                 self.unmerged += taught
         return taught
 
