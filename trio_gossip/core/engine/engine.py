@@ -116,10 +116,16 @@ def handle_all(ctx: Context, state: EngineState, now: float, events: Sequence[Ev
         step.now = at
         _HANDLERS[type(event)](step, event)
         step.now = now
-        due = [e for e in step.effects if type(e) is SetTimer and e.at <= now]
+        due: list[SetTimer] = []
+        kept: list[Effect] = []
+        for effect in step.effects:
+            if isinstance(effect, SetTimer) and effect.at <= now:
+                due.append(effect)
+            else:
+                kept.append(effect)
         if due:
-            step.effects = [e for e in step.effects if not (type(e) is SetTimer and e.at <= now)]
-            fired = [effect.timer for effect in sorted(due, key=_due_time)]
+            step.effects = kept
+            fired = [effect.timer for effect in sorted(due, key=lambda e: e.at)]
             for timer in fired:
                 _HANDLERS[type(timer)](step, timer)
             # The same timer, armed before and due too, has just fired: not twice.
@@ -128,7 +134,3 @@ def handle_all(ctx: Context, state: EngineState, now: float, events: Sequence[Ev
     for event in events:
         _HANDLERS[type(event)](step, event)
     return step.finish(), step.effects
-
-
-def _due_time(effect: SetTimer) -> float:
-    return effect.at

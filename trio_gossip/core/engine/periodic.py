@@ -101,21 +101,19 @@ def _all_out(step: Step) -> bool:
     return not step.queue.sent_fewer_than(_early_sends(step))
 
 
-def _news_settled(step: Step) -> bool:
-    """An epidemic's time (bounds.epidemic_time) has passed since a member was last new to
-    us, and no catch-up of ours started after that: whatever the burst's last news was, a
-    random peer has it by now, unless we are the one who missed it."""
-    settle = epidemic_time(step.ctx.config, step.membership.num_nodes)
+def _news_settled(step: Step, settle: float) -> bool:
+    """An epidemic's time (``settle``) has passed since a member was last new to us, and no
+    catch-up of ours started after that: whatever the burst's last news was, a random peer
+    has it by now, unless we are the one who missed it."""
     return step.now - step.news_at >= settle and step.caught_up_at < step.news_at + settle
 
 
-def _news_unmerged_long(step: Step) -> bool:
+def _news_unmerged_long(step: Step, settle: float) -> bool:
     """Two epidemic times have passed since gossip first taught us a member that no push/pull
     of ours has covered yet: even the oldest of that news has had its epidemic spread, so a
     catch-up that makes us forget the alives a peer knows cuts no spread short. A node that
     learns most of a big burst from gossip holds an alive per member owed its sends, and
     with more than a few of them short of their first quarter its news is never out."""
-    settle = epidemic_time(step.ctx.config, step.membership.num_nodes)
     return step.now - step.unmerged_at >= 2 * settle
 
 
@@ -155,15 +153,18 @@ def _catch_up(step: Step) -> None:
     drained = not step.queue.lane_len(MEMBERLIST)
     n = step.membership.num_nodes
     limit = retransmit_limit(cfg.retransmit_mult, n)
-    settled = (step.learned * limit >= n and _news_settled(step)) or (
-        step.unmerged * limit >= n and _news_unmerged_long(step))
-    if not drained and not settled and not _news_is_out(step):
+    burst, unmerged_burst = step.learned * limit >= n, step.unmerged * limit >= n
+    settle = epidemic_time(cfg, n)
+    # Due whatever the queue holds: the two rules that do not wait for our news to be out.
+    overdue = ((burst and _news_settled(step, settle))
+               or (unmerged_burst and _news_unmerged_long(step, settle)))  # fmt: skip
+    if not drained and not overdue and not _news_is_out(step):
         return
     if drained:
-        due = step.caught_up or step.learned * limit >= n
+        due = step.caught_up or burst
         step.learned = 0
     else:
-        due = settled or (step.caught_up and _all_out(step)) or step.unmerged * limit >= n
+        due = overdue or (step.caught_up and _all_out(step)) or unmerged_burst
     if not due:
         return
     step.caught_up, step.unmerged, step.caught_up_at = False, 0, step.now

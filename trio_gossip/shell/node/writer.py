@@ -277,7 +277,7 @@ class Writer:
             try:
                 # A datagram the socket takes at once leaves without a trip through Trio's
                 # scheduler: its socket sendto yields after every successful send, one more
-                # wake-up of the loop per packet, a third of an idle agent's. Only a full
+                # wake-up of the loop per packet, a quarter of an idle agent's. Only a full
                 # buffer (or a paused simulated host) waits.
                 if nowait is None or not nowait.send_packet_nowait(effect.to, data):
                     await self.transport.send_packet(effect.to, data)
