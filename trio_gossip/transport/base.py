@@ -77,6 +77,33 @@ class SendsWithoutWaiting(Protocol):
         ...
 
 
+class Alarm(Protocol):
+    """What a ``KeepsTime`` transport calls back when an alarm comes due."""
+
+    def fire(self, now: float) -> None:
+        """Called with the current time, from the task that keeps the network's time: must
+        not block, and should not raise (the caller cannot tell whose fault it is)."""
+        ...
+
+
+@runtime_checkable
+class KeepsTime(Protocol):
+    """A transport whose network keeps simulated time for its hosts (the in-memory network:
+    one task delivers every packet when it is due). Optional: a node whose transport keeps time
+    hands it its timers, and its writer then needs no timed wake-up of its own."""
+
+    def call_at(self, when: float, alarm: Alarm) -> None:
+        """Call ``alarm.fire(t)`` once, at ``when`` in the network's time, in order with the
+        packets due then (``t`` may be a rounding error past ``when``: what is due by ``t``
+        is due)."""
+        ...
+
+    def now(self) -> float:
+        """The network's time, which an alarm's work reads instead of Trio's clock: the
+        network may fire alarms in batches, each at its own time."""
+        ...
+
+
 @runtime_checkable
 class KeepsStatistics(Protocol):
     """A transport that counts its own traffic (streams opened and accepted, packets and

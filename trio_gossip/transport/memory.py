@@ -271,7 +271,7 @@ class MemoryNetwork(DeliveryPump):
 
     def _send_packet(self, src: MemoryTransport, addr: Address, data: bytes) -> None:
         self._sent += 1
-        copies = self._router.route(src, addr[0], data, trio.current_time())
+        copies = self._router.route(src, addr[0], data, self.now())
         if type(copies) is not tuple:  # a Fate: dropped on the way
             self._dropped[cast(Fate, copies).value] += 1
             return
@@ -317,7 +317,7 @@ class MemoryNetwork(DeliveryPump):
             return dial  # the SYN vanishes; the dialer waits for its timeout
         rng = client.rng
         dial.back_delay = router.stream_delay(rng, b, a)
-        syn_due = trio.current_time() + router.stream_delay(rng, a, b)
+        syn_due = self.now() + router.stream_delay(rng, a, b)
         self._schedule(syn_due, client.next_key(), dial)
         return dial
 
@@ -346,7 +346,7 @@ class MemoryNetwork(DeliveryPump):
         if pipe.reset or pipe.reader_closed:
             return
         src = pipe.src
-        due = trio.current_time() + self._router.stream_delay(src.rng, src.host, pipe.dst.host)
+        due = self.now() + self._router.stream_delay(src.rng, src.host, pipe.dst.host)
         due = max(due, pipe.last_due)
         pipe.last_due = due
         pipe.in_flight.append((due, data))

@@ -7,7 +7,9 @@ on a stream), so a packet costs a heap push and a pop, never a task.
 The pump wakes on a grid of ``resolution`` seconds: each wake is a trip through Trio's
 scheduler (tens of microseconds), and batching the deliveries that fall in one slot is what
 makes a thousand simulated nodes affordable. A delivery is never early: it happens at the first
-grid point at or after its due time (resolution 0: exactly at its due time).
+grid point at or after its due time (resolution 0: exactly at its due time), a due time a
+rounding error past a grid point counting as on it (a packet sent on the grid over a link of
+whole milliseconds would otherwise arrive a millisecond late half the time).
 """
 
 from __future__ import annotations
@@ -25,16 +27,19 @@ from .base import Address
 
 
 class Event(Protocol):
-    """A stream-side happening (a SYN arriving, bytes due) that the pump fires when due."""
+    """A stream-side happening (a SYN arriving, bytes due) or a host's alarm that the pump
+    fires when due, with ``now`` the end of the current slot: whatever is due by it is due."""
 
     def fire(self, now: float) -> None: ...
 
 
-# (due, key, destination, payload, source): a packet has a destination address and bytes; an
-# event has destination None and an Event payload. The key (see MemoryTransport.next_key) is
-# unique and breaks ties by sender, then by that sender's own order: never by the order in
-# which Trio happened to run different nodes' tasks.
-Entry = tuple[float, int, Address | None, bytes | Event, Address | None]
+# (at, due, key, destination, payload, source): a packet has a destination address and bytes;
+# an event has destination None and an Event payload. ``at`` is when it happens: a packet or a
+# stream event at the first grid point at or after its due time, a host's alarm at its due time
+# itself. The key (see MemoryTransport.next_key) is unique and breaks ties by sender, then by
+# that sender's own order: never by the order in which Trio happened to run different nodes'
+# tasks.
+Entry = tuple[float, float, int, Address | None, bytes | Event, Address | None]
 
 
 class DeliveryPump:
@@ -44,6 +49,8 @@ class DeliveryPump:
         if not (isinstance(resolution, int | float) and 0 <= resolution <= 1):
             raise ConfigError(f"resolution must be in [0, 1] seconds, got {resolution!r}")
         self._resolution = float(resolution)
+        # How far past a grid point a due time may be and still belong to it: float noise.
+        self._slack = self._resolution * 1e-6
         self._heap: list[Entry] = []
         self._in_flight = 0
         self._pump_scope: trio.CancelScope | None = None
@@ -51,22 +58,40 @@ class DeliveryPump:
         self._pump_wake = -math.inf
         self._pump_owned = False
         self._pump_lot = trio.lowlevel.ParkingLot()
+        # While the pump hands out an entry: that entry's time (``now``).
+        self._now: float | None = None
 
     @property
     def resolution(self) -> float:
         return self._resolution
+
+    def now(self) -> float:
+        """The network's time: Trio's clock, except while the pump hands out an alarm, whose
+        own time it is (the pump runs on the grid, the alarms it fires keep exact time)."""
+        now = self._now
+        return trio.current_time() if now is None else now
 
     def _deliver(self, key: int, addr: Address, data: bytes, src: Address) -> None:
         raise NotImplementedError
 
     def _push(self, due: float, key: int, dst: Address, data: bytes, src: Address) -> None:
         self._in_flight += 1
-        heappush(self._heap, (due, key, dst, data, src))
-        if due < self._pump_wake:
-            self._wake_earlier(due)
+        at = self._wake_time(due)
+        heappush(self._heap, (at, due, key, dst, data, src))
+        if at < self._pump_wake:
+            self._wake_earlier(at)
 
     def _schedule(self, due: float, key: int, event: Event) -> None:
-        heappush(self._heap, (due, key, None, event, None))
+        at = self._wake_time(due)
+        heappush(self._heap, (at, due, key, None, event, None))
+        if at < self._pump_wake:
+            self._wake_earlier(at)
+
+    def _schedule_alarm(self, due: float, key: int, alarm: Event) -> None:
+        """``alarm.fire`` at ``due`` exactly, in the network's time (``now``): the pump wakes
+        on its grid, and fires the alarms due since its last wake first, each at its time,
+        before the packets due on the grid point, as the hosts' own timers would have."""
+        heappush(self._heap, (due, due, key, None, alarm, None))
         if due < self._pump_wake:
             self._wake_earlier(due)
 
@@ -81,9 +106,7 @@ class DeliveryPump:
         step = self._resolution
         if not step:
             return due
-        slot = math.ceil(due / step)
-        wake = slot * step
-        return wake if wake >= due else (slot + 1) * step
+        return math.ceil(due / step - 1e-6) * step
 
     async def pumped(self, wait: Callable[[], Awaitable[object]]) -> None:
         """Await ``wait()`` while offering to drive the pump, so a dialer or a stream reader
@@ -108,16 +131,21 @@ class DeliveryPump:
                 self._pump_lot.unpark()
 
     async def _pump(self) -> None:
-        heap = self._heap
+        heap, slack = self._heap, self._slack
         while True:
-            now = trio.current_time()
-            while heap and heap[0][0] <= now:
-                _, key, dst, payload, src = heappop(heap)
-                if dst is None:
-                    cast(Event, payload).fire(now)
-                else:
-                    self._in_flight -= 1
-                    self._deliver(key, dst, cast(bytes, payload), cast(Address, src))
+            limit = trio.current_time() + slack
+            try:
+                while heap and heap[0][0] <= limit:
+                    at, _, key, dst, payload, src = heappop(heap)
+                    self._now = at
+                    if dst is None:
+                        # What is due by ``at`` is due (a rounding error past it included).
+                        cast(Event, payload).fire(at + slack)
+                    else:
+                        self._in_flight -= 1
+                        self._deliver(key, dst, cast(bytes, payload), cast(Address, src))
+            finally:
+                self._now = None
             wake = self._wake_time(heap[0][0]) if heap else math.inf
             with trio.CancelScope(deadline=wake) as scope:
                 self._pump_scope = scope

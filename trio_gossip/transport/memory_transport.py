@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import trio
 
 from .addr import MAX_UDP_PAYLOAD_IPV4, max_udp_payload
-from .base import Address, PacketHandler, StreamHandler, TransportError
+from .base import Address, Alarm, PacketHandler, StreamHandler, TransportError
 from .handlers import run_stream_handler
 from .memory_stream import Connection
 from .stats import TransportStatistics
@@ -99,6 +99,15 @@ class MemoryTransport:
         self.bytes_sent += len(data)
         network._send_packet(self, addr, data)
         return True
+
+    def call_at(self, when: float, alarm: Alarm) -> None:
+        """``alarm.fire`` from the delivery pump at ``when`` in the network's time (``now``):
+        a simulated node's timers cost a heap entry, not a timed wake-up of a task (a trip
+        through Trio's cancellation machinery, the bulk of a simulated probe)."""
+        self.network._schedule_alarm(when, self.next_key(), alarm)
+
+    def now(self) -> float:
+        return self.network.now()
 
     def _checked(self, addr: Address, data: bytes) -> tuple[Address, bytes]:
         """The canonical destination and the datagram as bytes, or TransportError for what

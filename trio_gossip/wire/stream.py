@@ -9,8 +9,6 @@ message: ping, ack, err, push/pull (header, node states, raw user state) or user
 
 from __future__ import annotations
 
-from itertools import islice
-
 import msgpack
 
 from trio_gossip.wire import limits
@@ -18,7 +16,6 @@ from trio_gossip.wire.codec import (
     Body,
     decode_body,
     decode_err,
-    decode_push_node_state,
     describe,
     encode_err,
     encode_message,
@@ -40,6 +37,7 @@ from trio_gossip.wire.packet import (
     compress_message,
     decompress_map,
 )
+from trio_gossip.wire.push_entries import KNOWN_ENTRIES, decode_push_entry
 
 ENCRYPT = 10
 PING, ACK, PUSH_PULL, USER, ERR = 0, 2, 6, 8, 13
@@ -107,6 +105,9 @@ class _Message:
 
     __slots__ = (
         "_count",
+        "_entry_at",
+        "_fed",
+        "_fed_at",
         "_header",
         "_kind",
         "_need",
@@ -122,6 +123,12 @@ class _Message:
         self._header: Body | None = None
         self._count = 0  # node states still to come
         self._states: list[PushNodeState] = []
+        # The bytes fed to the Unpacker from stream offset _fed_at on, kept while node states
+        # are read, and where the entry being read starts: entries are stepped over and
+        # decoded from their bytes (wire/push_entries.py).
+        self._fed = bytearray()
+        self._fed_at = 0
+        self._entry_at = 0
         self._need = 0  # length of the raw bytes after the msgpack part
         self._raw_mode = False
         self._raw = bytearray()
@@ -155,6 +162,8 @@ class _Message:
             self._unpacker.feed(data)
         except msgpack.BufferFull:
             raise DecodeError("stream message exceeds the size limit") from None
+        if self._header is None or self._count:
+            self._fed += data
         try:
             return self._advance()
         except DecodeError:
@@ -178,22 +187,34 @@ class _Message:
             if done is not None:
                 return done
         if self._count:
-            objs = list(islice(unpacker, self._count))
-            if {type(obj) for obj in objs} - {dict}:
-                bad = next(obj for obj in objs if type(obj) is not dict)
-                raise DecodeError(f"pushPull: node state is {describe(bad)}, not a map")
-            before = len(self._states)
-            try:
-                self._states += map(decode_push_node_state, objs)
-            except DecodeError as exc:
-                index = before + _first_bad_state(objs)
-                raise DecodeError(f"pushPull node state {index}: {exc}") from None
-            self._count -= len(objs)
+            self._read_states()
             if self._count:
                 return None
         self._raw_mode = True  # the rest is raw bytes, taken past the Unpacker from now on
         self._raw += unpacker.read_bytes(self._need)
         return self._finish_raw()
+
+    def _read_states(self) -> None:
+        """Step over as many whole node states as have arrived, decoding each from its bytes
+        (wire/push_entries.py; the memo is asked inline: this loop runs once per member)."""
+        unpacker, fed, states = self._unpacker, self._fed, self._states
+        skip, tell, append, known = unpacker.skip, unpacker.tell, states.append, KNOWN_ENTRIES.get
+        start, base, count = self._entry_at, self._fed_at, self._count
+        while count:
+            try:
+                skip()
+            except msgpack.OutOfData:
+                break
+            end = tell()
+            raw = bytes(fed[start - base : end - base])
+            state = known(raw)
+            append(state if state is not None else decode_push_entry(raw, len(states)))
+            count -= 1
+            start = end
+        self._count, self._entry_at = count, start
+        if start - base > 65536:  # what was read is no longer needed
+            del fed[: start - base]
+            self._fed_at = start
 
     def _start(self, header: Body) -> Message | None:
         kind = self._kind
@@ -224,6 +245,7 @@ class _Message:
                 f" 0..{limits.MAX_USER_STATE_SIZE}"
             )
         self._count = nodes
+        self._entry_at = self._unpacker.tell()
         return None
 
     def _finish_raw(self) -> Message | None:
@@ -234,15 +256,6 @@ class _Message:
             return User(raw)
         assert self._header is not None
         return PushPull(get_bool(self._header, b"Join"), tuple(self._states), raw)
-
-
-def _first_bad_state(objs: list[Body]) -> int:
-    for i, obj in enumerate(objs):
-        try:
-            decode_push_node_state(obj)
-        except DecodeError:
-            return i
-    return len(objs)
 
 
 def decode_stream_body(data: bytes, max_size: int = limits.MAX_DECOMPRESSED_SIZE) -> Message:

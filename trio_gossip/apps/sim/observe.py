@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import attrs
 import trio
@@ -21,7 +21,7 @@ from trio_gossip.core.membership.member import EventKind, MemberEvent
 from trio_gossip.core.membership.suspicion import Suspicion
 from trio_gossip.shell.memberlist import Memberlist
 from trio_gossip.shell.node.delegate import Delegate, Delegates, EventDelegate
-from trio_gossip.transport.base import Transport
+from trio_gossip.transport.base import KeepsTime, Transport
 
 _FACT_OF_EVENT = {
     EventKind.JOINED: FactKind.ALIVE,
@@ -77,11 +77,18 @@ class EventRecorder:
         self._sim = sim
         self._history = history
         self._inner = inner
+        self._clock: Callable[[], float] | None = None
 
     def notify_event(self, event: MemberEvent) -> None:
         if self._sim.status != NodeStatus.KILLED:
             member = event.member
-            self._history.record(trio.current_time(), self._sim.name, member.name,
+            clock = self._clock
+            if clock is None:
+                # The network's time: an event of a step an alarm took happened at the alarm's.
+                transport = self._sim.transport
+                clock = transport.now if isinstance(transport, KeepsTime) else trio.current_time
+                self._clock = clock
+            self._history.record(clock(), self._sim.name, member.name,
                                  _FACT_OF_EVENT[event.kind], member.incarnation)  # fmt: skip
         if self._inner is not None:
             self._inner.notify_event(event)

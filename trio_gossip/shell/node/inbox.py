@@ -31,6 +31,7 @@ class Inbox:
         self._high: deque[Event] = deque()
         self._low: deque[Event] = deque()
         self._lot = trio.lowlevel.ParkingLot()
+        self._poked = False
         self.dropped = 0
 
     def __len__(self) -> int:
@@ -90,10 +91,17 @@ class Inbox:
             taken.append(low.pop())
         return taken
 
+    def poke(self) -> None:
+        """End the current (or next) ``wait`` though nothing was put: a timer came due."""
+        self._poked = True
+        self._wake()
+
     async def wait(self) -> None:
-        """Until something is put (the caller bounds the wait with the next timer)."""
-        while not len(self):
+        """Until something is put or ``poke`` is called (a caller whose timers nobody pokes
+        for bounds the wait with its next deadline)."""
+        while not len(self) and not self._poked:
             await self._lot.park()
+        self._poked = False
 
     def _wake(self) -> None:
         if self._lot:

@@ -8,12 +8,14 @@ results come back through the inbox, events to watchers, answers to waiting call
 
 from __future__ import annotations
 
+import heapq
 import logging
 import math
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Protocol
 
+import attrs
 import trio
 
 from trio_gossip.core.config import Config
@@ -32,7 +34,13 @@ from trio_gossip.shell.node.pending import Pending
 from trio_gossip.shell.node.push_states import PushStates
 from trio_gossip.shell.node.stats import IOCounters
 from trio_gossip.shell.node.timers import Timers
-from trio_gossip.transport.base import Address, SendsWithoutWaiting, Transport, TransportError
+from trio_gossip.transport.base import (
+    Address,
+    KeepsTime,
+    SendsWithoutWaiting,
+    Transport,
+    TransportError,
+)
 from trio_gossip.wire.errors import DecodeError, GossipError
 from trio_gossip.wire.messages import Ack, Alive, PacketMessage, Ping
 
@@ -122,6 +130,18 @@ class Writer:
         self._acked_at = 0.0
         self._acked_by = math.inf
         self._wait: trio.CancelScope | None = None
+        # A transport that keeps time (the simulator's) fires our timers as alarms instead:
+        # the due times of the alarms it holds for us (a heap: a moved deadline leaves its
+        # old alarm to fire for nothing), whether the task is parked with nothing to do (an
+        # alarm may then take the step itself), effects a step left to the task, and what
+        # a step taken by an alarm raised, for the task to raise.
+        self._clock = transport if isinstance(transport, KeepsTime) else None
+        self._now = self._clock.now if self._clock is not None else trio.current_time
+        self._alarms: list[float] = []
+        self._idle = False
+        self._stopped = False
+        self._left: list[fx.Effect] = []
+        self._failed: Exception | None = None
 
     # ---- for the API ---------------------------------------------------------------------
 
@@ -193,9 +213,11 @@ class Writer:
             return False
         by, moot = plan
         self.timers.cancel(moot)
-        self._acked, self._acked_at, self._acked_by = Received(ack, source), trio.current_time(), by
+        self._acked, self._acked_at, self._acked_by = Received(ack, source), self._now(), by
         if self._wait is not None:
             self._wait.deadline = min(self.timers.next_deadline(), by)
+        elif self._clock is not None:
+            self._arm(min(self.timers.next_deadline(), by))
         return True
 
     def close(self) -> None:
@@ -206,7 +228,7 @@ class Writer:
     def _handle(self, events: Sequence[Event], now: float | None = None,
                 earlier: tuple[float, Event] | None = None) -> list[fx.Effect]:  # fmt: skip
         wall = self._wall() if self._wall is not None else None
-        now = trio.current_time() if now is None else now
+        now = self._now() if now is None else now
         self.state, effects = handle_all(self.ctx, self.state, now, events, wall=wall,
                                          earlier=earlier)  # fmt: skip
         return effects
@@ -222,6 +244,11 @@ class Writer:
         timers first), carry out its effects; for ever. No clock task: the wait's own cancel
         scope carries the next deadline, so a timer costs one wake-up of this task."""
         self._io_tasks = io_tasks
+        if self._clock is not None:
+            try:
+                await self._run_on_alarms()
+            finally:
+                self._stopped = True
         inbox, timers = self.inbox, self.timers
         clock = trio.current_time
         while True:
@@ -235,22 +262,104 @@ class Writer:
                     self._wait = None
                 else:
                     await trio.lowlevel.checkpoint()
-            earlier: tuple[float, Event] | None = None
-            if self._acked is not None:
-                # Before anything else, at the time it came: it arrived before them. In the
-                # same step as the batch (the engine fires the probe tick it arms).
-                earlier = (self._acked_at, self._acked)
-                self._acked, self._acked_by = None, math.inf
-            now = clock()
-            batch: list[Event] = list(timers.pop_due(now))
-            batch.extend(inbox.take(BATCH))
-            if batch or earlier is not None:
-                await self._carry_out(self._handle(batch, now, earlier))
+            await self._step()
+
+    async def _run_on_alarms(self) -> None:
+        """``run`` when the transport keeps time: the task parks on the inbox alone and the
+        next deadline is an alarm (``fire``), which takes the step itself while the task is
+        parked with nothing else to do: a simulated node at rest then costs Trio nothing."""
+        inbox, timers = self.inbox, self.timers
+        clock = self._now
+        while True:
+            if len(inbox) or self._left or self._failed is not None:
+                await trio.lowlevel.checkpoint()
+            else:
+                deadline = min(timers.next_deadline(), self._acked_by)
+                if deadline > clock():
+                    self._arm(deadline)
+                    self._idle = True
+                    try:
+                        await inbox.wait()
+                    finally:
+                        self._idle = False
+                else:
+                    await trio.lowlevel.checkpoint()
+            if self._failed is not None:
+                raise self._failed
+            if self._left:
+                left, self._left = self._left, []
+                await self._carry_out(left)
+            await self._step()
+
+    async def _step(self) -> None:
+        """One step: the set-aside ack (at the time it came, before anything else, in the
+        same step: the engine fires the probe tick it arms), the due timers, then the inbox."""
+        earlier: tuple[float, Event] | None = None
+        if self._acked is not None:
+            earlier = (self._acked_at, self._acked)
+            self._acked, self._acked_by = None, math.inf
+        now = self._now()
+        batch: list[Event] = list(self.timers.pop_due(now))
+        batch.extend(self.inbox.take(BATCH))
+        if batch or earlier is not None:
+            await self._carry_out(self._handle(batch, now, earlier))
+
+    def _arm(self, deadline: float) -> None:
+        """Have the transport fire us at ``deadline`` unless an alarm comes sooner already."""
+        alarms = self._alarms
+        if deadline < math.inf and (not alarms or deadline < alarms[0]):
+            heapq.heappush(alarms, deadline)
+            assert self._clock is not None
+            self._clock.call_at(deadline, self)
+
+    def fire(self, now: float) -> None:
+        """An alarm (``KeepsTime``): when the task is parked with nothing to do, take the due
+        step here, without waking it; else wake it, and its next step takes the timers."""
+        heapq.heappop(self._alarms)  # ours is the earliest: alarms fire in order
+        if self._stopped:
+            return
+        deadline = min(self.timers.next_deadline(), self._acked_by)
+        if deadline > now:
+            self._arm(deadline)  # fired for a deadline that moved: wait for the new one
+            return
+        if not self._idle or len(self.inbox) or self._left or self._failed is not None:
+            self.inbox.poke()
+            return
+        earlier: tuple[float, Event] | None = None
+        if self._acked is not None:
+            earlier = (self._acked_at, self._acked)
+            self._acked, self._acked_by = None, math.inf
+        try:
+            # ``now`` may be a rounding error past the network's time: the timers due by it
+            # are due, and the engine steps at the network's time.
+            left = self._carry_out_now(self._handle(self.timers.pop_due(now), None, earlier))
+        except Exception as exc:  # the task raises it, as if it had taken the step
+            self._failed = exc
+            self.inbox.poke()
+            return
+        if left:
+            self._left = left  # a datagram the socket would not take at once: the task waits
+            self.inbox.poke()
+        else:
+            self._arm(min(self.timers.next_deadline(), self._acked_by))
 
     async def _carry_out(self, effects: Sequence[fx.Effect]) -> None:
-        for effect in effects:
+        left = self._carry_out_now(effects)
+        while left:
+            head = left[0]  # a Send whose next datagram must wait
+            assert isinstance(head, fx.Send)
+            await self._send(head)
+            left = self._carry_out_now(left[1:])
+
+    def _carry_out_now(self, effects: Sequence[fx.Effect]) -> list[fx.Effect]:
+        """Carry out ``effects`` in order until a datagram cannot leave at once; what is left,
+        starting with that datagram's Send (``_carry_out`` waits for it)."""
+        for i, effect in enumerate(effects):
             if isinstance(effect, fx.Send):
-                await self._send(effect)
+                left = self._send_now(effect)
+                if left:
+                    left.extend(effects[i + 1 :])
+                    return left
             elif isinstance(effect, fx.SetTimer):
                 self.timers.set(effect.timer, effect.at)
             elif isinstance(effect, fx.CancelTimer):
@@ -270,6 +379,33 @@ class Writer:
                     self.kv.changed(effect.key)
             else:
                 self._notify(effect)
+        return []
+
+    def _send_now(self, effect: fx.Send) -> list[fx.Effect]:
+        """Send what the socket takes at once; empty when all left (or the send failed and its
+        probe's failure was carried out), else what is left, starting with the rest of it."""
+        nowait = self._nowait
+        if nowait is None:
+            return [effect]
+        io = self.io
+        for k, data in enumerate(effect.datagrams):
+            try:
+                sent = nowait.send_packet_nowait(effect.to, data)
+            except TransportError as exc:
+                return self._send_failed(effect, exc)
+            if not sent:
+                return [attrs.evolve(effect, datagrams=effect.datagrams[k:]) if k else effect]
+            io.packets_sent += 1
+            io.bytes_sent += len(data)
+        io.count_sent(effect.kinds)
+        return []
+
+    def _send_failed(self, effect: fx.Send, exc: TransportError) -> list[fx.Effect]:
+        self.io.send_errors += 1
+        log.debug("%s: send to %s failed: %s", self.ctx.config.name, effect.to, exc)
+        if effect.probe is None:
+            return []
+        return self._carry_out_now(self._handle((ProbeSendFailed(effect.probe),)))
 
     async def _send(self, effect: fx.Send) -> None:
         nowait = self._nowait
@@ -282,10 +418,7 @@ class Writer:
                 if nowait is None or not nowait.send_packet_nowait(effect.to, data):
                     await self.transport.send_packet(effect.to, data)
             except TransportError as exc:
-                self.io.send_errors += 1
-                log.debug("%s: send to %s failed: %s", self.ctx.config.name, effect.to, exc)
-                if effect.probe is not None:
-                    await self._carry_out(self._handle((ProbeSendFailed(effect.probe),)))
+                await self._carry_out(self._send_failed(effect, exc))
                 return
             self.io.packets_sent += 1
             self.io.bytes_sent += len(data)
