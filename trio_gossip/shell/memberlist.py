@@ -25,10 +25,12 @@ from trio_gossip.core.membership.member import EventKind, Member, MemberEvent, i
 from trio_gossip.shell.node import pushpull
 from trio_gossip.shell.node.delegate import Delegate, Delegates
 from trio_gossip.shell.node.events import EventHub, EventStream
+from trio_gossip.shell.node.io_tasks import IOTasks
+from trio_gossip.shell.node.node_kv import NodeKV
 from trio_gossip.shell.node.pending import Pending
 from trio_gossip.shell.node.stats import IOCounters, Statistics, snapshot
 from trio_gossip.shell.node.streams import StreamServer, log
-from trio_gossip.shell.node.writer import IOTasks, NodeKV, Writer
+from trio_gossip.shell.node.writer import Writer
 from trio_gossip.shell.scope import only
 from trio_gossip.transport.base import Address, KeepsStatistics, Transport
 from trio_gossip.transport.net import create_net_transport

@@ -11,14 +11,13 @@ from __future__ import annotations
 import heapq
 import logging
 import math
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 import attrs
 import trio
 
-from trio_gossip.core.config import Config
 from trio_gossip.core.engine import effects as fx
 from trio_gossip.core.engine.engine import handle_all
 from trio_gossip.core.engine.events import Command, Event, ProbeSendFailed, Received
@@ -45,61 +44,13 @@ from trio_gossip.wire.errors import DecodeError, GossipError
 from trio_gossip.wire.messages import Ack, Alive, PacketMessage, Ping
 
 if TYPE_CHECKING:
-    from trio_gossip.core.kv.replica import KVContext
+    from trio_gossip.shell.node.io_tasks import IOTasks
+    from trio_gossip.shell.node.node_kv import NodeKV
 
 log = logging.getLogger("trio_gossip")
 
 BATCH = 256  # events handled per wake-up before other tasks get their turn
 
-TcpPingRunner = Callable[[fx.TcpPing], Awaitable[None]]
-PushPullRunner = Callable[[fx.PushPullWith], Awaitable[None]]
-StreamRunner = Callable[[fx.SendStream], Awaitable[None]]
-
-
-class NodeKV(Protocol):
-    """What a node needs of the KV store it runs (``shell/kv/store.KVStore`` plays it): the
-    store sits above the node and plugs in, so the node names only this."""
-
-    def context(self, config: Config) -> KVContext:
-        """What the engine needs to run the store."""
-        ...
-
-    def attach(self, writer: Writer, events: EventHub) -> None:
-        """The node starts: the store reads ``writer.state`` and submits commands to it."""
-        ...
-
-    def detach(self) -> None:
-        """The node stopped: end the watches."""
-        ...
-
-    async def drain(self) -> None:
-        """Let the store's own last changes go out (bounded by its settings)."""
-        ...
-
-    async def notify(self) -> None:
-        """The watch notifier, when watches are batched (returns at once when not)."""
-        ...
-
-    def now(self) -> float:
-        """Wall-clock seconds for the store's stamps."""
-        ...
-
-    def stream_limit(self) -> int:
-        """How many of its streams may be open at once."""
-        ...
-
-    def changed(self, key: str) -> None:
-        """``key`` changed (a ``KeyChanged`` effect): tell its watchers."""
-        ...
-
-    def counted(self, *, stream_sent: bool | None = None, state_bytes: int = 0) -> None:
-        """Count one stream sent (True) or failed (False), or a push/pull state produced."""
-        ...
-
-    def state_exchanged(self, payload: bytes, *, sent: bool, stream: bool = False) -> None:
-        """A push/pull's user state (ours when ``sent``, or a peer's), or with ``stream`` a
-        user message over a stream: the store may keep the KV state inside for its history."""
-        ...
 
 
 class Writer:
@@ -469,24 +420,3 @@ class Writer:
         elif isinstance(effect, Refuted):
             log.info("%s: refuting an accusation at incarnation %d (now %d)", name,
                      effect.accused_incarnation, effect.new_incarnation)  # fmt: skip
-
-
-class IOTasks:
-    """Starts the short stream conversations the engine asks for (TCP pings, periodic
-    push/pulls) in the node's nursery; their results come back as events."""
-
-    def __init__(self, nursery: trio.Nursery, tcp_ping: TcpPingRunner,
-                 push_pull: PushPullRunner, send_stream: StreamRunner) -> None:  # fmt: skip
-        self._nursery = nursery
-        self._tcp_ping = tcp_ping
-        self._push_pull = push_pull
-        self._send_stream = send_stream
-
-    def start(self, effect: fx.TcpPing | fx.PushPullWith | fx.SendStream) -> None:
-        if isinstance(effect, fx.TcpPing):
-            self._nursery.start_soon(self._tcp_ping, effect)
-        elif isinstance(effect, fx.PushPullWith):
-            self._nursery.start_soon(self._push_pull, effect)
-        else:
-            self._nursery.start_soon(self._send_stream, effect)
-
