@@ -282,14 +282,18 @@ def merge_remote_state(
     # nothing in aliveNode; most entries of a push/pull are such, so they skip the rule
     # (not with an alive filter: memberlist calls that delegate for every alive).
     skip_stale = alive_filter is None
+    # Hoisted: this loop runs once per member of every push/pull.
+    old_protocol, bind_port = config.protocol_version < 2, config.bind_port
+    alive_state = NodeState.ALIVE
+    held = state.members.get
     for entry in remote:
         port = entry.port
-        if config.protocol_version < 2 or port == 0:
-            port = config.bind_port
+        if old_protocol or port == 0:
+            port = bind_port
         kind = entry.state
-        if kind == NodeState.ALIVE:
+        if kind == alive_state:
             if skip_stale:
-                old = state.members.get(entry.name)
+                old = held(entry.name)
                 if (old is not None and entry.incarnation <= old.incarnation
                         and old.addr == entry.addr and old.port == port and entry.name != local):
                     continue
@@ -302,5 +306,6 @@ def merge_remote_state(
         else:
             continue  # a state from the future: ignore, as Go's switch does
         state = t.state
+        held = state.members.get
         effects.extend(t.effects)
     return Transition(state, tuple(effects))

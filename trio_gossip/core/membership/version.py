@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from operator import attrgetter
 from typing import TYPE_CHECKING
 
@@ -10,11 +10,24 @@ from trio_gossip.wire.errors import GossipError
 from trio_gossip.wire.messages import NodeState, PushNodeState
 
 if TYPE_CHECKING:
+    from trio_gossip.core.membership.member import Member
     from trio_gossip.core.membership.state import MembershipState
 
 
 _VSN = attrgetter("vsn")
 _STATE = attrgetter("state")
+
+
+def _pairs(nodes: Iterable[PushNodeState] | Iterable[Member]) -> set[tuple[bytes, int]]:
+    """The distinct (Vsn, state) pairs, gathered at C speed: a push/pull lists every member
+    and a cluster has a handful of pairs (this runs on every push/pull). Most clusters run one
+    build: one Vsn, paired with each state, costs two passes with no tuple per node.
+    ``nodes`` is iterated more than once: a sequence, or a map's view of its values."""
+    vsns = set(map(_VSN, nodes))
+    if len(vsns) == 1:
+        (vsn,) = vsns
+        return {(vsn, s) for s in set(map(_STATE, nodes))}
+    return set(zip(map(_VSN, nodes), map(_STATE, nodes), strict=True))
 
 
 class ProtocolVersionError(GossipError):
@@ -31,10 +44,7 @@ def verify_protocol(state: MembershipState, remote: Sequence[PushNodeState]) -> 
     # Checked once per distinct Vsn (a cluster has a handful; a push/pull lists every node),
     # and the error names the first node, remote ones first, whose Vsn fails.
     members = state.members.values()
-    # The distinct (Vsn, state) pairs, gathered at C speed: a push/pull lists every member
-    # and a cluster has a handful of pairs (this runs on every push/pull).
-    remote_pairs = set(zip(map(_VSN, remote), map(_STATE, remote), strict=True))
-    local_pairs = set(zip(map(_VSN, members), map(_STATE, members), strict=True))
+    remote_pairs, local_pairs = _pairs(remote), _pairs(members)
     alive = {bytes(v) for v, s in remote_pairs if s == NodeState.ALIVE and len(v) >= 5}
     alive.update(v for v, s in local_pairs if s == NodeState.ALIVE)
     max_pmin = max((v[0] for v in alive), default=0)

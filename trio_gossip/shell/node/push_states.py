@@ -30,7 +30,16 @@ class PushStates:
         members = membership.members
         if len(self._by_name) > 2 * len(members) + 64:
             self._by_name = {}  # names reaped long ago: start over rather than grow without end
-        return tuple(map(self._entry, (members[name] for name in membership.probe_order)))
+        # Inline for the unchanged member (nearly all of them): this runs once per member of
+        # every push/pull we send.
+        known_entry = self._by_name.get
+        entries: list[PushNodeState] = []
+        add = entries.append
+        for name in membership.probe_order:
+            m = members[name]
+            known = known_entry(name)
+            add(known[1] if known is not None and known[0] is m else self._entry(m))
+        return tuple(entries)
 
     def _entry(self, m: Member) -> PushNodeState:
         known = self._by_name.get(m.name)
