@@ -80,7 +80,7 @@ class EventRecorder:
         self._clock: Callable[[], float] | None = None
 
     def notify_event(self, event: MemberEvent) -> None:
-        if self._sim.status != NodeStatus.KILLED:
+        if self._history.enabled and self._sim.status != NodeStatus.KILLED:
             member = event.member
             clock = self._clock
             if clock is None:

@@ -83,6 +83,8 @@ class EventHub:
             self._streams.remove(stream)
 
     def publish(self, event: MemberEvent) -> None:
+        if not self._streams:
+            return  # nobody listens (a join of n nodes publishes n^2 events)
         for stream in list(self._streams):
             if not stream._offer(event):
                 self.dropped += 1

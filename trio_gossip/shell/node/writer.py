@@ -376,7 +376,10 @@ class Writer:
         self.io.count_sent(effect.kinds)
 
     def _member_event(self, event: MemberEvent) -> None:
-        log.debug("%s: %s %s", self.ctx.config.name, event.member.name, event.kind.value)
+        # Guarded: a join of n nodes makes n^2 of these, and the arguments cost more than the
+        # call when debug logging is off.
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s: %s %s", self.ctx.config.name, event.member.name, event.kind.value)
         self.events.publish(event)
         if self.delegates.events is not None:
             self.delegates.events.notify_event(event)
