@@ -97,6 +97,8 @@ async def create_net_transport(
     )
 
 
+_TARGETS_KEPT = 4096  # distinct destinations remembered before the map starts over
+
 class NetTransport:
     """UDP + TCP sockets bound to one port; implements Transport. Made by create_net_transport."""
 
@@ -119,6 +121,9 @@ class NetTransport:
         self._udp_buffer_size = udp_buffer_size
         self._ipv6 = udp.family == stdlib_socket.AF_INET6
         self._dual_stack = dual_stack
+        # Where each member's datagrams go, checked once: parsing the address (ipaddress) was
+        # a third of an idle agent's Python time per send. Bounded: members come and go.
+        self._targets: dict[Address, tuple[str, int]] = {}
         self._closed = False
         self._serving = False
         self._packets_sent = 0
@@ -233,6 +238,19 @@ class NetTransport:
         )
 
     def _udp_target(self, addr: Address) -> tuple[str, int]:
+        try:
+            known = self._targets.get(addr)
+        except TypeError:  # unhashable: not an address; check_address says why
+            known = None
+        if known is not None and type(addr[1]) is int:  # (7946.0 hashes as 7946 does)
+            return known
+        target = self._checked_target(addr)
+        if len(self._targets) >= _TARGETS_KEPT:
+            self._targets.clear()
+        self._targets[addr] = target
+        return target
+
+    def _checked_target(self, addr: Address) -> tuple[str, int]:
         host, port = check_address(addr)
         v6 = ":" in host
         if v6 == self._ipv6:
