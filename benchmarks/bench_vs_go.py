@@ -1,8 +1,8 @@
 """Go memberlist v0.7.0, Serf and trio_gossip agents side by side, at N = 3, 20 and 100.
 
 Run as root from the repository root: ``python benchmarks/bench_vs_go.py`` (the default, three
-sizes x three implementations x 3 trials with a 60 s idle window, took 17 minutes on two
-shared cores; ``--quick`` runs N=3 once with a 10 s idle window in about a minute).
+sizes x three implementations x 3 trials, each with a 60 s idle window, takes about half an
+hour on two shared cores; ``--quick`` runs N=3 once with a 10 s idle window in about a minute).
 ``--sizes 3,20``, ``--trials`` and ``--idle`` pick the work; ``--results DIR`` writes the
 files elsewhere (e.g. for a ``--quick`` look that should not replace the committed results).
 Needs ``serf``, ``go`` (or an already built tests/peers/bin/memberlist, see
@@ -37,8 +37,8 @@ toss between seconds and a 90 s push/pull. Figures, for each cluster:
 * detection (median of the same trials): from ``kill -9`` of the last node until every
   survivor lists it failed (and until the first does), polled the same way every 100 ms
   (x N/20 above 20);
-* idle cost per node over the idle window of the first trial (starting 5 s after
-  convergence, nothing polling): CPU seconds per second of the window (utime + stime from
+* idle cost per node, the median over the trials of each one's idle window (starting 5 s
+  after convergence, nothing polling): CPU seconds per second of the window (utime + stime from
   /proc/<pid>/stat), peak RSS (VmHWM, read at the end of the window), and gossip traffic:
   UDP datagrams and IP bytes (UDP plus TCP on the gossip ports, both directions) counted by
   an nftables rule in the namespace's output hook, divided by N and by the window.
@@ -400,12 +400,14 @@ def measure(
     status: Callable[[str], None],
     advance: Callable[[], None],
 ) -> dict[str, Any]:
-    """``trials`` fresh clusters: each converges and loses one node; the first to converge
-    also idles. A failed trial is recorded and the others still run."""
+    """``trials`` fresh clusters: each converges, idles, and loses one node; each figure is the
+    median over the trials (idle CPU of one window moved by 5 % between runs of the same
+    tree). A failed trial is recorded and the others still run."""
     log_dir = logs / f"{kind}-{n}"
     shutil.rmtree(log_dir, ignore_errors=True)  # count only this run's errors
     result: dict[str, Any] = {"kind": kind, "n": n}
     joining: dict[str, list[float]] = {}
+    idling: dict[str, list[float]] = {}
     first: list[float] = []
     every: list[float] = []
     failures: list[str] = []
@@ -423,9 +425,9 @@ def measure(
                     say("joining")
                     for key, value in converge(cluster).items():
                         joining.setdefault(key, []).append(value)
-                    if "idle_window_s" not in result:
-                        say(f"idle window ({idle:.0f} s)")
-                        result |= idle_cost(cluster, idle)
+                    say(f"idle window ({idle:.0f} s)")
+                    for key, value in idle_cost(cluster, idle).items():
+                        idling.setdefault(key, []).append(value)
                     say("kill -9, waiting for detection")
                     detected = detect(cluster)
                     first.append(detected[0])
@@ -440,6 +442,7 @@ def measure(
     if failures:
         result["failures"] = failures
     result |= {key: round(statistics.median(v), 3) for key, v in joining.items()}
+    result |= {key: round(statistics.median(v), 5) for key, v in idling.items()}
     if first:
         result |= {
             "detection_first_s": round(statistics.median(first), 3),
@@ -447,6 +450,7 @@ def measure(
         }
     result["trials"] = {
         **joining,
+        **idling,
         "detection_first_s": first,
         "detection_all_s": every,
     }
