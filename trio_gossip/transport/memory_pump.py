@@ -82,18 +82,18 @@ class DeliveryPump:
             self._wake_earlier(at)
 
     def _schedule(self, due: float, key: int, event: Event) -> None:
-        at = self._wake_time(due)
-        heappush(self._heap, (at, due, key, None, event, None))
-        if at < self._pump_wake:
-            self._wake_earlier(at)
+        self._enqueue(self._wake_time(due), due, key, event)
 
     def _schedule_alarm(self, due: float, key: int, alarm: Event) -> None:
         """``alarm.fire`` at ``due`` exactly, in the network's time (``now``): the pump wakes
         on its grid, and fires the alarms due since its last wake first, each at its time,
         before the packets due on the grid point, as the hosts' own timers would have."""
-        heappush(self._heap, (due, due, key, None, alarm, None))
-        if due < self._pump_wake:
-            self._wake_earlier(due)
+        self._enqueue(due, due, key, alarm)
+
+    def _enqueue(self, at: float, due: float, key: int, event: Event) -> None:
+        heappush(self._heap, (at, due, key, None, event, None))
+        if at < self._pump_wake:
+            self._wake_earlier(at)
 
     def _wake_earlier(self, due: float) -> None:
         # Only touch the deadline when it moves: setting it re-registers the scope.

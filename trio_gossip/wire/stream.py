@@ -162,8 +162,8 @@ class _Message:
             self._unpacker.feed(data)
         except msgpack.BufferFull:
             raise DecodeError("stream message exceeds the size limit") from None
-        if self._header is None or self._count:
-            self._fed += data
+        if self._kind == PUSH_PULL and (self._header is None or self._count):
+            self._fed += data  # only node states are read back from their bytes
         try:
             return self._advance()
         except DecodeError:

@@ -200,13 +200,13 @@ class Writer:
                 await self._run_on_alarms()
             finally:
                 self._stopped = True
-        inbox, timers = self.inbox, self.timers
+        inbox = self.inbox
         clock = trio.current_time
         while True:
             if len(inbox):
                 await trio.lowlevel.checkpoint()
             else:
-                deadline = min(timers.next_deadline(), self._acked_by)
+                deadline = self._deadline()
                 if deadline > clock():
                     with trio.CancelScope(deadline=deadline) as self._wait:
                         await inbox.wait()
@@ -219,13 +219,13 @@ class Writer:
         """``run`` when the transport keeps time: the task parks on the inbox alone and the
         next deadline is an alarm (``fire``), which takes the step itself while the task is
         parked with nothing else to do: a simulated node at rest then costs Trio nothing."""
-        inbox, timers = self.inbox, self.timers
+        inbox = self.inbox
         clock = self._now
         while True:
             if len(inbox) or self._left or self._failed is not None:
                 await trio.lowlevel.checkpoint()
             else:
-                deadline = min(timers.next_deadline(), self._acked_by)
+                deadline = self._deadline()
                 if deadline > clock():
                     self._arm(deadline)
                     self._idle = True
@@ -245,15 +245,24 @@ class Writer:
     async def _step(self) -> None:
         """One step: the set-aside ack (at the time it came, before anything else, in the
         same step: the engine fires the probe tick it arms), the due timers, then the inbox."""
-        earlier: tuple[float, Event] | None = None
-        if self._acked is not None:
-            earlier = (self._acked_at, self._acked)
-            self._acked, self._acked_by = None, math.inf
+        earlier = self._take_acked()
         now = self._now()
         batch: list[Event] = list(self.timers.pop_due(now))
         batch.extend(self.inbox.take(BATCH))
         if batch or earlier is not None:
             await self._carry_out(self._handle(batch, now, earlier))
+
+    def _take_acked(self) -> tuple[float, Event] | None:
+        """The set-aside ack with the time it came, for the next step (``earlier``)."""
+        if self._acked is None:
+            return None
+        earlier = (self._acked_at, self._acked)
+        self._acked, self._acked_by = None, math.inf
+        return earlier
+
+    def _deadline(self) -> float:
+        """When the next step is due: the earliest timer, or the set-aside ack's."""
+        return min(self.timers.next_deadline(), self._acked_by)
 
     def _arm(self, deadline: float) -> None:
         """Have the transport fire us at ``deadline`` unless an alarm comes sooner already."""
@@ -269,17 +278,14 @@ class Writer:
         heapq.heappop(self._alarms)  # ours is the earliest: alarms fire in order
         if self._stopped:
             return
-        deadline = min(self.timers.next_deadline(), self._acked_by)
+        deadline = self._deadline()
         if deadline > now:
             self._arm(deadline)  # fired for a deadline that moved: wait for the new one
             return
         if not self._idle or len(self.inbox) or self._left or self._failed is not None:
             self.inbox.poke()
             return
-        earlier: tuple[float, Event] | None = None
-        if self._acked is not None:
-            earlier = (self._acked_at, self._acked)
-            self._acked, self._acked_by = None, math.inf
+        earlier = self._take_acked()
         try:
             # ``now`` may be a rounding error past the network's time: the timers due by it
             # are due, and the engine steps at the network's time.
@@ -292,7 +298,7 @@ class Writer:
             self._left = left  # a datagram the socket would not take at once: the task waits
             self.inbox.poke()
         else:
-            self._arm(min(self.timers.next_deadline(), self._acked_by))
+            self._arm(self._deadline())
 
     async def _carry_out(self, effects: Sequence[fx.Effect]) -> None:
         left = self._carry_out_now(effects)
