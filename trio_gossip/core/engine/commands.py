@@ -86,27 +86,37 @@ def _has_peers(step: Step) -> bool:
 def on_merge(step: Step, cmd: Merge) -> None:
     """A push/pull peer's state (mergeRemoteState): versions first, so a refused peer never
     reaches the merge veto; then the veto on joins; then the members; then the user state."""
-    membership = step.membership
+    membership, ctx = step.membership, step.ctx
+    states: Sequence[PushNodeState] = cmd.states
+    same: list[str] = []
+    table = ctx.push_table
+    if ctx.hooks.alive_filter is None and ctx.config.protocol_version >= 2:
+        # The alive entries we hold exactly so change nothing: not in aliveNode, whose rule
+        # merge_remote_state skips them by (incarnation, address) anyway, nor in the version
+        # check, as their Vsn is our member's. Stepped over by identity (push_table.py)
+        # rather than looked at one field at a time. (Memberlist's AliveDelegate is called
+        # for every alive, and protocol 1 rewrites ports: with either, every entry goes in.)
+        states, same = table.unchanged(membership, states, names=cmd.catch_up)
     try:
-        verify_protocol(membership, cmd.states)
+        verify_protocol(membership, states, table.local_pairs(membership))
     except ProtocolVersionError as exc:
         step.emit(Answer(cmd.token, error=exc))
         return
-    veto = step.ctx.hooks.merge_veto
+    veto = ctx.hooks.merge_veto
     if cmd.join and veto is not None:
         peers = [_as_member(s, step.now) for s in cmd.states]
         if not veto(peers):
             step.emit(Answer(cmd.token, error=GossipError("merge refused by the delegate")))
             return
     merged = rules.merge_remote_state(
-        membership, cmd.states, step.now, step.ctx.config, step.ctx.rng,
-        alive_filter=step.ctx.hooks.alive_filter, verified=True,
+        membership, states, step.now, ctx.config, ctx.rng,
+        alive_filter=ctx.hooks.alive_filter, verified=True,
     )  # fmt: skip
-    if catching_up(step.ctx.config) and step.ctx.config.quiet_join and not _has_peers(step):
+    if catching_up(ctx.config) and ctx.config.quiet_join and not _has_peers(step):
         merged = _without_alive_broadcasts(merged, membership.local_name)
     taught = step.note_learned(merged, merged=True)
     if cmd.catch_up:
-        _caught_up(step, cmd.states, taught)
+        _caught_up(step, states, same, taught)
     step.apply(merged)
     user_state = cmd.user_state
     if step.ctx.kv is not None and step.ctx.kv.peer_filter is None and user_state:
@@ -139,27 +149,31 @@ def on_form(step: Step, cmd: Form) -> None:
     step.emit(Answer(cmd.token))
 
 
-def _caught_up(step: Step, states: Sequence[PushNodeState], taught: int) -> None:
+def _caught_up(step: Step, states: Sequence[PushNodeState], same: list[str], taught: int
+               ) -> None:  # fmt: skip
     """The answer to a catch-up of ours (periodic._catch_up). Our queued alive messages about
     members the peer holds alive at that incarnation or newer are old news to a random
     peer: we stop sending them (a waiting caller's are kept). If the views differed, one of
     us missed something and others may have too: another catch-up, with another peer, at
-    the next gossip tick that finds our queue drained."""
+    the next gossip tick that finds our queue drained. ``same``: the members the peer holds
+    alive exactly as we do (not in ``states``; never our own name)."""
     membership = step.membership
     members, local = membership.members, membership.local_name
     known = [s.name for s in states if s.state == NodeState.ALIVE and s.name != local
              and (m := members.get(s.name)) is not None and m.state == NodeState.ALIVE
              and s.incarnation >= m.incarnation]  # fmt: skip
-    step.queue, dropped = step.queue.forget_alives(known)
+    step.queue, dropped = step.queue.forget_alives([*same, *known])
     step.count(broadcasts_known=dropped)
-    if taught or _lacks_some_of_ours(membership, states):
+    if taught or _lacks_some_of_ours(membership, states, same):
         step.caught_up = True
         step.wake_gossip()
 
 
-def _lacks_some_of_ours(membership: MembershipState, states: Sequence[PushNodeState]) -> bool:
+def _lacks_some_of_ours(membership: MembershipState, states: Sequence[PushNodeState],
+                        same: list[str]) -> bool:  # fmt: skip
     """Whether a peer's push/pull state misses a member we hold alive."""
     theirs = {s.name for s in states if s.state == NodeState.ALIVE}
+    theirs.update(same)
     return any(m.state == NodeState.ALIVE and name not in theirs
                for name, m in membership.members.items())  # fmt: skip
 

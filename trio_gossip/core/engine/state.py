@@ -16,6 +16,7 @@ from trio_gossip.core.engine.events import Address
 from trio_gossip.core.engine.queue import TransmitQueue
 from trio_gossip.core.membership.codec import Codec
 from trio_gossip.core.membership.member import Member
+from trio_gossip.core.membership.push_table import PushTable
 from trio_gossip.core.membership.reconnect import FailedMembers
 from trio_gossip.core.membership.state import MembershipState
 
@@ -43,13 +44,17 @@ class Hooks:
 @attrs.frozen(slots=True)
 class Context:
     """What does not change while a node runs. ``rng`` is the node's seeded generator: every
-    random choice (probe order, peers, staggers) draws from it, so a run replays from a seed."""
+    random choice (probe order, peers, staggers) draws from it, so a run replays from a seed.
+    ``push_table`` is a cache of our members as push/pull entries, as the codec's memos are
+    caches: both sides of a push/pull need it, the shell to send our table and the engine to
+    step over a peer's entries that equal ours."""
 
     config: Config
     codec: Codec
     rng: random.Random
     hooks: Hooks = Hooks()
     kv: KVContext | None = None  # the node runs a KV store
+    push_table: PushTable = attrs.Factory(PushTable)
 
 
 @attrs.frozen(slots=True)

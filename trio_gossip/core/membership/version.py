@@ -34,17 +34,21 @@ class ProtocolVersionError(GossipError):
     """A peer speaks a protocol or delegate version outside what the whole cluster accepts."""
 
 
-def verify_protocol(state: MembershipState, remote: Sequence[PushNodeState]) -> None:
+def verify_protocol(state: MembershipState, remote: Sequence[PushNodeState],
+                    local_pairs: set[tuple[bytes, int]] | None = None) -> None:  # fmt: skip
     """Raise ProtocolVersionError unless every node's current versions fit the cluster's range.
 
     The range is the overlap of all *alive* nodes' [min, max] on both sides; every node of both
     sides, whatever its state, must then speak a current version inside it. A Vsn shorter than
     6 bytes reads as current versions 0, which fails against any real cluster.
+    ``local_pairs``: our members' distinct (Vsn, state) pairs, when the caller keeps them.
     """
     # Checked once per distinct Vsn (a cluster has a handful; a push/pull lists every node),
     # and the error names the first node, remote ones first, whose Vsn fails.
     members = state.members.values()
-    remote_pairs, local_pairs = _pairs(remote), _pairs(members)
+    remote_pairs = _pairs(remote)
+    if local_pairs is None:
+        local_pairs = _pairs(members)
     alive = {bytes(v) for v, s in remote_pairs if s == NodeState.ALIVE and len(v) >= 5}
     alive.update(v for v, s in local_pairs if s == NodeState.ALIVE)
     max_pmin = max((v[0] for v in alive), default=0)

@@ -70,7 +70,7 @@ def local_push_pull(w: Writer, join: bool) -> PushPull:
     """Our whole member table (dead and left entries too, until reaped) plus the user state:
     the application's, behind the KV store's when the node runs one that every member runs."""
     state = w.state
-    states = w.push_states.table(state.membership)
+    states = w.ctx.push_table.table(state.membership)
     delegate = w.delegates.state
     user_state = delegate.local_state(join) if delegate is not None else b""
     kv = w.ctx.kv

@@ -30,7 +30,6 @@ from trio_gossip.shell.node.delegate import Delegates
 from trio_gossip.shell.node.events import EventHub
 from trio_gossip.shell.node.inbox import Inbox
 from trio_gossip.shell.node.pending import Pending
-from trio_gossip.shell.node.push_states import PushStates
 from trio_gossip.shell.node.stats import IOCounters
 from trio_gossip.shell.node.timers import Timers
 from trio_gossip.transport.base import (
@@ -69,7 +68,6 @@ class Writer:
         self.io = io
         self.events = events
         self.inbox = Inbox(ctx.config.handoff_queue_depth)
-        self.push_states = PushStates()
         self.timers = Timers()
         self._pending: dict[int, Pending] = {}
         self._next_token = 0
