@@ -459,7 +459,7 @@ def encode_err(m: Err) -> bytes:
 # at most 16,384 entries (a few MiB with the longest metadata), cleared when full.
 _state_memo: dict[PushNodeState, bytes] = {}
 # ... and first under the entry's identity: a node hands the same entry object for a member
-# that did not change (shell/node/push_states.py), and an id is hashed at C speed where the
+# that did not change (core/membership/push_table.py), and an id is hashed at C speed where the
 # value's hash and equality run attrs' Python methods. The entry is kept with its bytes, so
 # its id cannot be reused while the memo holds it.
 _state_by_id: dict[int, tuple[PushNodeState, bytes]] = {}
