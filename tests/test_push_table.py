@@ -182,3 +182,17 @@ def test_the_kept_version_pairs_follow_changes_and_reaps() -> None:
                           probe_order=tuple(n for n in state.probe_order if n != "n4"))
     assert table.local_pairs(reaped) == _pairs(reaped.members.values())
     assert (VSN, NodeState.DEAD) not in table.local_pairs(reaped)
+
+
+def test_a_table_asked_again_unchanged_is_the_same_and_follows_the_probe_order() -> None:
+    state = _table(6)
+    table = PushTable()
+    first = table.table(state)
+    assert table.table(state) is first
+    shuffled = attrs.evolve(state, probe_order=tuple(reversed(state.probe_order)))
+    again = table.table(shuffled)
+    assert again is not first
+    assert [s.name for s in again] == list(shuffled.probe_order)
+    assert table.alive_count(shuffled) == 6
+    dead = shuffled.put_member(attrs.evolve(shuffled.members["n1"], state=NodeState.DEAD))
+    assert table.alive_count(dead) == 5

@@ -206,15 +206,22 @@ class Observers:
         address: tuple[str, int] | None = None,
     ) -> float:
         """Until every observer sees ``name`` in ``state`` (at ``address`` if given); the
-        seconds it took."""
+        seconds it took. A failure or departure is seen once and for all: an observer may
+        reap the member (gossip_to_the_dead_time) before a slower one has marked it, so an
+        observer that showed "dead" or "left" once counts as having seen it."""
         last: dict[str, tuple[str, str, int]] = {}
+        seen: set[str] = set()
+        final = state in ("dead", "left")
 
         async def everyone() -> bool:
             nonlocal last
             last = await self.view(name, addresses=address is not None)
-            return all(
-                s == state and (address is None or (a, p) == address) for s, a, p in last.values()
-            )
+            now = {observer for observer, (s, a, p) in last.items()
+                   if s == state and (address is None or (a, p) == address)}  # fmt: skip
+            if final:
+                seen.update(now)
+                now = seen
+            return all(observer in now for observer in last)
 
         try:
             return await eventually(everyone, timeout, f"everyone to see {name} {state}", 0.2)
@@ -222,7 +229,7 @@ class Observers:
             wrong = {
                 k: v
                 for k, v in last.items()
-                if v[0] != state or (address is not None and v[1:] != address)
+                if k not in seen and (v[0] != state or (address is not None and v[1:] != address))
             }
             raise AssertionError(f"{exc}\nnot there yet: {wrong}") from None
 

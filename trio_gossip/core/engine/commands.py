@@ -14,7 +14,7 @@ from trio_gossip.core.membership import rules
 from trio_gossip.core.membership.form import form
 from trio_gossip.core.membership.member import Member
 from trio_gossip.core.membership.schedule import k_random_members
-from trio_gossip.core.membership.state import Broadcast, MembershipState, Transition
+from trio_gossip.core.membership.state import Broadcast, Transition
 from trio_gossip.core.membership.version import ProtocolVersionError, verify_protocol
 from trio_gossip.wire import encode_message
 from trio_gossip.wire.errors import DecodeError, GossipError
@@ -164,18 +164,20 @@ def _caught_up(step: Step, states: Sequence[PushNodeState], same: list[str], tau
              and s.incarnation >= m.incarnation]  # fmt: skip
     step.queue, dropped = step.queue.forget_alives([*same, *known])
     step.count(broadcasts_known=dropped)
-    if taught or _lacks_some_of_ours(membership, states, same):
+    if taught or _lacks_some_of_ours(step, states, same):
         step.caught_up = True
         step.wake_gossip()
 
 
-def _lacks_some_of_ours(membership: MembershipState, states: Sequence[PushNodeState],
-                        same: list[str]) -> bool:  # fmt: skip
-    """Whether a peer's push/pull state misses a member we hold alive."""
-    theirs = {s.name for s in states if s.state == NodeState.ALIVE}
-    theirs.update(same)
-    return any(m.state == NodeState.ALIVE and name not in theirs
-               for name, m in membership.members.items())  # fmt: skip
+def _lacks_some_of_ours(step: Step, states: Sequence[PushNodeState], same: list[str]) -> bool:
+    """Whether a peer's push/pull state misses a member we hold alive: fewer of our alive
+    members are alive in it than we hold (counted by the push table, not by walking every
+    member; ``same`` are alive with us by construction)."""
+    members, alive = step.membership.members, NodeState.ALIVE
+    covered = set(same)
+    covered.update(s.name for s in states if s.state == alive
+                   and (m := members.get(s.name)) is not None and m.state == alive)  # fmt: skip
+    return len(covered) < step.ctx.push_table.alive_count(step.membership)
 
 
 def _without_alive_broadcasts(t: Transition, local_name: str) -> Transition:

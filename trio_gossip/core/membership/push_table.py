@@ -16,8 +16,10 @@ from collections.abc import Sequence
 
 from trio_gossip.core.membership.member import Member
 from trio_gossip.core.membership.state import MembershipState
-from trio_gossip.wire.messages import PushNodeState
+from trio_gossip.wire.messages import NodeState, PushNodeState
 from trio_gossip.wire.push_entries import shared_push_state
+
+_ALIVE = int(NodeState.ALIVE)
 
 
 class PushTable:
@@ -33,10 +35,16 @@ class PushTable:
         # from: while that map is the current one, the entry there is the current entry.
         self._listed: dict[str, PushNodeState] = {}
         self._listed_from: object = None
+        # That table itself, and the probe order it follows: asked again before either
+        # changes (four in ten of a join's tables), it is the same table.
+        self._table: tuple[PushNodeState, ...] = ()
+        self._table_order: object = None
 
     def table(self, membership: MembershipState) -> tuple[PushNodeState, ...]:
         """Every member in probe order, as memberlist's sendLocalState lists them."""
         members = membership.members
+        if members is self._listed_from and membership.probe_order is self._table_order:
+            return self._table
         # Inline for the unchanged member (nearly all of them): this runs once per member of
         # every push/pull we send.
         known_entry = self._by_name.get
@@ -52,7 +60,8 @@ class PushTable:
         listed = dict(zip(membership.probe_order, entries, strict=True))
         listed.pop(membership.local_name, None)  # aliveNode looks at our own name: never skip it
         self._listed, self._listed_from = listed, members
-        return tuple(entries)
+        self._table, self._table_order = tuple(entries), membership.probe_order
+        return self._table
 
     def unchanged(self, membership: MembershipState, states: Sequence[PushNodeState], *,
                   names: bool = False) -> tuple[list[PushNodeState], list[str]]:  # fmt: skip
@@ -77,6 +86,11 @@ class PushTable:
         if self._listed_from is not membership.members:
             self.table(membership)
         return {pair for pair, count in self._pairs.items() if count}
+
+    def alive_count(self, membership: MembershipState) -> int:
+        """How many of our members are alive, ourselves included."""
+        self.local_pairs(membership)  # brings the counts up to date
+        return sum(count for (_, state), count in self._pairs.items() if state == _ALIVE)
 
     def _entry(self, m: Member) -> PushNodeState:
         known = self._by_name.get(m.name)

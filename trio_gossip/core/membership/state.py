@@ -8,12 +8,13 @@ of copying a dict, and a reader holding a snapshot never sees half an update.
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import attrs
 import immutables
 
 from trio_gossip.core.membership.member import Member, MemberEvent
+from trio_gossip.core.membership.probe_order import ProbeOrder
 from trio_gossip.core.membership.suspicion import Suspicion
 from trio_gossip.wire.messages import Alive, Dead, Suspect
 
@@ -39,7 +40,7 @@ class MembershipState:
     members: immutables.Map[str, Member] = attrs.field(
         factory=immutables.Map, converter=_members
     )
-    probe_order: tuple[str, ...] = ()
+    probe_order: Sequence[str] = ()  # a tuple, or a ProbeOrder after appends
     probe_index: int = 0
     suspicions: immutables.Map[str, Suspicion] = attrs.field(
         factory=immutables.Map, converter=_suspicions
@@ -66,11 +67,8 @@ class MembershipState:
         if old is None:
             # memberlist appends, then swaps with a random earlier slot so the newcomer is
             # probed somewhere in the current round rather than always last.
-            new_order = [*order, member.name]
-            if order and rng is not None:
-                j = rng.randrange(len(order))
-                new_order[j], new_order[-1] = new_order[-1], new_order[j]
-            order = tuple(new_order)
+            swap = rng.randrange(len(order)) if order and rng is not None else None
+            order = ProbeOrder(order, member.name, swap)
         # The constructor, not attrs.evolve (a join stores a million members at n = 1,000).
         return MembershipState(self.local_name, members, order, self.probe_index,
                                self.suspicions, self.awareness, self.left, live)  # fmt: skip
