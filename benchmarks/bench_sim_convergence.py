@@ -8,7 +8,8 @@ For each size and seed: join every node through node 0, wait until every view is
 (join rounds: gossip intervals after the last join returned), then update one node's metadata
 and time its arrival at every node (reach rounds). Both are compared with the push-epidemic
 bound log_{f+1}(n) + ln(n)/f rounds. Sizes of 1,000 and more use --big-seeds seeds and a
-history without the join's n^2 facts; they take minutes. Compression is off unless
+history without the join's n^2 facts; they take minutes (5,000 nodes: over an hour), and print
+a line per simulated second of the join. Compression is off unless
 --compress (pure-Python LZW). --quick: sizes 10,30 with 2 seeds (seconds). Writes
 results/sim_convergence.{json,md,png} (the png: rounds against N beside the bound).
 """
@@ -18,7 +19,9 @@ from __future__ import annotations
 import argparse
 import logging
 import statistics
+import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import attrs
@@ -53,7 +56,8 @@ def main() -> None:
     for n, seed in progress(plan, "convergence runs"):
         start = time.perf_counter()
         by_size.setdefault(n, []).append(
-            spread_study(nodes=n, seed=seed, config=config, record_join=n < BIG)
+            spread_study(nodes=n, seed=seed, config=config, record_join=n < BIG,
+                         on_progress=_reporter(n, seed, start) if n >= BIG else None)
         )
         walls[n] = walls.get(n, 0.0) + time.perf_counter() - start
     for n, spreads in by_size.items():
@@ -88,6 +92,17 @@ def main() -> None:
                 "reach, last node (max)": (ns, [row[7] for row in rows])},
                title="Convergence and broadcast reach vs the epidemic bound",
                xlabel="nodes", ylabel="gossip rounds (0.2 s)", logx=True, logy=True)  # fmt: skip
+
+
+def _reporter(n: int, seed: int, start: float) -> Callable[[float, int, int], None]:
+    """A line per simulated second of a big run's join: its bar moves once per run."""
+
+    def report(now: float, joined: int, complete: int) -> None:
+        print(f"n={n:,} seed {seed}: {now:.0f} s simulated, {joined:,} joined, {complete:,}"
+              f" views complete, {time.perf_counter() - start:.0f} s wall", file=sys.stderr,
+              flush=True)  # fmt: skip
+
+    return report
 
 
 if __name__ == "__main__":

@@ -86,6 +86,11 @@ class Cluster:
         self.by_name: dict[str, SimNode] = {}
         self.join_failures = 0
         self._joins_done = trio.Event()
+        # Called with (simulated s, joined, complete views) about once a simulated second
+        # while joins start and waits poll: from those tasks, never a task of its own, which
+        # would change the seeded scheduler's batches and so the history.
+        self.on_progress: Callable[[float, int, int], None] | None = None
+        self._progress_at = -math.inf
 
     def __getitem__(self, name: str) -> SimNode:
         return self.by_name[name]
@@ -153,9 +158,20 @@ class Cluster:
                 else:
                     target = self.nodes[self.rng.randrange(sim.index)]
                 nursery.start_soon(self._join_one, sim, target)
+                self._report()
                 if spacing:
                     await trio.sleep(spacing)
         self._joins_done.set()
+
+    def _report(self) -> None:
+        now = trio.current_time()
+        if self.on_progress is None or now < self._progress_at + 1.0:
+            return
+        self._progress_at = now
+        running = self.running()
+        joined = sum(sim.joined_at is not None for sim in running)
+        complete = sum(sim.memberlist.num_members() == len(running) for sim in running)
+        self.on_progress(now, joined, complete)
 
     async def _join_one(self, sim: SimNode, target: SimNode) -> None:
         retry = self.config.probe_interval
@@ -203,6 +219,7 @@ class Cluster:
         step = poll if poll is not None else self._default_poll()
         with trio.fail_after(timeout):
             while not predicate():
+                self._report()
                 await trio.sleep(step)
         return trio.current_time()
 
