@@ -1,9 +1,9 @@
 """KV propagation benchmark: how long a ring change takes to reach every node.
 
 Run from the repository root: ``python benchmarks/bench_kv_propagation.py`` (N = 100
-with 0% and 10% loss, N = 1,000 loss-free). Slow: the four N = 100 runs take about 2
-minutes, each N = 1,000 run about 20 minutes on a busy 2-core machine (44 minutes in all,
-nearly all of it simulating 1,000 memberlist nodes); ``--skip-big`` skips N = 1,000;
+with 0% and 10% loss, N = 1,000 loss-free). Slow: the four N = 100 runs take under a minute,
+each N = 1,000 run 5 to 8 minutes on a busy 2-core machine (15 minutes in all, nearly all of
+it simulating 1,000 memberlist nodes); ``--skip-big`` skips N = 1,000;
 ``--quick`` runs N = 30 only (seconds). With push/pull off a node can lack a member for good
 (nothing repairs a join gossip missed), so the wait for complete views is bounded and the
 table says how many views were complete. Writes benchmarks/results/kv_propagation.json, .md
