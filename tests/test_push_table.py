@@ -23,8 +23,9 @@ from trio_gossip.wire.codec import (
     encode_push_node_state,
 )
 from trio_gossip.wire.errors import DecodeError
-from trio_gossip.wire.messages import NodeState, PushNodeState
+from trio_gossip.wire.messages import NodeState, PushNodeState, PushPull
 from trio_gossip.wire.push_entries import decode_push_entry
+from trio_gossip.wire.stream import encode_stream_body
 
 VSN = bytes((1, 5, 2, 0, 0, 0))
 
@@ -196,3 +197,18 @@ def test_a_table_asked_again_unchanged_is_the_same_and_follows_the_probe_order()
     assert table.alive_count(shuffled) == 6
     dead = shuffled.put_member(attrs.evolve(shuffled.members["n1"], state=NodeState.DEAD))
     assert table.alive_count(dead) == 5
+
+
+def test_the_kept_bytes_are_the_tables_encoding() -> None:
+    """The table's bytes, kept per member, are exactly what encoding its entries gives, so a
+    push/pull carrying them is byte for byte the one encoded from its entries."""
+    state = _table(7)
+    table = PushTable()
+    entries, raw = table.encoded_table(state)
+    assert raw == b"".join(_encode_push_node_state(s) for s in entries)
+    state = state.put_member(attrs.evolve(state.members["n2"], incarnation=9, meta=b"m"))
+    entries, raw = table.encoded_table(state)
+    assert raw == b"".join(_encode_push_node_state(s) for s in entries)
+    shortcut = encode_stream_body(PushPull(False, entries, b"u", raw))
+    assert shortcut == encode_stream_body(PushPull(False, entries, b"u"))
+    assert PushPull(False, entries, b"u", raw) == PushPull(False, entries, b"u")

@@ -121,6 +121,9 @@ class PushPull:
     join: bool
     states: tuple[PushNodeState, ...]
     user_state: bytes = b""
+    # The states' msgpack bytes, one after the other, when the sender keeps them already
+    # (core/membership/push_table.py): not a field of the message, a shortcut to encoding it.
+    encoded_states: bytes | None = attrs.field(default=None, eq=False, repr=False)
 
 
 @attrs.frozen

@@ -56,7 +56,9 @@ def encode_stream_body(msg: Message) -> bytes:
             "Nodes": len(msg.states),
             "UserStateLen": len(msg.user_state),
         }
-        states = b"".join(map(encode_push_node_state, msg.states))
+        states = msg.encoded_states
+        if states is None:
+            states = b"".join(map(encode_push_node_state, msg.states))
         return b"\x06" + pack(header) + states + msg.user_state
     if isinstance(msg, User):
         return b"\x08" + pack({"UserMsgLen": len(msg.payload)}) + msg.payload

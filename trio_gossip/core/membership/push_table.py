@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 from trio_gossip.core.membership.member import Member
 from trio_gossip.core.membership.state import MembershipState
+from trio_gossip.wire.codec import encode_push_node_state
 from trio_gossip.wire.messages import NodeState, PushNodeState
 from trio_gossip.wire.push_entries import shared_push_state
 
@@ -27,7 +28,8 @@ class PushTable:
     nothing the state does not, and a stale entry is recognised by its ``Member``."""
 
     def __init__(self) -> None:
-        self._by_name: dict[str, tuple[Member, PushNodeState]] = {}
+        # name -> (the member, its entry, the entry's msgpack bytes)
+        self._by_name: dict[str, tuple[Member, PushNodeState, bytes]] = {}
         # How many of those entries have each (Vsn, state): the version check's view of our
         # side (version.py), kept up to date entry by entry instead of read off every member.
         self._pairs: Counter[tuple[bytes, int]] = Counter()
@@ -39,6 +41,7 @@ class PushTable:
         # changes (four in ten of a join's tables), it is the same table.
         self._table: tuple[PushNodeState, ...] = ()
         self._table_order: object = None
+        self._table_bytes = b""  # its entries encoded, one after the other
 
     def table(self, membership: MembershipState) -> tuple[PushNodeState, ...]:
         """Every member in probe order, as memberlist's sendLocalState lists them."""
@@ -49,11 +52,15 @@ class PushTable:
         # every push/pull we send.
         known_entry = self._by_name.get
         entries: list[PushNodeState] = []
-        add = entries.append
+        raws: list[bytes] = []
+        add, add_raw = entries.append, raws.append
         for name in membership.probe_order:
             m = members[name]
             known = known_entry(name)
-            add(known[1] if known is not None and known[0] is m else self._entry(m))
+            if known is None or known[0] is not m:
+                known = self._entry(m)
+            add(known[1])
+            add_raw(known[2])
         if len(self._by_name) != len(entries):  # names reaped: forget them
             self._by_name = {s.name: self._by_name[s.name] for s in entries}
             self._pairs = Counter((s.vsn, s.state) for s in entries)
@@ -61,7 +68,15 @@ class PushTable:
         listed.pop(membership.local_name, None)  # aliveNode looks at our own name: never skip it
         self._listed, self._listed_from = listed, members
         self._table, self._table_order = tuple(entries), membership.probe_order
+        self._table_bytes = b"".join(raws)
         return self._table
+
+    def encoded_table(self, membership: MembershipState
+                      ) -> tuple[tuple[PushNodeState, ...], bytes]:  # fmt: skip
+        """``table`` and its entries' msgpack bytes, one after the other, as a push/pull
+        lists them (the bytes of an unchanged member are kept with its entry)."""
+        table = self.table(membership)
+        return table, self._table_bytes
 
     def unchanged(self, membership: MembershipState, states: Sequence[PushNodeState], *,
                   names: bool = False) -> tuple[list[PushNodeState], list[str]]:  # fmt: skip
@@ -92,14 +107,14 @@ class PushTable:
         self.local_pairs(membership)  # brings the counts up to date
         return sum(count for (_, state), count in self._pairs.items() if state == _ALIVE)
 
-    def _entry(self, m: Member) -> PushNodeState:
+    def _entry(self, m: Member) -> tuple[Member, PushNodeState, bytes]:
         known = self._by_name.get(m.name)
         if known is not None:
             if known[0] is m:
-                return known[1]
+                return known
             self._pairs[known[1].vsn, known[1].state] -= 1
         entry = shared_push_state((m.name, m.addr, m.port, m.meta or None, m.incarnation,
                                    int(m.state), m.vsn))  # fmt: skip
-        self._by_name[m.name] = (m, entry)
+        known = self._by_name[m.name] = (m, entry, encode_push_node_state(entry))
         self._pairs[entry.vsn, entry.state] += 1
-        return entry
+        return known

@@ -70,7 +70,7 @@ def local_push_pull(w: Writer, join: bool) -> PushPull:
     """Our whole member table (dead and left entries too, until reaped) plus the user state:
     the application's, behind the KV store's when the node runs one that every member runs."""
     state = w.state
-    states = w.ctx.push_table.table(state.membership)
+    states, encoded = w.ctx.push_table.encoded_table(state.membership)
     delegate = w.delegates.state
     user_state = delegate.local_state(join) if delegate is not None else b""
     kv = w.ctx.kv
@@ -88,7 +88,7 @@ def local_push_pull(w: Writer, join: bool) -> PushPull:
         user_state = message_format(kv).combine(kv_state, user_state)
         if w.kv is not None:
             w.kv.state_exchanged(user_state, sent=True)
-    return PushPull(join, states, user_state)
+    return PushPull(join, states, user_state, encoded)
 
 
 async def merge(writer: Writer, msg: PushPull, *, join: bool, catch_up: bool = False) -> None:
