@@ -86,9 +86,7 @@ class PushTable:
         entry we hold alike changes nothing in aliveNode, and nine in ten entries of a
         join's push/pulls are such. Our own name always stays in the first list (aliveNode
         looks at it for a refutation), as do entries with port 0 (they take the bind port)."""
-        if self._listed_from is not membership.members:
-            self.table(membership)  # a member changed since our last table (rare: a push/pull
-            # is merged right after we sent ours, or answered one)
+        self._refresh(membership)
         listed = self._listed.get
         # Entry state 0 is alive.
         news = [s for s in states if listed(s.name) is not s or s.state or not s.port]
@@ -98,14 +96,20 @@ class PushTable:
 
     def local_pairs(self, membership: MembershipState) -> set[tuple[bytes, int]]:
         """The distinct (Vsn, state) pairs of our members, for verify_protocol."""
-        if self._listed_from is not membership.members:
-            self.table(membership)
+        self._refresh(membership)
         return {pair for pair, count in self._pairs.items() if count}
 
     def alive_count(self, membership: MembershipState) -> int:
         """How many of our members are alive, ourselves included."""
-        self.local_pairs(membership)  # brings the counts up to date
+        self._refresh(membership)
         return sum(count for (_, state), count in self._pairs.items() if state == _ALIVE)
+
+    def _refresh(self, membership: MembershipState) -> None:
+        """Bring the entries, the listed names and the pairs up to ``membership`` when a
+        member changed since our last table (rare: a push/pull is merged right after we sent
+        ours, or answered one)."""
+        if self._listed_from is not membership.members:
+            self.table(membership)
 
     def _entry(self, m: Member) -> tuple[Member, PushNodeState, bytes]:
         known = self._by_name.get(m.name)
